@@ -1,0 +1,66 @@
+"""Typed events posted to the app's single queue. Components never touch app state directly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from parrot.keys import Key, KeyAction
+
+
+@dataclass(frozen=True)
+class Event:
+    pass
+
+
+@dataclass(frozen=True)
+class KeyEvent(Event):
+    key: Key
+    action: KeyAction
+
+
+@dataclass(frozen=True)
+class Tick(Event):
+    """Periodic clock tick (monotonic seconds); drives blinking cursors, timeouts, clock."""
+
+    now: float
+
+
+@dataclass(frozen=True)
+class BatteryReading(Event):
+    percent: float | None  # None: no gauge present
+    volts: float | None = None
+    charging: bool | None = None
+
+
+@dataclass(frozen=True)
+class LlmLoaded(Event):
+    name: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LlmProgress(Event):
+    """Prefill progress, done/total prompt tokens."""
+
+    request: int
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class LlmToken(Event):
+    request: int
+    text: str
+
+
+@dataclass(frozen=True)
+class LlmDone(Event):
+    request: int
+    aborted: bool = False
+    error: str | None = None
+    stats: dict = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Quit(Event):
+    reason: str = ""

@@ -1,0 +1,17 @@
+/* parrot.llm._core — CPython entry point of the LLM core. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyMethodDef core_methods[] = {
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef core_module = {
+    PyModuleDef_HEAD_INIT, "_core", "parrot LLM core (GGUF models, quantized kernels)", -1, core_methods,
+};
+
+PyMODINIT_FUNC PyInit__core(void) {
+    PyObject *m = PyModule_Create(&core_module);
+    if (m) PyModule_AddStringConstant(m, "version", "0.1.0");
+    return m;
+}
