@@ -1,0 +1,54 @@
+"""The `parrot` console script. Each part of the appliance adds its own subcommands.
+
+A part that has commands ships a module with `register(subparsers)`; every subcommand
+sets `func(args) -> int`. Errors the user can act on are raised as `parrot.errors.UserError`
+and printed as one line, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+
+from parrot.errors import UserError
+
+# Parts that contribute subcommands (module must define register(subparsers)).
+COMMAND_MODULES = [
+    "parrot.app.cli",  # sim, run, render
+    "parrot.bench.cli",  # bench display|ime|llm
+    "parrot.ime.cli",  # ime keys|eval
+    "parrot.llm.cli",  # chat, convert, models
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parrot", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue  # part not built yet
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"parrot: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
