@@ -2,6 +2,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include "tokenizer.h"
+
 static PyMethodDef core_methods[] = {
     {NULL, NULL, 0, NULL},
 };
@@ -12,6 +14,10 @@ static struct PyModuleDef core_module = {
 
 PyMODINIT_FUNC PyInit__core(void) {
     PyObject *m = PyModule_Create(&core_module);
-    if (m) PyModule_AddStringConstant(m, "version", "0.1.0");
+    if (!m) return NULL;
+    if (PyModule_AddStringConstant(m, "version", "0.1.0") < 0 || parrot_tokenizer_register(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     return m;
 }
