@@ -1,11 +1,80 @@
-/* Byte-level BPE tokenizer built from a GGUF vocabulary (owned by the tokenizer part). */
+/* Byte-level BPE tokenizer (GPT-2 / Qwen2 / Llama-3 style) built from a GGUF vocabulary.
+ *
+ * Pure C core (pt_*) usable from other C code without Python, plus the Python type
+ * _core.Tokenizer registered by parrot_tokenizer_register(). Ids are meant to be identical
+ * to the Hugging Face `tokenizers` implementation of the same vocabulary. */
 #ifndef PARROT_TOKENIZER_H
 #define PARROT_TOKENIZER_H
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
 
-/* Adds the Python-visible tokenizer type(s) to the _core module. Returns 0 on success, -1 with
+/* GGUF tokenizer.ggml.token_type values. */
+enum {
+    PT_TOKEN_NORMAL = 1,
+    PT_TOKEN_UNKNOWN = 2,
+    PT_TOKEN_CONTROL = 3,      /* <|im_start|>, <|endoftext|> ... */
+    PT_TOKEN_USER_DEFINED = 4, /* added tokens that are not "special", e.g. Qwen3 <think> */
+    PT_TOKEN_UNUSED = 5,
+    PT_TOKEN_BYTE = 6,
+};
+
+typedef struct pt_tokenizer pt_tokenizer;
+
+/* token_types: GGUF tokenizer.ggml.token_type values (1 normal, 2 unknown, 3 control,
+ *   4 user-defined, 5 unused, 6 byte); may be NULL (all normal).
+ * tokens: the vocabulary strings as stored in GGUF (GPT-2 byte-to-unicode encoded text).
+ * merges: "a b" strings (tokenizer.ggml.merges), rank = index.
+ * pre: tokenizer.ggml.pre ("qwen2", "llama-bpe", "llama3", "smollm", "gpt2", "default"; NULL =
+ *   "default" = GPT-2 regex).
+ * All inputs are copied; the caller may free them afterwards.
+ * Returns NULL and writes a message into err on error (an unknown pre names it). */
+pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const size_t *token_lens,
+                               const int32_t *token_types, int n_merges, const char *const *merges,
+                               const size_t *merge_lens, const char *pre, char *err, size_t errlen);
+
+/* Encodes len bytes of UTF-8 text (invalid bytes are handled, never crash). parse_special:
+ * control and user-defined tokens written in the text are matched whole (longest match first).
+ * Returns the number of tokens; if that is > cap only the first cap were written (call again
+ * with a bigger buffer); < 0 on error (out of memory). */
+int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int parse_special,
+                        int32_t *out, int cap);
+
+/* Raw bytes of a token after undoing the GPT-2 byte-to-unicode map; control and user-defined
+ * tokens -> their text. NULL (and *len = 0) for an out-of-range id. Not NUL-terminated. */
+const char *pt_tokenizer_piece(const pt_tokenizer *t, int32_t id, size_t *len);
+
+/* Exact lookup of a vocabulary string (as stored, i.e. byte-to-unicode encoded for normal
+ * tokens; special tokens are their plain text) -> id, or -1. */
+int pt_tokenizer_find(const pt_tokenizer *t, const char *text, size_t len);
+
+int pt_tokenizer_n_vocab(const pt_tokenizer *t);
+int pt_tokenizer_token_type(const pt_tokenizer *t, int32_t id); /* -1 for an out-of-range id */
+
+void pt_tokenizer_free(pt_tokenizer *t);
+
+/* Streaming decode without splitting UTF-8: feed token pieces in order, get only complete
+ * characters back. An invalid byte sequence is emitted as U+FFFD per maximal invalid
+ * subpart (like Python's errors='replace'). Zero-initialise before use. Returns the number of
+ * bytes written to out. cap >= 3 * (n + 8) never truncates; output beyond cap is dropped. */
+typedef struct {
+    char pending[8];
+    int n_pending;
+} pt_utf8_stream;
+size_t pt_utf8_stream_push(pt_utf8_stream *s, const char *bytes, size_t n, char *out, size_t cap);
+/* Flushes an incomplete trailing sequence at end of stream (as U+FFFD). Returns bytes written
+ * (cap >= 3 * 8 is always enough). */
+size_t pt_utf8_stream_flush(pt_utf8_stream *s, char *out, size_t cap);
+
+/* Adds the Python-visible type _core.Tokenizer to the _core module. Returns 0 on success, -1 with
  * a Python exception set. Called once from PyInit__core. */
 int parrot_tokenizer_register(PyObject *module);
+
+/* Wraps a C tokenizer into a new _core.Tokenizer object that takes ownership of t (frees it on
+ * dealloc; on failure t is freed too). For the engine building a tokenizer from GGUF in C.
+ * Only valid after parrot_tokenizer_register(). Returns a new reference or NULL with an
+ * exception set. */
+PyObject *parrot_tokenizer_wrap(pt_tokenizer *t);
 
 #endif
