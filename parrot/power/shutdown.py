@@ -9,6 +9,8 @@ import logging
 import subprocess
 from dataclasses import dataclass, field
 
+from parrot.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 SYNC_COMMAND = ["sync"]
@@ -25,8 +27,11 @@ class SafeShutdown:
     ran: list[list[str]] = field(default_factory=list)  # commands run (or that would run)
 
     def __post_init__(self) -> None:
-        if not self.command or not all(isinstance(part, str) and part for part in self.command):
-            raise ValueError(f"shutdown command must be a non-empty list of strings, got {self.command!r}")
+        for command in (self.command, self.sync_command):
+            if not isinstance(command, (list, tuple)) or not command or not all(
+                isinstance(part, str) and part for part in command
+            ):
+                raise ConfigError(f"shutdown command must be a non-empty list of strings, got {command!r}")
 
     def run(self) -> str | None:
         """Sync, then run the shutdown command. None on success, else a one-line message."""
