@@ -1,0 +1,95 @@
+"""Builds the keypad poller, battery monitor and shutdown action from config sections.
+
+The app calls these with `cfg["keypad"]`, `cfg["battery"]`, `cfg["power"]` (plain dicts,
+keys as in parrot.config.SCHEMA). Passing `bus` (e.g. a fake from parrot.keypad.fakes for
+`--fake-i2c`) skips opening /dev/i2c-N.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from parrot.errors import ConfigError, DeviceError
+from parrot.events import BatteryReading, Event
+from parrot.keypad.bus import open_i2c_bus
+from parrot.keypad.pcf8574 import PCF8574Keypad
+from parrot.keypad.poller import KeypadPoller
+from parrot.keypad.seed_module import SeedKeypadModule
+from parrot.keypad.tracker import KeyTracker
+from parrot.power.battery import BatteryGauge, BatteryMonitor
+from parrot.power.shutdown import SafeShutdown
+
+log = logging.getLogger(__name__)
+
+MS = 1000.0
+
+
+def keypad_from_config(
+    section: dict,
+    post: Callable[[Event], None],
+    bus=None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> KeypadPoller | None:
+    """A ready KeypadPoller (await its run()), or None when keypad.driver = "none".
+
+    Raises DeviceError when the I2C bus cannot be opened, ConfigError for a bad layout.
+    """
+    kind = section.get("driver", "seed")
+    if kind == "none":
+        return None
+    if bus is None:
+        bus = open_i2c_bus(section.get("port", 1))
+    address = section.get("address", 0x27)
+    layout = section.get("layout", "123A456B789C*0#D")
+    if kind == "seed":
+        driver = SeedKeypadModule(bus, address=address, layout=layout, sleep=sleep)
+    elif kind == "pcf8574":
+        driver = PCF8574Keypad(bus, address=address, layout=layout)
+    else:
+        raise ConfigError(f"config key keypad.driver: unknown keypad driver {kind!r} (seed, pcf8574, none)")
+    repeat_s = section.get("repeat_ms", 150) / MS
+    tracker = KeyTracker(
+        long_press_s=section.get("long_press_ms", 400) / MS,
+        repeat_delay_s=repeat_s,
+        repeat_interval_s=repeat_s,
+        debounce_s=section.get("debounce_ms", 20) / MS,
+    )
+    return KeypadPoller(driver, tracker, post, interval_s=section.get("poll_ms", 10) / MS, clock=clock)
+
+
+def battery_from_config(section: dict, post: Callable[[Event], None], bus=None) -> BatteryMonitor | None:
+    """A BatteryMonitor (await its run()), or None when battery.enabled is false.
+
+    A missing I2C bus is not fatal here: the battery icon is optional, so the monitor
+    simply reports "no gauge" (percent None) instead of stopping start-up.
+    """
+    if not section.get("enabled", True):
+        return None
+    if bus is None:
+        try:
+            bus = open_i2c_bus(section.get("port", 1))
+        except DeviceError as e:
+            log.warning("battery: %s", e)
+            return _AbsentBatteryMonitor(post)
+    gauge = BatteryGauge(bus, address=section.get("address", 0x36))
+    return BatteryMonitor(gauge, post, interval_s=float(section.get("poll_s", 30)))
+
+
+class _AbsentBatteryMonitor:
+    """Posts "no gauge" once; used when there is no I2C bus at all."""
+
+    def __init__(self, post: Callable[[Event], None]) -> None:
+        self.post = post
+
+    async def run(self) -> None:
+        self.post(BatteryReading(percent=None))
+
+    def close(self) -> None:
+        pass
+
+
+def shutdown_from_config(section: dict, dry_run: bool = False) -> SafeShutdown:
+    return SafeShutdown(list(section.get("shutdown_command", ["poweroff"])), dry_run=dry_run)
