@@ -1,43 +1,731 @@
-/* Byte-level BPE tokenizer core (placeholder: API stubs, implementation in progress). */
+/* Byte-level BPE tokenizer (GPT-2 family: Qwen2, Llama-3, SmolLM, GPT-2).
+ *
+ * Pipeline, the same as Hugging Face `tokenizers` for these vocabularies:
+ *   1. added tokens (GGUF control / user-defined) are cut out of the text whole,
+ *      leftmost-longest;
+ *   2. each remaining span is pre-tokenized by a hand-written equivalent of the model's
+ *      split regex (no regex library: a few character classes from unicode_tables.h);
+ *   3. every piece is turned into one symbol per byte (the GPT-2 byte-to-unicode alphabet)
+ *      and merged by lowest merge rank, leftmost first, with a heap over a linked list.
+ *
+ * Invalid UTF-8 never fails: each byte that does not start a valid sequence is a
+ * one-byte "other" character (like punctuation) and is encoded as its raw byte. HF cannot
+ * see such input at all (its text is always valid UTF-8).
+ */
 #include "tokenizer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "unicode_tables.h"
+
+enum pre_kind { PRE_GPT2, PRE_QWEN2, PRE_LLAMA3, PRE_SMOLLM };
+
+/* Open-addressing hash from a byte string to a token id. */
+typedef struct {
+    int32_t *slots; /* token id or -1 */
+    uint32_t mask;
+} str_map;
+
+/* Open-addressing hash from a (left id, right id) pair to its merge. */
+typedef struct {
+    uint64_t key; /* (left << 32 | right) + 1; 0 = empty */
+    int32_t rank;
+    int32_t result;
+} merge_slot;
+
 struct pt_tokenizer {
     int n_vocab;
+    enum pre_kind pre;
+    int ignore_merges;   /* a piece that is itself a token is taken whole (Llama-3) */
+    char **text;         /* tokens as stored (byte-to-unicode spelled) */
+    size_t *text_len;
+    char **piece;        /* raw bytes of each token */
+    size_t *piece_len;
+    int32_t *type;
+    str_map vocab;
+    merge_slot *merges;
+    uint32_t merge_mask;
+    int32_t byte_id[256]; /* token of each single byte, -1 if the vocabulary lacks it */
+    /* Added tokens matched whole in the text, grouped by first byte, longest first. */
+    int32_t *special;     /* ids */
+    int n_special;
+    int special_start[257]; /* special[special_start[b] .. special_start[b+1]) start with byte b */
 };
+
+/* ---------------------------------------------------------------- small helpers */
+
+static uint64_t hash_bytes(const char *s, size_t n) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static uint64_t hash_u64(uint64_t x) { /* splitmix64 finaliser */
+    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27; x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint32_t table_size(size_t n) { /* power of two, load factor <= 1/2 */
+    uint32_t s = 16;
+    while (s < 2 * n) s <<= 1;
+    return s;
+}
+
+static char *dup_bytes(const char *s, size_t n) {
+    char *p = malloc(n + 1);
+    if (!p) return NULL;
+    if (n) memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+/* GPT-2's byte-to-unicode map: printable Latin-1 bytes stand for themselves, the other 68
+ * bytes are moved to U+0100.. in byte order, so every byte is a visible character. */
+static uint32_t byte_to_cp(int b) {
+    static uint32_t map[256];
+    static int ready = 0;
+    if (!ready) { /* idempotent: racing initialisers write the same values */
+        int n = 0;
+        for (int i = 0; i < 256; i++) {
+            int keep = (i >= 0x21 && i <= 0x7E) || (i >= 0xA1 && i <= 0xAC) || (i >= 0xAE && i <= 0xFF);
+            map[i] = keep ? (uint32_t)i : (uint32_t)(256 + n++);
+        }
+        ready = 1;
+    }
+    return map[b];
+}
+
+static int cp_to_byte(uint32_t cp) { /* inverse of byte_to_cp, -1 if cp is not in the alphabet */
+    if (cp < 256) {
+        int keep = (cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE);
+        return keep ? (int)cp : -1;
+    }
+    if (cp < 256 + 68) {
+        for (int b = 0; b < 256; b++)
+            if (byte_to_cp(b) == cp) return b;
+    }
+    return -1;
+}
+
+static size_t put_utf8(uint32_t cp, char *out) {
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) { out[0] = (char)(0xC0 | (cp >> 6)); out[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12)); out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F)); return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18)); out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decodes one UTF-8 character at s[0..n) (n >= 1) by the strict rules of Unicode table 3-7
+ * (no overlongs, no surrogates, nothing above U+10FFFF).
+ * Returns its length (> 0) and sets *cp; 0 if the bytes are a valid but truncated prefix;
+ * -k if invalid, where k >= 1 is the length of the maximal invalid subpart (one U+FFFD each,
+ * as Python's and Rust's lossy decoders do). */
+static int utf8_next(const uint8_t *s, size_t n, uint32_t *cp) {
+    uint8_t b = s[0];
+    if (b < 0x80) { *cp = b; return 1; }
+    int len;
+    uint8_t lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    uint32_t c;
+    if (b >= 0xC2 && b <= 0xDF) { len = 2; c = b & 0x1F; }
+    else if (b >= 0xE0 && b <= 0xEF) {
+        len = 3; c = b & 0x0F;
+        if (b == 0xE0) lo = 0xA0;
+        if (b == 0xED) hi = 0x9F;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+        len = 4; c = b & 0x07;
+        if (b == 0xF0) lo = 0x90;
+        if (b == 0xF4) hi = 0x8F;
+    } else return -1;
+    for (int i = 1; i < len; i++) {
+        if ((size_t)i >= n) return 0;
+        uint8_t x = s[i];
+        if (i == 1 ? (x < lo || x > hi) : (x & 0xC0) != 0x80) return -i;
+        c = (c << 6) | (x & 0x3F);
+    }
+    *cp = c;
+    return len;
+}
+
+static int cp_class(uint32_t cp) {
+    if (cp < 0x80) { /* fast path, same answers as the table */
+        if (cp >= 'a' && cp <= 'z') return PT_CLS_LETTER;
+        if (cp >= 'A' && cp <= 'Z') return PT_CLS_LETTER;
+        if (cp >= '0' && cp <= '9') return PT_CLS_NUMBER;
+        if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D)) return PT_CLS_SPACE;
+        return PT_CLS_OTHER;
+    }
+    int lo = 0, hi = PT_UNICODE_N_RANGES - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (cp < pt_unicode_ranges[mid].lo) hi = mid - 1;
+        else if (cp > pt_unicode_ranges[mid].hi) lo = mid + 1;
+        else return pt_unicode_ranges[mid].cls;
+    }
+    return PT_CLS_OTHER;
+}
+
+/* ---------------------------------------------------------------- hash tables */
+
+static int str_map_get(const pt_tokenizer *t, const char *s, size_t n) {
+    const str_map *m = &t->vocab;
+    for (uint32_t i = (uint32_t)hash_bytes(s, n) & m->mask;; i = (i + 1) & m->mask) {
+        int32_t id = m->slots[i];
+        if (id < 0) return -1;
+        if (t->text_len[id] == n && memcmp(t->text[id], s, n) == 0) return id;
+    }
+}
+
+static const merge_slot *merge_get(const pt_tokenizer *t, int32_t a, int32_t b) {
+    uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
+    for (uint32_t i = (uint32_t)hash_u64(key) & t->merge_mask;; i = (i + 1) & t->merge_mask) {
+        const merge_slot *s = &t->merges[i];
+        if (s->key == 0) return NULL;
+        if (s->key == key) return s;
+    }
+}
+
+/* ---------------------------------------------------------------- construction */
+
+static int pre_from_name(const char *pre, enum pre_kind *kind, int *ignore_merges) {
+    static const struct { const char *name; enum pre_kind kind; int ignore_merges; } names[] = {
+        {"default", PRE_GPT2, 0},     {"gpt2", PRE_GPT2, 0},          {"gpt-2", PRE_GPT2, 0},
+        {"qwen2", PRE_QWEN2, 0},      {"deepseek-r1-qwen", PRE_QWEN2, 0},
+        /* llama.cpp and Llama-3's tokenizer.json take a piece that is a token whole. */
+        {"llama-bpe", PRE_LLAMA3, 1}, {"llama3", PRE_LLAMA3, 1},      {"llama-v3", PRE_LLAMA3, 1},
+        /* SmolLM's tokenizer.json: Digits(individual_digits) then the GPT-2 ByteLevel regex;
+         * llama.cpp maps smollm with starcoder/refact/codeshell to the same split. */
+        {"smollm", PRE_SMOLLM, 0},    {"starcoder", PRE_SMOLLM, 0},   {"refact", PRE_SMOLLM, 0},
+        {"codeshell", PRE_SMOLLM, 0},
+    };
+    if (!pre || !*pre) pre = "default";
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(pre, names[i].name) == 0) {
+            *kind = names[i].kind;
+            *ignore_merges = names[i].ignore_merges;
+            return 0;
+        }
+    return -1;
+}
+
+static int is_added(int type) { return type == PT_TOKEN_CONTROL || type == PT_TOKEN_USER_DEFINED; }
+
+/* Raw bytes of a normal token: undo byte_to_cp per character; a character outside the
+ * alphabet (never in a well-formed byte-level vocabulary) keeps its UTF-8 bytes. */
+static size_t unspell(const char *s, size_t n, char *out) {
+    size_t i = 0, o = 0;
+    while (i < n) {
+        uint32_t cp;
+        int k = utf8_next((const uint8_t *)s + i, n - i, &cp);
+        if (k <= 0) { out[o++] = s[i++]; continue; }
+        int b = cp_to_byte(cp);
+        if (b >= 0) out[o++] = (char)b;
+        else { memcpy(out + o, s + i, (size_t)k); o += (size_t)k; }
+        i += (size_t)k;
+    }
+    return o;
+}
+
+typedef struct { uint8_t first; size_t len; int32_t id; } special_key;
+
+static int cmp_special(const void *a, const void *b) { /* by first byte, then longest first */
+    const special_key *x = a, *y = b;
+    if (x->first != y->first) return x->first < y->first ? -1 : 1;
+    if (x->len != y->len) return x->len > y->len ? -1 : 1;
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
 
 pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const size_t *token_lens,
                                const int32_t *token_types, int n_merges, const char *const *merges,
                                const size_t *merge_lens, const char *pre, char *err, size_t errlen) {
-    (void)n_vocab; (void)tokens; (void)token_lens; (void)token_types; (void)n_merges;
-    (void)merges; (void)merge_lens; (void)pre;
-    if (err && errlen) snprintf(err, errlen, "tokenizer not implemented yet");
+    char dummy[1];
+    if (!err || !errlen) { err = dummy; errlen = sizeof dummy; }
+    err[0] = 0;
+    enum pre_kind kind;
+    int ignore_merges;
+    if (pre_from_name(pre, &kind, &ignore_merges) < 0) {
+        snprintf(err, errlen, "unknown pre-tokenizer '%s' (known: qwen2, llama-bpe, llama3, smollm, gpt2, default)", pre);
+        return NULL;
+    }
+    if (n_vocab <= 0 || !tokens || !token_lens || n_merges < 0 || (n_merges > 0 && (!merges || !merge_lens))) {
+        snprintf(err, errlen, "empty or missing vocabulary");
+        return NULL;
+    }
+    pt_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) goto oom;
+    t->n_vocab = n_vocab;
+    t->pre = kind;
+    t->ignore_merges = ignore_merges;
+    t->text = calloc((size_t)n_vocab, sizeof *t->text);
+    t->text_len = calloc((size_t)n_vocab, sizeof *t->text_len);
+    t->piece = calloc((size_t)n_vocab, sizeof *t->piece);
+    t->piece_len = calloc((size_t)n_vocab, sizeof *t->piece_len);
+    t->type = calloc((size_t)n_vocab, sizeof *t->type);
+    t->vocab.mask = table_size((size_t)n_vocab) - 1;
+    t->vocab.slots = malloc(((size_t)t->vocab.mask + 1) * sizeof *t->vocab.slots);
+    if (!t->text || !t->text_len || !t->piece || !t->piece_len || !t->type || !t->vocab.slots) goto oom;
+    memset(t->vocab.slots, 0xFF, ((size_t)t->vocab.mask + 1) * sizeof *t->vocab.slots);
+
+    for (int id = 0; id < n_vocab; id++) {
+        size_t n = token_lens[id];
+        const char *s = tokens[id] ? tokens[id] : "";
+        if (!tokens[id]) n = 0;
+        t->type[id] = token_types ? token_types[id] : PT_TOKEN_NORMAL;
+        t->text[id] = dup_bytes(s, n);
+        t->text_len[id] = n;
+        if (!t->text[id]) goto oom;
+        if (is_added(t->type[id])) {
+            t->piece[id] = t->text[id]; /* shared, freed once */
+            t->piece_len[id] = n;
+        } else {
+            t->piece[id] = malloc(n + 1);
+            if (!t->piece[id]) goto oom;
+            t->piece_len[id] = unspell(s, n, t->piece[id]);
+        }
+        /* A repeated string maps to its last id, like HF's {token: id} dict built from the
+         * GGUF list (real vocabularies have no repeats). */
+        uint32_t i = (uint32_t)hash_bytes(s, n) & t->vocab.mask;
+        while (t->vocab.slots[i] >= 0 &&
+               !(t->text_len[t->vocab.slots[i]] == n && memcmp(t->text[t->vocab.slots[i]], s, n) == 0))
+            i = (i + 1) & t->vocab.mask;
+        t->vocab.slots[i] = id;
+    }
+
+    for (int b = 0; b < 256; b++) {
+        char buf[4];
+        size_t n = put_utf8(byte_to_cp(b), buf);
+        t->byte_id[b] = str_map_get(t, buf, n);
+    }
+
+    /* Merges: "left right" -> rank = index. A merge whose parts or result are not in the
+     * vocabulary can never fire and is skipped. A repeated pair keeps its last rank, as HF's
+     * HashMap built from the list does. */
+    t->merge_mask = table_size((size_t)n_merges) - 1;
+    t->merges = calloc((size_t)t->merge_mask + 1, sizeof *t->merges);
+    if (!t->merges) goto oom;
+    {
+        size_t cap = 256;
+        char *cat = malloc(cap);
+        if (!cat) goto oom;
+        for (int r = 0; r < n_merges; r++) {
+            const char *m = merges[r];
+            size_t n = m ? merge_lens[r] : 0;
+            const char *sp = n > 1 ? memchr(m + 1, ' ', n - 1) : NULL;
+            if (!sp) continue;
+            size_t na = (size_t)(sp - m), nb = n - na - 1;
+            int32_t a = str_map_get(t, m, na), b = str_map_get(t, sp + 1, nb);
+            if (a < 0 || b < 0) continue;
+            if (na + nb > cap) {
+                char *p = realloc(cat, cap = na + nb);
+                if (!p) { free(cat); goto oom; }
+                cat = p;
+            }
+            memcpy(cat, m, na);
+            memcpy(cat + na, sp + 1, nb);
+            int32_t res = str_map_get(t, cat, na + nb);
+            if (res < 0) continue;
+            uint64_t key = (((uint64_t)(uint32_t)a << 32) | (uint32_t)b) + 1;
+            uint32_t i = (uint32_t)hash_u64(key) & t->merge_mask;
+            while (t->merges[i].key != 0 && t->merges[i].key != key) i = (i + 1) & t->merge_mask;
+            t->merges[i].key = key;
+            t->merges[i].rank = r;
+            t->merges[i].result = res;
+        }
+        free(cat);
+    }
+
+    /* Added tokens, bucketed by first byte for the leftmost-longest scan. */
+    for (int id = 0; id < n_vocab; id++)
+        if (is_added(t->type[id]) && t->text_len[id] > 0) t->n_special++;
+    t->special = malloc(((size_t)t->n_special + 1) * sizeof *t->special);
+    special_key *keys = malloc(((size_t)t->n_special + 1) * sizeof *keys);
+    if (!t->special || !keys) { free(keys); goto oom; }
+    t->n_special = 0;
+    for (int id = 0; id < n_vocab; id++)
+        if (is_added(t->type[id]) && t->text_len[id] > 0)
+            keys[t->n_special++] = (special_key){(uint8_t)t->text[id][0], t->text_len[id], id};
+    qsort(keys, (size_t)t->n_special, sizeof *keys, cmp_special);
+    for (int k = 0; k < t->n_special; k++) t->special[k] = keys[k].id;
+    free(keys);
+    for (int b = 0, k = 0; b <= 256; b++) {
+        while (k < t->n_special && (uint8_t)t->text[t->special[k]][0] < b) k++;
+        t->special_start[b] = k;
+    }
+    return t;
+
+oom:
+    snprintf(err, errlen, "out of memory building the tokenizer");
+    pt_tokenizer_free(t);
     return NULL;
 }
-int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int parse_special,
-                        int32_t *out, int cap) {
-    (void)t; (void)text; (void)len; (void)parse_special; (void)out; (void)cap;
-    return -1;
+
+void pt_tokenizer_free(pt_tokenizer *t) {
+    if (!t) return;
+    for (int id = 0; id < t->n_vocab; id++) {
+        if (t->piece && t->piece[id] && (!t->text || t->piece[id] != t->text[id])) free(t->piece[id]);
+        if (t->text) free(t->text[id]);
+    }
+    free(t->text);
+    free(t->text_len);
+    free(t->piece);
+    free(t->piece_len);
+    free(t->type);
+    free(t->vocab.slots);
+    free(t->merges);
+    free(t->special);
+    free(t);
 }
-const char *pt_tokenizer_piece(const pt_tokenizer *t, int32_t id, size_t *len) {
-    (void)t; (void)id;
-    *len = 0;
-    return NULL;
-}
-int pt_tokenizer_find(const pt_tokenizer *t, const char *text, size_t len) {
-    (void)t; (void)text; (void)len;
-    return -1;
-}
+
 int pt_tokenizer_n_vocab(const pt_tokenizer *t) { return t ? t->n_vocab : 0; }
-int pt_tokenizer_token_type(const pt_tokenizer *t, int32_t id) { (void)t; (void)id; return -1; }
-void pt_tokenizer_free(pt_tokenizer *t) { free(t); }
-size_t pt_utf8_stream_push(pt_utf8_stream *s, const char *bytes, size_t n, char *out, size_t cap) {
-    (void)s; (void)bytes; (void)n; (void)out; (void)cap;
+
+int pt_tokenizer_token_type(const pt_tokenizer *t, int32_t id) {
+    return (t && id >= 0 && id < t->n_vocab) ? t->type[id] : -1;
+}
+
+const char *pt_tokenizer_piece(const pt_tokenizer *t, int32_t id, size_t *len) {
+    if (!t || id < 0 || id >= t->n_vocab) {
+        if (len) *len = 0;
+        return NULL;
+    }
+    if (len) *len = t->piece_len[id];
+    return t->piece[id];
+}
+
+int pt_tokenizer_find(const pt_tokenizer *t, const char *text, size_t len) {
+    if (!t || (!text && len)) return -1;
+    return str_map_get(t, text ? text : "", len);
+}
+
+/* ---------------------------------------------------------------- encoding */
+
+/* Per-call scratch, sized by the input so memory stays linear in the text length. */
+typedef struct {
+    /* decoded characters of the current span */
+    uint32_t *cp;   /* code point; invalid bytes get INVALID_CP */
+    uint8_t *cls;
+    size_t *off;    /* byte offset of each character, off[n] = end */
+    /* BPE symbols of the current piece */
+    int32_t *sym_id;
+    int32_t *sym_prev, *sym_next;
+    /* heap of candidate merges */
+    struct cand { int32_t rank, left, right, left_id, right_id; } *heap;
+    int n_heap;
+    char *spelled; /* piece in the byte-to-unicode alphabet (ignore_merges lookup) */
+    /* output */
+    int32_t *out;
+    int cap, count;
+} encoder;
+
+#define INVALID_CP 0xFFFFFFFFu
+
+static void emit(encoder *e, int32_t id) {
+    if (e->count < e->cap) e->out[e->count] = id;
+    e->count++;
+}
+
+static int cand_less(const struct cand *a, const struct cand *b) {
+    return a->rank != b->rank ? a->rank < b->rank : a->left < b->left;
+}
+
+static void heap_push(encoder *e, struct cand c) {
+    int i = e->n_heap++;
+    while (i > 0) {
+        int p = (i - 1) / 2;
+        if (!cand_less(&c, &e->heap[p])) break;
+        e->heap[i] = e->heap[p];
+        i = p;
+    }
+    e->heap[i] = c;
+}
+
+static struct cand heap_pop(encoder *e) {
+    struct cand top = e->heap[0], last = e->heap[--e->n_heap];
+    int i = 0, n = e->n_heap;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && cand_less(&e->heap[c + 1], &e->heap[c])) c++;
+        if (!cand_less(&e->heap[c], &last)) break;
+        e->heap[i] = e->heap[c];
+        i = c;
+    }
+    if (n > 0) e->heap[i] = last;
+    return top;
+}
+
+static void try_pair(const pt_tokenizer *t, encoder *e, int left, int right) {
+    if (left < 0 || right < 0) return;
+    const merge_slot *m = merge_get(t, e->sym_id[left], e->sym_id[right]);
+    if (m) heap_push(e, (struct cand){m->rank, left, right, e->sym_id[left], e->sym_id[right]});
+}
+
+/* BPE over the raw bytes s[0..n) of one pre-token. */
+static void bpe_piece(const pt_tokenizer *t, encoder *e, const uint8_t *s, size_t n) {
+    if (n == 0) return;
+    if (t->ignore_merges) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) k += put_utf8(byte_to_cp(s[i]), e->spelled + k);
+        int id = str_map_get(t, e->spelled, k);
+        if (id >= 0) { emit(e, id); return; }
+    }
+    if (n == 1) { /* the common case of a lone byte */
+        if (t->byte_id[s[0]] >= 0) emit(e, t->byte_id[s[0]]);
+        return;
+    }
+    /* One symbol per byte; bytes missing from the vocabulary are dropped (HF without an
+     * unknown token does the same) and their neighbours become adjacent. */
+    int m = 0;
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = t->byte_id[s[i]];
+        if (id < 0) continue;
+        e->sym_id[m] = id;
+        e->sym_prev[m] = m - 1;
+        e->sym_next[m] = m + 1;
+        m++;
+    }
+    if (m == 0) return;
+    e->sym_next[m - 1] = -1;
+    e->n_heap = 0;
+    for (int i = 0; i + 1 < m; i++) try_pair(t, e, i, i + 1);
+    while (e->n_heap > 0) {
+        struct cand c = heap_pop(e);
+        /* Stale entries: a side was merged away or changed since the candidate was pushed. */
+        if (e->sym_id[c.left] != c.left_id || e->sym_next[c.left] != c.right || e->sym_id[c.right] != c.right_id)
+            continue;
+        const merge_slot *mg = merge_get(t, c.left_id, c.right_id);
+        e->sym_id[c.left] = mg->result;
+        e->sym_id[c.right] = -1; /* dead */
+        int nx = e->sym_next[c.right];
+        e->sym_next[c.left] = nx;
+        if (nx >= 0) e->sym_prev[nx] = c.left;
+        try_pair(t, e, e->sym_prev[c.left], c.left);
+        try_pair(t, e, c.left, nx);
+    }
+    for (int i = 0; i >= 0; i = e->sym_next[i]) emit(e, e->sym_id[i]);
+}
+
+static int is_crlf(uint32_t c) { return c == '\r' || c == '\n'; }
+
+static uint32_t fold_ascii(uint32_t c) { /* case folding for (?i) contractions */
+    if (c >= 'A' && c <= 'Z') return c + 32;
+    if (c == 0x017F) return 's'; /* LATIN SMALL LETTER LONG S folds to 's' in Oniguruma */
+    return c;
+}
+
+/* Length of a contraction 's 't 're 've 'm 'll 'd at i (0 if none). */
+static int contraction(const encoder *e, int i, int n, int fold) {
+    if (e->cp[i] != '\'' || i + 1 >= n) return 0;
+    uint32_t a = e->cp[i + 1], b = i + 2 < n ? e->cp[i + 2] : 0;
+    if (fold) { a = fold_ascii(a); b = fold_ascii(b); }
+    if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
+    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
     return 0;
 }
+
+/* End of the whitespace alternatives at i (a space char): `\s*[\r\n]+` when `crlf_alt`,
+ * then `\s+(?!\S)`, then `\s+`. */
+static int space_run(const encoder *e, int i, int n, int crlf_alt) {
+    int k = i, last_nl = -1;
+    while (k < n && e->cls[k] == PT_CLS_SPACE) {
+        if (is_crlf(e->cp[k])) last_nl = k;
+        k++;
+    }
+    if (crlf_alt && last_nl >= 0) return last_nl + 1; /* \s* backs off to the last newline */
+    if (k < n && k - i > 1) return k - 1;             /* leave one space for the next word */
+    return k;
+}
+
+/* Qwen2 / Llama-3:
+ * (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}
+ * | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ * Returns the end index of the match starting at i (always > i). */
+static int match_qwen2(const encoder *e, int i, int n, int max_digits) {
+    int k = contraction(e, i, n, 1);
+    if (k) return i + k;
+    uint32_t c = e->cp[i];
+    int cl = e->cls[i];
+    int j = (cl != PT_CLS_LETTER && cl != PT_CLS_NUMBER && !is_crlf(c)) ? i + 1 : i;
+    if (j < n && e->cls[j] == PT_CLS_LETTER) {
+        while (j < n && e->cls[j] == PT_CLS_LETTER) j++;
+        return j;
+    }
+    if (cl == PT_CLS_NUMBER) {
+        j = i;
+        while (j < n && j - i < max_digits && e->cls[j] == PT_CLS_NUMBER) j++;
+        return j;
+    }
+    j = (c == ' ' && i + 1 < n && e->cls[i + 1] == PT_CLS_OTHER) ? i + 1 : i;
+    if (e->cls[j] == PT_CLS_OTHER) {
+        while (j < n && e->cls[j] == PT_CLS_OTHER) j++;
+        while (j < n && is_crlf(e->cp[j])) j++;
+        return j;
+    }
+    return space_run(e, i, n, 1); /* cl is SPACE here */
+}
+
+/* GPT-2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
+static int match_gpt2(const encoder *e, int i, int n) {
+    int k = contraction(e, i, n, 0);
+    if (k) return i + k;
+    int j = (e->cp[i] == ' ' && i + 1 < n && e->cls[i + 1] != PT_CLS_SPACE) ? i + 1 : i;
+    int cl = e->cls[j];
+    if (cl == PT_CLS_SPACE) return space_run(e, i, n, 0);
+    while (j < n && e->cls[j] == cl) j++; /* letters, numbers or others */
+    return j;
+}
+
+/* Pre-tokenizes and encodes the text span s[0..len) that holds no added token. */
+static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t len) {
+    const uint8_t *u = (const uint8_t *)s;
+    int n = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        int k = utf8_next(u + i, len - i, &cp);
+        e->off[n] = i;
+        if (k > 0) {
+            e->cp[n] = cp;
+            e->cls[n] = (uint8_t)cp_class(cp);
+            i += (size_t)k;
+        } else { /* invalid or truncated: one byte that behaves like punctuation */
+            e->cp[n] = INVALID_CP;
+            e->cls[n] = PT_CLS_OTHER;
+            i += 1;
+        }
+        n++;
+    }
+    e->off[n] = len;
+    for (int i = 0; i < n;) {
+        int end;
+        switch (t->pre) {
+        case PRE_QWEN2: end = match_qwen2(e, i, n, 1); break;
+        case PRE_LLAMA3: end = match_qwen2(e, i, n, 3); break;
+        case PRE_SMOLLM: /* every digit alone, the GPT-2 regex between digits */
+            if (e->cls[i] == PT_CLS_NUMBER) {
+                end = i + 1;
+            } else {
+                int lim = i;
+                while (lim < n && e->cls[lim] != PT_CLS_NUMBER) lim++;
+                end = match_gpt2(e, i, lim);
+            }
+            break;
+        default: end = match_gpt2(e, i, n); break;
+        }
+        bpe_piece(t, e, u + e->off[i], e->off[end] - e->off[i]);
+        i = end;
+    }
+}
+
+/* Leftmost-longest added token at or after `from`: returns its start (len if none). */
+static size_t find_special(const pt_tokenizer *t, const char *s, size_t len, size_t from, int parse_special,
+                           int32_t *id) {
+    for (size_t i = from; i < len; i++) {
+        uint8_t b = (uint8_t)s[i];
+        for (int k = t->special_start[b]; k < t->special_start[b + 1]; k++) {
+            int32_t sid = t->special[k];
+            if (!parse_special && t->type[sid] == PT_TOKEN_CONTROL) continue;
+            size_t n = t->text_len[sid];
+            if (n <= len - i && memcmp(s + i, t->text[sid], n) == 0) {
+                *id = sid;
+                return i;
+            }
+        }
+    }
+    return len;
+}
+
+int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int parse_special, int32_t *out,
+                        int cap) {
+    if (!t || (!text && len) || cap < 0 || (!out && cap > 0) || len > (size_t)INT32_MAX) return -1;
+    encoder e = {0};
+    e.out = out;
+    e.cap = cap;
+    if (len == 0) return 0;
+    e.cp = malloc(len * sizeof *e.cp);
+    e.cls = malloc(len);
+    e.off = malloc((len + 1) * sizeof *e.off);
+    e.sym_id = malloc(len * sizeof *e.sym_id);
+    e.sym_prev = malloc(len * sizeof *e.sym_prev);
+    e.sym_next = malloc(len * sizeof *e.sym_next);
+    /* each merge pushes at most two candidates on top of the initial n - 1 */
+    e.heap = malloc(3 * len * sizeof *e.heap);
+    e.spelled = malloc(2 * len + 1);
+    int rc = -1;
+    if (!e.cp || !e.cls || !e.off || !e.sym_id || !e.sym_prev || !e.sym_next || !e.heap || !e.spelled) goto done;
+    size_t pos = 0;
+    while (pos < len) {
+        int32_t sid = -1;
+        size_t at = t->n_special ? find_special(t, text, len, pos, parse_special, &sid) : len;
+        if (at > pos) encode_span(t, &e, text + pos, at - pos);
+        if (at >= len) break;
+        emit(&e, sid);
+        pos = at + t->text_len[sid];
+    }
+    rc = e.count;
+done:
+    free(e.cp);
+    free(e.cls);
+    free(e.off);
+    free(e.sym_id);
+    free(e.sym_prev);
+    free(e.sym_next);
+    free(e.heap);
+    free(e.spelled);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- streaming UTF-8 */
+
+static size_t put_bytes(char *out, size_t cap, size_t o, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (o + i < cap) out[o + i] = s[i];
+    return o + n;
+}
+
+static const char REPLACEMENT[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
+
+size_t pt_utf8_stream_push(pt_utf8_stream *s, const char *bytes, size_t n, char *out, size_t cap) {
+    const uint8_t *u = (const uint8_t *)bytes;
+    size_t o = 0, i = 0;
+    uint32_t cp;
+    /* Complete the pending prefix (always a valid but truncated start, <= 3 bytes) byte by byte. */
+    while (s->n_pending > 0 && i < n) {
+        s->pending[s->n_pending++] = (char)u[i];
+        int k = utf8_next((const uint8_t *)s->pending, (size_t)s->n_pending, &cp);
+        if (k == 0) { i++; continue; }
+        if (k > 0) { o = put_bytes(out, cap, o, s->pending, (size_t)k); i++; }
+        else { o = put_bytes(out, cap, o, REPLACEMENT, 3); } /* u[i] broke it: look at it again below */
+        s->n_pending = 0;
+    }
+    while (i < n) {
+        int k = utf8_next(u + i, n - i, &cp);
+        if (k == 0) { /* a truncated character at the end: keep it for the next push */
+            memcpy(s->pending, u + i, n - i);
+            s->n_pending = (int)(n - i);
+            break;
+        }
+        if (k > 0) o = put_bytes(out, cap, o, bytes + i, (size_t)k);
+        else { o = put_bytes(out, cap, o, REPLACEMENT, 3); k = -k; }
+        i += (size_t)k;
+    }
+    return o < cap ? o : cap;
+}
+
 size_t pt_utf8_stream_flush(pt_utf8_stream *s, char *out, size_t cap) {
-    (void)s; (void)out; (void)cap;
-    return 0;
+    size_t o = 0;
+    int p = 0;
+    while (p < s->n_pending) { /* what is left is a truncated prefix: one U+FFFD for it */
+        uint32_t cp;
+        int k = utf8_next((const uint8_t *)s->pending + p, (size_t)(s->n_pending - p), &cp);
+        if (k > 0) o = put_bytes(out, cap, o, s->pending + p, (size_t)k);
+        else { o = put_bytes(out, cap, o, REPLACEMENT, 3); k = k < 0 ? -k : s->n_pending - p; }
+        p += k;
+    }
+    s->n_pending = 0;
+    return o < cap ? o : cap;
 }
