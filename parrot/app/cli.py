@@ -1,0 +1,286 @@
+"""`parrot sim`, `parrot run`, `parrot render`, `parrot config`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from parrot.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+def register(sub) -> None:
+    from parrot.sim.script import __doc__ as script_doc
+    from parrot.sim.terminal import KEY_HELP
+
+    p = sub.add_parser(
+        "sim",
+        help="the appliance in a terminal, or headless from a script",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Runs the same app as the device with simulated adapters.\n\n"
+        "Interactive (a terminal, no --keys/--script): keys map like this:\n  " + KEY_HELP.replace("\n", "\n  ")
+        + "\n\nHeadless: " + script_doc.strip(),
+    )
+    p.add_argument("--config", help="config TOML (default: the search path)")
+    p.add_argument("--keys", help="compact key sequence, e.g. '+0 64426 D !' (see above)")
+    p.add_argument("--script", help="script file (see above)")
+    p.add_argument("--record", metavar="OUT.gif", help="write an animated GIF of the session")
+    p.add_argument("--frames", metavar="DIR", help="write a PNG for every changed frame (4x, crisp)")
+    p.add_argument("--exit-after", type=float, metavar="SECONDS", help="stop after this long (simulated time when headless)")
+    p.add_argument("--backend", choices=("auto", "llm", "echo"), default="auto", help="chat engine (auto: the model if installed)")
+    p.add_argument("--model", help="model to load (overrides llm.model)")
+    p.add_argument("--battery", default="80", help="simulated battery percent, or 'none' for no gauge")
+    p.add_argument("--clock", help="wall clock at start, 'YYYY-MM-DD HH:MM' (default: now)")
+    p.add_argument("--chip", default="ssd1306", choices=("ssd1306", "sh1106", "ssd1309"), help="emulated OLED controller")
+    p.add_argument("--term-style", default="half", choices=("half", "braille"), help="terminal drawing")
+    p.add_argument("--headless", action="store_true", help="no terminal even without a script")
+    p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("run", help="run on the device: OLED, keypad, gauge from the config")
+    p.add_argument("--config", help="config TOML (default: the search path)")
+    p.add_argument("--backend", choices=("auto", "llm", "echo"), default="auto")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("render", help="render text to a PNG in the OLED font")
+    p.add_argument("text", help="text (\\n for new lines); '-' reads stdin")
+    p.add_argument("-o", "--output", required=True, help="PNG file")
+    p.add_argument("--size", type=int, default=12, choices=(12, 16), help="font pixel size")
+    p.add_argument("--width", type=int, default=128, help="wrap width in pixels")
+    p.add_argument("--scale", type=int, default=4, help="integer upscaling")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("config", help="show the effective config, or document every key")
+    p.add_argument("--config", help="config TOML (default: the search path)")
+    p.add_argument("--doc", action="store_true", help="print the table of keys, defaults and meanings")
+    p.set_defaults(func=cmd_config)
+
+
+# --- sim ------------------------------------------------------------------------------------
+def cmd_sim(args) -> int:
+    from parrot.app.runtime import Runtime
+    from parrot.app.wiring import build_app, default_backend_kind, make_backend, make_tracker
+    from parrot.config import load_config
+    from parrot.display.fake_oled import FakeOledBus
+    from parrot.display.oled import open_oled
+    from parrot.events import LlmLoaded
+    from parrot.keypad.fakes import FakeMax17048Bus
+    from parrot.power.battery import BatteryGauge
+    from parrot.power.shutdown import SafeShutdown
+    from parrot.sim.recorder import FrameRecorder
+    from parrot.sim.script import parse_keys, parse_script
+    from parrot.storage import data_dir
+
+    config = load_config(args.config)
+    if args.model:
+        config["llm"]["model"] = args.model
+    steps = []
+    if args.script:
+        try:
+            steps += parse_script(Path(args.script).read_text(encoding="utf-8"), args.script)
+        except OSError as e:
+            raise UserError(f"script {args.script}: {e.strerror}") from None
+    if args.keys:
+        steps += parse_keys(args.keys)
+    headless = bool(steps or args.record or args.frames or args.headless or not sys.stdin.isatty())
+
+    wall = time.time()
+    if args.clock:
+        try:
+            wall = datetime.strptime(args.clock, "%Y-%m-%d %H:%M").timestamp()
+        except ValueError:
+            raise UserError(f"--clock {args.clock!r}: expected 'YYYY-MM-DD HH:MM'") from None
+
+    # The emulated OLED: luma's real driver talking to a fake bus that decodes the chip protocol.
+    oled_bus = FakeOledBus(args.chip)
+    display = open_oled(args.chip, port=1, address=0x3C, bus=oled_bus, partial=config.display.partial_updates)
+    recorder = FrameRecorder(args.frames) if (args.record or args.frames) else None
+    displays = [display]
+    if not headless:
+        from parrot.sim.terminal import TerminalDisplay
+
+        displays.append(TerminalDisplay(style=args.term_style))
+    from parrot.display import MultiDisplay
+
+    kind = default_backend_kind(config) if args.backend == "auto" else args.backend
+    backend = make_backend(kind, config)
+    clock_start = 0.0 if headless else time.monotonic()
+    app = build_app(config, data_dir(), now=clock_start, wall_clock_base=wall)
+    runtime = Runtime(app, MultiDisplay(*displays), backend, data_dir(),
+                      shutdown=SafeShutdown(command=config.power.shutdown_command, dry_run=True).run,
+                      fps=config.ui.fps,
+                      on_frame=(lambda t: recorder.add(t, oled_bus.image())) if recorder else None)
+    gauge = None
+    if args.battery != "none":
+        try:
+            percent = float(args.battery)
+        except ValueError:
+            raise UserError(f"--battery {args.battery!r}: a percent or 'none'") from None
+        battery_bus = FakeMax17048Bus()
+        battery_bus.set_battery(volts=3.5 + 0.7 * percent / 100, percent=percent)
+        gauge = BatteryGauge(battery_bus)
+    # The model loads like on the device: behind the splash, in the model worker.
+    app.status.model_loading = config.llm.model if kind == "llm" else None
+    if kind == "llm":
+        runtime.carry_out(__import__("parrot.app.effects", fromlist=["LoadModel"]).LoadModel(config.llm.model))
+    else:
+        runtime.post(LlmLoaded("echo"))
+    try:
+        if headless:
+            end = _run_headless(runtime, config, steps, gauge, args, recorder, oled_bus)
+            if args.record:
+                recorder.save_gif(args.record, end)
+                print(f"wrote {args.record} ({len(recorder.frames)} frames, {end:.1f} s)")
+            if args.frames:
+                print(f"wrote {len(recorder.frames)} frames to {args.frames}")
+        else:
+            _run_interactive(runtime, config, gauge, args)
+    finally:
+        runtime.close(wait=False)
+    return 0
+
+
+def _run_headless(runtime, config, steps, gauge, args, recorder, oled_bus) -> float:
+    from parrot.app.wiring import make_tracker
+    from parrot.sim.headless import HeadlessRunner, VirtualClock
+
+    if gauge is not None:
+        reading = gauge.read()
+        if reading is not None:
+            runtime.post(reading)
+
+    def snap(name: str) -> None:
+        if recorder and recorder.frames_dir:
+            recorder.save_png(recorder.frames_dir / f"{name}.png", oled_bus.image())
+
+    runner = HeadlessRunner(runtime, make_tracker(config), VirtualClock(0.0), snap=snap, exit_after=args.exit_after)
+    return runner.run(steps)
+
+
+def _run_interactive(runtime, config, gauge, args) -> None:
+    from parrot.app.wiring import make_tracker
+    from parrot.events import Quit
+    from parrot.keypad.poller import KeypadPoller
+    from parrot.power.battery import BatteryMonitor
+    from parrot.sim.keypad import SimKeypad
+    from parrot.sim.terminal import read_terminal_keys
+
+    keypad = SimKeypad(time.monotonic)
+    poller = KeypadPoller(keypad, make_tracker(config), runtime.post, interval_s=config.keypad.poll_ms / 1000)
+    tasks = [poller.run(), read_terminal_keys(keypad.hold, lambda: runtime.post(Quit("user")))]
+    if gauge is not None:
+        tasks.append(BatteryMonitor(gauge, runtime.post, interval_s=config.battery.poll_s).run())
+    if args.exit_after:
+        async def stop_later():
+            await asyncio.sleep(args.exit_after)
+            runtime.post(Quit("exit-after"))
+        tasks.append(stop_later())
+    try:
+        asyncio.run(runtime.run(tasks))
+    finally:
+        poller.close()
+
+
+# --- run (device) -----------------------------------------------------------------------------
+def cmd_run(args) -> int:
+    from parrot.app.effects import LoadModel
+    from parrot.app.runtime import Runtime
+    from parrot.app.wiring import build_app, default_backend_kind, make_backend, make_tracker
+    from parrot.config import load_config
+    from parrot.display.oled import open_oled
+    from parrot.events import LlmLoaded
+    from parrot.keypad.bus import open_i2c_bus
+    from parrot.keypad.pcf8574 import PCF8574Keypad
+    from parrot.keypad.poller import KeypadPoller
+    from parrot.keypad.seed_module import SeedKeypadModule
+    from parrot.power.battery import BatteryGauge, BatteryMonitor
+    from parrot.power.shutdown import SafeShutdown
+    from parrot.storage import data_dir
+
+    config = load_config(args.config)
+    d, k, b = config.display, config.keypad, config.battery
+    if d.driver == "none":
+        from parrot.display import MultiDisplay
+
+        display = MultiDisplay()
+    else:
+        display = open_oled(d.driver, d.port, d.address, rotate=d.rotate, contrast=d.contrast, partial=d.partial_updates)
+    kind = default_backend_kind(config) if args.backend == "auto" else args.backend
+    app = build_app(config, data_dir(), now=time.monotonic())
+    runtime = Runtime(app, display, make_backend(kind, config), data_dir(),
+                      shutdown=SafeShutdown(command=config.power.shutdown_command).run, fps=config.ui.fps)
+    tasks, closers = [], []
+    if k.driver != "none":
+        bus = open_i2c_bus(k.port)
+        if k.driver == "seed":
+            driver = SeedKeypadModule(bus, address=k.address, layout=k.layout)
+        else:
+            driver = PCF8574Keypad(bus, address=k.address, row_pins=k.row_pins, column_pins=k.column_pins, layout=k.layout)
+        poller = KeypadPoller(driver, make_tracker(config), runtime.post, interval_s=k.poll_ms / 1000)
+        tasks.append(poller.run())
+        closers.append(poller.close)
+    if b.enabled:
+        try:
+            monitor = BatteryMonitor(BatteryGauge(open_i2c_bus(b.port), address=b.address), runtime.post, interval_s=b.poll_s)
+            tasks.append(monitor.run())
+            closers.append(monitor.close)
+        except UserError as e:
+            log.warning("battery gauge unavailable: %s", e)
+    if kind == "llm":
+        app.status.model_loading = config.llm.model
+        runtime.carry_out(LoadModel(config.llm.model))
+    else:
+        runtime.post(LlmLoaded("echo"))
+    try:
+        asyncio.run(runtime.run(tasks))
+    finally:
+        for close in closers:
+            close()
+        runtime.close(wait=False)
+    return 0
+
+
+# --- render ---------------------------------------------------------------------------------
+def cmd_render(args) -> int:
+    import io
+
+    from PIL import Image
+
+    from parrot.sim.recorder import scale_frame
+    from parrot.storage import atomic_write
+    from parrot.ui.font import load_font
+    from parrot.ui.layout import wrap
+
+    text = sys.stdin.read() if args.text == "-" else args.text.replace("\\n", "\n")
+    font = load_font(args.size)
+    lines = wrap(text, font, args.width) or [""]
+    image = Image.new("1", (args.width, max(8, len(lines) * font.line_height)), 0)
+    for i, line in enumerate(lines):
+        font.draw(image, 0, i * font.line_height, line)
+    buf = io.BytesIO()
+    scale_frame(image, max(1, args.scale)).save(buf, "PNG")
+    atomic_write(args.output, buf.getvalue())
+    print(f"wrote {args.output} ({len(lines)} lines)")
+    return 0
+
+
+def cmd_config(args) -> int:
+    from parrot.config import doc_markdown, load_config
+
+    if args.doc:
+        print(doc_markdown())
+        return 0
+    config = load_config(args.config)
+    print(f"# source: {config.source or 'defaults (no config file found)'}")
+    for section, values in config.as_dict().items():
+        print(f"[{section}]")
+        for key, value in values.items():
+            shown = repr(value).replace("'", '"') if not isinstance(value, bool) else str(value).lower()
+            print(f"{key} = {shown}")
+        print()
+    return 0

@@ -1,0 +1,71 @@
+"""The real chat backend: parrot.llm's C core, run in the runtime's model worker thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from typing import Callable
+
+from parrot.app.backends import Post
+from parrot.events import LlmDone, LlmLoaded, LlmProgress, LlmToken
+
+log = logging.getLogger(__name__)
+
+
+class LlmBackend:
+    def __init__(self, resolve: Callable[[str], tuple], threads: int, context: int):
+        """`resolve(name) -> (path, preset)`; raises UserError for an unknown/missing model."""
+        self.resolve = resolve
+        self.threads = threads
+        self.context = context
+        self.model = None
+        self.preset = None
+        self.name: str | None = None
+        self._aborted = threading.Event()
+
+    def load(self, name: str, post: Post) -> None:
+        from parrot.llm import Model
+
+        self.close()  # free the old model before mapping the new one: both may not fit in RAM
+        try:
+            path, preset = self.resolve(name)
+            self.model = Model(str(path), threads=self.threads, context=self.context)
+        except Exception as e:  # ModelError / UserError: shown on the models screen
+            log.warning("loading %s failed: %s", name, e)
+            post(LlmLoaded(name, error=str(e)))
+            return
+        self.preset, self.name = preset, name
+        post(LlmLoaded(name))
+
+    def ask(self, request: int, question: str, settings: dict, post: Post) -> None:
+        if self.model is None:
+            post(LlmDone(request, error="没有加载模型"))
+            return
+        self._aborted.clear()
+        sampling = dataclasses.replace(self.preset.sampling, max_tokens=int(settings.get("max_tokens", 512)))
+        pieces = self.model.chat(
+            question,
+            sampling=sampling,
+            system=self.preset.system_prompt,
+            thinking=bool(settings.get("thinking", False)),
+            on_progress=lambda done, total: post(LlmProgress(request, done, total)),
+        )
+        for piece in pieces:
+            post(LlmToken(request, piece))
+        post(LlmDone(request, aborted=self._aborted.is_set(), stats=dict(self.model.stats)))
+
+    def abort(self) -> None:
+        self._aborted.set()
+        if self.model is not None:
+            self.model.abort()
+
+    def reset(self) -> None:
+        if self.model is not None:
+            self.model.reset()
+
+    def close(self) -> None:
+        if self.model is not None:
+            self.model.close()
+            self.model = None
+            self.name = None

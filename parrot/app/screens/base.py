@@ -1,0 +1,129 @@
+"""Shared pieces of every screen: the title bar and a paged, selectable list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from parrot.events import Event, KeyEvent
+from parrot.keys import Key, KeyAction
+from parrot.ui.canvas import HEIGHT, WIDTH, Canvas
+
+TITLE_H = 12  # inverse title bar; the body starts right below it
+BODY_TOP = TITLE_H + 1
+ROW_H = 12  # list rows: 4 per page under the title bar
+
+
+def pressed(event: Event, *keys: Key) -> Key | None:
+    """The key of a short press (or auto-repeat) among `keys`, else None."""
+    if isinstance(event, KeyEvent) and event.action in (KeyAction.PRESS, KeyAction.REPEAT) and event.key in keys:
+        return event.key
+    return None
+
+
+def long_pressed(event: Event, *keys: Key) -> Key | None:
+    if isinstance(event, KeyEvent) and event.action is KeyAction.LONG and event.key in keys:
+        return event.key
+    return None
+
+
+class Screen:
+    name = None  # a ScreenName
+
+    def __init__(self, app):
+        self.app = app
+
+    def enter(self, now: float) -> None:
+        pass
+
+    def leave(self) -> None:
+        pass
+
+    def handle(self, event: Event) -> None:
+        pass
+
+    def render(self, canvas: Canvas, now: float) -> None:
+        pass
+
+    def animates(self, now: float) -> bool:
+        """Does the picture change with time alone (clock, blinking cursor, spinner)?"""
+        return False
+
+    def title_bar(self, canvas: Canvas, title: str, right: str = "") -> None:
+        """Inverse bar: title on the left; right text, busy/battery icons on the right."""
+        canvas.fill_rect(0, 0, WIDTH, TITLE_H)
+        canvas.text(1, 0, title, fill=0)
+        x = WIDTH - 1
+        status = self.app.status
+        if status.battery is not None:
+            x -= 13
+            _inverse_battery(canvas, x, 2, status.battery)
+            x -= 2
+        if status.model_loading:
+            x -= 7
+            _inverse_icon(canvas, "busy", x, 2)
+            x -= 2
+        if right:
+            w = canvas.font.text_width(right)
+            canvas.text(x - w, 0, right, fill=0)
+
+
+def _inverse_icon(canvas: Canvas, name: str, x: int, y: int) -> None:
+    from parrot.ui.icons import ICONS
+
+    canvas.image.paste(0, (x, y), ICONS[name])
+
+
+def _inverse_battery(canvas: Canvas, x: int, y: int, percent: float) -> None:
+    canvas.fill_rect(x, y, 11, 7, fill=0)
+    canvas.fill_rect(x + 1, y + 1, 9, 5, fill=1)
+    canvas.fill_rect(x + 11, y + 2, 2, 3, fill=0)
+    canvas.fill_rect(x + 2, y + 2, round(7 * max(0.0, min(100.0, percent)) / 100), 3, fill=0)
+
+
+@dataclass
+class PagedList:
+    """Selection over items shown `per_page` at a time: `*`/`#` move, digits jump to n-th on the page."""
+
+    count: int = 0
+    per_page: int = 4
+    index: int = 0
+
+    @property
+    def page(self) -> int:
+        return self.index // self.per_page
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // self.per_page))
+
+    def move(self, delta: int) -> None:
+        if self.count:
+            self.index = (self.index + delta) % self.count
+
+    def jump(self, digit: int) -> bool:
+        """Digit 1..per_page selects that row of the current page; returns True if it exists."""
+        target = self.page * self.per_page + digit - 1
+        if 1 <= digit <= self.per_page and target < self.count:
+            self.index = target
+            return True
+        return False
+
+    def handle_nav(self, event: Event) -> bool:
+        key = pressed(event, Key.STAR, Key.HASH)
+        if key:
+            self.move(-1 if key is Key.STAR else 1)
+            return True
+        return False
+
+    def render(self, canvas: Canvas, labels: list[str], top: int = BODY_TOP, values: list[str] | None = None) -> None:
+        first = self.page * self.per_page
+        for row, i in enumerate(range(first, min(first + self.per_page, self.count))):
+            y = top + row * ROW_H
+            if i == self.index:
+                canvas.fill_rect(0, y - 1, WIDTH - 4, ROW_H)
+            fill = 0 if i == self.index else 1
+            canvas.text(2, y, labels[i], fill=fill)
+            if values:
+                w = canvas.font.text_width(values[i])
+                canvas.text(WIDTH - 6 - w, y, values[i], fill=fill)
+        canvas.scrollbar(WIDTH - 3, top - 1, HEIGHT - top + 1, self.count, self.per_page, first)

@@ -1,0 +1,100 @@
+"""The composition root: builds the app with the adapters for the device or the simulator."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from parrot import __version__
+from parrot.app.backends import EchoBackend
+from parrot.app.core import App, AppDeps, ModelEntry
+from parrot.app.settings import load_settings
+from parrot.config import Config
+from parrot.keypad.tracker import KeyTracker
+
+log = logging.getLogger(__name__)
+
+ABOUT = [
+    f"电子鹦鹉 parrot {__version__}",
+    "离线中文语音助手",
+    "键盘：T9拼音输入",
+    "字体：文泉驿点阵宋体",
+    "全部在本机运行，不联网。",
+]
+
+
+def make_input_session_factory(data_dir: Path):
+    """One dictionary for the whole process; each editor gets a session over it."""
+    from parrot.ime.dictionary import UserDictionary, load_dictionary
+    from parrot.ime.editor import Editor
+    from parrot.ime.session import InputSession
+
+    dictionary = load_dictionary()
+    user_dict = UserDictionary(data_dir / "user_dict.bin")
+
+    def new_session(text: str = ""):
+        editor = Editor(text)
+        return InputSession(editor, dictionary, user_dict)
+
+    return new_session
+
+
+def list_models() -> list[ModelEntry]:
+    from parrot.llm.models import list_models as registry_models
+
+    return [ModelEntry(m.name, f"{m.size / 1e6:.0f}MB", m.present) for m in registry_models()]
+
+
+def resolve_with_preset(name: str):
+    """Model name or path -> (GGUF path, the sampling/system preset of its family)."""
+    from parrot.llm import presets
+    from parrot.llm.models import REGISTRY, Q8_SUFFIX, resolve_model
+
+    path = resolve_model(name)
+    base = name[: -len(Q8_SUFFIX)] if name.endswith(Q8_SUFFIX) else name
+    family = REGISTRY[base].preset if base in REGISTRY else None
+    return path, presets.preset_for(family, path)
+
+
+def build_app(config: Config, data_dir: Path, now: float, wall_clock_base: float | None = None) -> App:
+    ui = config.ui
+    local_time = None
+    if wall_clock_base is not None:
+        # Simulated time: the splash clock starts at wall_clock_base and follows the sim clock.
+        local_time = lambda t: time.localtime(wall_clock_base + t - now)  # noqa: E731
+    deps = AppDeps(
+        new_input_session=make_input_session_factory(data_dir),
+        list_models=list_models,
+        about_lines=ABOUT,
+        clock_24h=ui.clock_24h,
+        splash_s=ui.splash_s,
+        cursor_blink_s=ui.cursor_blink_ms / 1000,
+        local_time=local_time,
+    )
+    return App(deps, load_settings(data_dir / "settings.json"), now=now)
+
+
+def make_tracker(config: Config) -> KeyTracker:
+    k = config.keypad
+    return KeyTracker(long_press_s=k.long_press_ms / 1000, repeat_delay_s=k.repeat_ms / 1000,
+                      repeat_interval_s=k.repeat_ms / 1000, debounce_s=k.debounce_ms / 1000)
+
+
+def make_backend(kind: str, config: Config):
+    """'echo' repeats the question; 'llm' runs the configured model with the C core."""
+    if kind == "echo":
+        return EchoBackend()
+    from parrot.app.llm_backend import LlmBackend
+    return LlmBackend(resolve_with_preset, threads=config.llm.threads, context=config.llm.context)
+
+
+def default_backend_kind(config: Config) -> str:
+    try:
+        from parrot.llm.models import resolve_model
+
+        resolve_model(config.llm.model)
+        return "llm"
+    except Exception as e:  # no engine or no model yet: the appliance still works, it echoes
+        log.info("no model (%s): chat echoes", e)
+        return "echo"
