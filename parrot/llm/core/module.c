@@ -4,6 +4,8 @@
 
 #include "tokenizer.h"
 
+int parrot_engine_register(PyObject *module); /* engine_py.c */
+
 static PyMethodDef core_methods[] = {
     {NULL, NULL, 0, NULL},
 };
@@ -15,7 +17,8 @@ static struct PyModuleDef core_module = {
 PyMODINIT_FUNC PyInit__core(void) {
     PyObject *m = PyModule_Create(&core_module);
     if (!m) return NULL;
-    if (PyModule_AddStringConstant(m, "version", "0.1.0") < 0 || parrot_tokenizer_register(m) < 0) {
+    if (PyModule_AddStringConstant(m, "version", "0.1.0") < 0 || parrot_tokenizer_register(m) < 0 ||
+        parrot_engine_register(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,0 +1,520 @@
+/* The transformer: loading a GGUF model (llama / qwen2 / qwen3) and running it.
+ *
+ * All three are the same decoder-only network:
+ *   x = embed(token)
+ *   per layer:  h = rmsnorm(x) ; q,k,v = h·Wq(+b), h·Wk(+b), h·Wv(+b)
+ *               [qwen3: per-head rmsnorm on q and k] ; rotate q,k by position (RoPE)
+ *               x += softmax(q·K^T / sqrt(d)) V · Wo        (grouped-query: kv heads shared)
+ *               h = rmsnorm(x) ; x += (silu(h·Wgate) * (h·Wup)) · Wdown
+ *   logits = rmsnorm(x) · Woutput   (Woutput = token embedding when the file has no output.weight)
+ * Weights stay in the mmap'd file in their quantized form; every matmul dequantizes one row
+ * at a time into a small per-thread buffer and dots it against a batch of activations, so a
+ * prefill batch of PL_BATCH tokens reads the weights once. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parrot_llm.h"
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ loading */
+
+typedef struct {
+    pl_model *m;
+    char *err;
+    size_t errlen;
+} loader;
+
+static int hp_int(loader *L, const char *suffix, int64_t def, int64_t lo, int64_t hi, int *out) {
+    char key[128];
+    int64_t v;
+    snprintf(key, sizeof key, "%s.%s", L->m->arch_name, suffix);
+    if (gguf_get_i64(L->m->file, key, &v) != 0) {
+        if (def < 0) {
+            set_err(L->err, L->errlen, "missing or invalid metadata %s", key);
+            return -1;
+        }
+        v = def;
+    }
+    if (v < lo || v > hi) {
+        set_err(L->err, L->errlen, "metadata %s = %lld is out of range [%lld, %lld]", key, (long long)v,
+                (long long)lo, (long long)hi);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int hp_float(loader *L, const char *suffix, double def, double lo, double hi, float *out) {
+    char key[128];
+    double v;
+    snprintf(key, sizeof key, "%s.%s", L->m->arch_name, suffix);
+    if (gguf_get_f64(L->m->file, key, &v) != 0) v = def;
+    if (!(v >= lo && v <= hi)) {
+        set_err(L->err, L->errlen, "metadata %s = %g is out of range", key, v);
+        return -1;
+    }
+    *out = (float)v;
+    return 0;
+}
+
+/* A weight matrix of shape [ne1 rows][ne0 cols], in a type we can compute with. */
+static const gguf_tensor *get_mat(loader *L, const char *name, int64_t ne0, int64_t ne1, int required) {
+    const gguf_tensor *t = gguf_tensor_find(L->m->file, name);
+    if (!t) {
+        if (required) set_err(L->err, L->errlen, "tensor %s is missing", name);
+        return NULL;
+    }
+    if (t->ne[0] != (uint64_t)ne0 || t->ne[1] != (uint64_t)ne1 || t->ne[2] != 1 || t->ne[3] != 1) {
+        set_err(L->err, L->errlen, "tensor %s has shape [%llu, %llu, %llu, %llu], expected [%lld, %lld]", name,
+                (unsigned long long)t->ne[0], (unsigned long long)t->ne[1], (unsigned long long)t->ne[2],
+                (unsigned long long)t->ne[3], (long long)ne0, (long long)ne1);
+        return NULL;
+    }
+    if (!pl_type(t->type)->supported) {
+        set_err(L->err, L->errlen, "tensor %s: unsupported tensor type %s", name, pl_type(t->type)->name);
+        return NULL;
+    }
+    return t;
+}
+
+/* A small vector (norm weight, bias) copied to f32. *ok is cleared on error. */
+static float *get_vec(loader *L, const char *name, int64_t n, int required, int *ok) {
+    const gguf_tensor *t = get_mat(L, name, n, 1, required);
+    if (!t) {
+        if (required || gguf_tensor_find(L->m->file, name)) *ok = 0;
+        return NULL;
+    }
+    float *v = malloc((size_t)n * sizeof *v);
+    if (!v) {
+        set_err(L->err, L->errlen, "out of memory");
+        *ok = 0;
+        return NULL;
+    }
+    pl_dequant_row(t->type, t->data, v, n);
+    return v;
+}
+
+void pl_model_free(pl_model *m) {
+    if (!m) return;
+    if (m->layers)
+        for (int l = 0; l < m->n_layers; l++) {
+            pl_layer *ly = &m->layers[l];
+            free(ly->norm_att); free(ly->norm_ffn); free(ly->bq); free(ly->bk); free(ly->bv);
+            free(ly->q_norm); free(ly->k_norm);
+        }
+    free(m->layers);
+    free(m->norm_out);
+    gguf_close(m->file);
+    free(m);
+}
+
+pl_model *pl_model_load(const char *path, char *err, size_t errlen) {
+    pl_init_tables();
+    pl_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    loader L = {m, err, errlen};
+    m->file = gguf_open(path, err, errlen);
+    if (!m->file) goto fail;
+
+    size_t len;
+    const char *s = gguf_get_str(m->file, "general.architecture", &len);
+    if (!s) {
+        set_err(err, errlen, "metadata general.architecture is missing");
+        goto fail;
+    }
+    if (len >= sizeof m->arch_name) len = sizeof m->arch_name - 1;
+    memcpy(m->arch_name, s, len);
+    m->arch_name[len] = 0;
+    if (strcmp(m->arch_name, "llama") == 0) m->arch = PL_ARCH_LLAMA;
+    else if (strcmp(m->arch_name, "qwen2") == 0) m->arch = PL_ARCH_QWEN2;
+    else if (strcmp(m->arch_name, "qwen3") == 0) m->arch = PL_ARCH_QWEN3;
+    else {
+        for (char *p = m->arch_name; *p; p++)
+            if ((unsigned char)*p < 32) *p = '?';
+        set_err(err, errlen, "unsupported architecture '%s' (llama, qwen2 and qwen3 are supported)", m->arch_name);
+        goto fail;
+    }
+    s = gguf_get_str(m->file, "general.name", &len);
+    if (!s) s = m->arch_name, len = strlen(m->arch_name);
+    if (len >= sizeof m->name) len = sizeof m->name - 1;
+    memcpy(m->name, s, len);
+    m->name[len] = 0;
+
+    /* hyper-parameters, each bounded so later size arithmetic cannot overflow */
+    if (hp_int(&L, "embedding_length", -1, 1, 1 << 16, &m->n_embd) ||
+        hp_int(&L, "block_count", -1, 1, 1024, &m->n_layers) ||
+        hp_int(&L, "feed_forward_length", -1, 1, 1 << 18, &m->n_ff) ||
+        hp_int(&L, "attention.head_count", -1, 1, 1024, &m->n_head) ||
+        hp_int(&L, "attention.head_count_kv", m->n_head, 1, m->n_head, &m->n_head_kv) ||
+        hp_int(&L, "context_length", 2048, 1, 1 << 24, &m->n_ctx_train))
+        goto fail;
+    if (m->n_head % m->n_head_kv) {
+        set_err(err, errlen, "attention.head_count %d is not a multiple of head_count_kv %d", m->n_head, m->n_head_kv);
+        goto fail;
+    }
+    int kdim, vdim;
+    if (hp_int(&L, "attention.key_length", m->n_embd / m->n_head, 2, 4096, &kdim) ||
+        hp_int(&L, "attention.value_length", kdim, 2, 4096, &vdim))
+        goto fail;
+    if (kdim != vdim || kdim % 2) {
+        set_err(err, errlen, "unsupported head sizes: key_length %d, value_length %d", kdim, vdim);
+        goto fail;
+    }
+    m->head_dim = kdim;
+    if (hp_int(&L, "rope.dimension_count", kdim, 2, kdim, &m->rope_dim)) goto fail;
+    if (m->rope_dim % 2) {
+        set_err(err, errlen, "rope.dimension_count %d is odd", m->rope_dim);
+        goto fail;
+    }
+    if (hp_float(&L, "rope.freq_base", 10000.0, 1.0, 1e12, &m->rope_base) ||
+        hp_float(&L, "attention.layer_norm_rms_epsilon", 1e-5, 0.0, 1.0, &m->norm_eps))
+        goto fail;
+    m->rope_neox = m->arch != PL_ARCH_LLAMA;
+
+    /* tensors */
+    const gguf_tensor *te = gguf_tensor_find(m->file, "token_embd.weight");
+    if (!te) {
+        set_err(err, errlen, "tensor token_embd.weight is missing");
+        goto fail;
+    }
+    if (te->ne[1] < 1 || te->ne[1] > (1 << 24)) {
+        set_err(err, errlen, "tensor token_embd.weight: vocabulary size %llu out of range", (unsigned long long)te->ne[1]);
+        goto fail;
+    }
+    m->n_vocab = (int)te->ne[1];
+    const int d = m->n_embd, qd = m->n_head * m->head_dim, kvd = m->n_head_kv * m->head_dim;
+    if (!(m->tok_embd = get_mat(&L, "token_embd.weight", d, m->n_vocab, 1))) goto fail;
+    m->output = gguf_tensor_find(m->file, "output.weight") ? get_mat(&L, "output.weight", d, m->n_vocab, 1) : m->tok_embd;
+    if (!m->output) goto fail;
+    int ok = 1;
+    m->norm_out = get_vec(&L, "output_norm.weight", d, 1, &ok);
+    if (!ok) goto fail;
+
+    m->layers = calloc((size_t)m->n_layers, sizeof *m->layers);
+    if (!m->layers) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (int l = 0; l < m->n_layers && ok; l++) {
+        pl_layer *ly = &m->layers[l];
+        char n[96];
+#define NAME(suffix) (snprintf(n, sizeof n, "blk.%d.%s", l, suffix), n)
+        ly->norm_att = get_vec(&L, NAME("attn_norm.weight"), d, 1, &ok);
+        if (ok) ly->norm_ffn = get_vec(&L, NAME("ffn_norm.weight"), d, 1, &ok);
+        if (ok && !(ly->wq = get_mat(&L, NAME("attn_q.weight"), d, qd, 1))) ok = 0;
+        if (ok && !(ly->wk = get_mat(&L, NAME("attn_k.weight"), d, kvd, 1))) ok = 0;
+        if (ok && !(ly->wv = get_mat(&L, NAME("attn_v.weight"), d, kvd, 1))) ok = 0;
+        if (ok && !(ly->wo = get_mat(&L, NAME("attn_output.weight"), qd, d, 1))) ok = 0;
+        if (ok && !(ly->w_gate = get_mat(&L, NAME("ffn_gate.weight"), d, m->n_ff, 1))) ok = 0;
+        if (ok && !(ly->w_up = get_mat(&L, NAME("ffn_up.weight"), d, m->n_ff, 1))) ok = 0;
+        if (ok && !(ly->w_down = get_mat(&L, NAME("ffn_down.weight"), m->n_ff, d, 1))) ok = 0;
+        /* qwen2 requires q/k/v biases; tolerate them on any arch when present */
+        int need_bias = m->arch == PL_ARCH_QWEN2;
+        if (ok) ly->bq = get_vec(&L, NAME("attn_q.bias"), qd, need_bias, &ok);
+        if (ok) ly->bk = get_vec(&L, NAME("attn_k.bias"), kvd, need_bias, &ok);
+        if (ok) ly->bv = get_vec(&L, NAME("attn_v.bias"), kvd, need_bias, &ok);
+        int need_qk_norm = m->arch == PL_ARCH_QWEN3;
+        if (ok) ly->q_norm = get_vec(&L, NAME("attn_q_norm.weight"), m->head_dim, need_qk_norm, &ok);
+        if (ok) ly->k_norm = get_vec(&L, NAME("attn_k_norm.weight"), m->head_dim, need_qk_norm, &ok);
+#undef NAME
+    }
+    if (!ok) goto fail;
+    return m;
+fail:
+    pl_model_free(m);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ inference state */
+
+struct pl_ctx {
+    pl_model *m;
+    int n_ctx, n_past;
+    pl_pool *pool;
+    uint16_t *k_cache, *v_cache; /* [layer][n_ctx][n_head_kv * head_dim], f16 */
+    /* activations for a batch of up to PL_BATCH tokens, row-major [token][...] */
+    float *x, *xb, *xb2, *q, *k, *v, *att, *hb, *hb2;
+    float *rope_cos, *rope_sin; /* [token][rope_dim / 2] */
+    float *inv_freq;            /* [rope_dim / 2] */
+    float *rowbuf;              /* per thread: one dequantized weight row */
+    float *scores;              /* per thread: attention scores over the context */
+    int rowbuf_len;
+};
+
+int pl_ctx_n_ctx(const pl_ctx *c) { return c->n_ctx; }
+int pl_ctx_n_past(const pl_ctx *c) { return c->n_past; }
+void pl_ctx_truncate(pl_ctx *c, int n_past) {
+    if (n_past >= 0 && n_past < c->n_past) c->n_past = n_past;
+}
+
+void pl_ctx_free(pl_ctx *c) {
+    if (!c) return;
+    pl_pool_free(c->pool);
+    free(c->k_cache); free(c->v_cache);
+    free(c->x); free(c->xb); free(c->xb2); free(c->q); free(c->k); free(c->v); free(c->att);
+    free(c->hb); free(c->hb2); free(c->rope_cos); free(c->rope_sin); free(c->inv_freq);
+    free(c->rowbuf); free(c->scores);
+    free(c);
+}
+
+pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errlen) {
+    if (n_ctx < 1) n_ctx = 1;
+    if (n_ctx > m->n_ctx_train) n_ctx = m->n_ctx_train; /* the model was never trained past it */
+    pl_ctx *c = calloc(1, sizeof *c);
+    if (!c) goto oom;
+    c->m = m;
+    c->n_ctx = n_ctx;
+    c->pool = pl_pool_new(n_threads);
+    if (!c->pool) goto oom;
+    int nt = pl_pool_size(c->pool);
+    const size_t B = PL_BATCH, d = m->n_embd, qd = (size_t)m->n_head * m->head_dim,
+                 kvd = (size_t)m->n_head_kv * m->head_dim, ff = m->n_ff;
+    const size_t cache = (size_t)m->n_layers * n_ctx * kvd;
+    c->k_cache = malloc(cache * sizeof(uint16_t));
+    c->v_cache = malloc(cache * sizeof(uint16_t));
+    c->x = malloc(B * d * 4); c->xb = malloc(B * d * 4); c->xb2 = malloc(B * d * 4);
+    c->q = malloc(B * qd * 4); c->k = malloc(B * kvd * 4); c->v = malloc(B * kvd * 4);
+    c->att = malloc(B * qd * 4); c->hb = malloc(B * ff * 4); c->hb2 = malloc(B * ff * 4);
+    c->rope_cos = malloc(B * m->rope_dim / 2 * 4); c->rope_sin = malloc(B * m->rope_dim / 2 * 4);
+    c->inv_freq = malloc(m->rope_dim / 2 * 4);
+    size_t rl = d > ff ? d : ff;
+    if (qd > rl) rl = qd;
+    c->rowbuf_len = (int)rl;
+    c->rowbuf = malloc(nt * rl * 4);
+    c->scores = malloc((size_t)nt * n_ctx * 4);
+    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att ||
+        !c->hb || !c->hb2 || !c->rope_cos || !c->rope_sin || !c->inv_freq || !c->rowbuf || !c->scores)
+        goto oom;
+    for (int i = 0; i < m->rope_dim / 2; i++)
+        c->inv_freq[i] = (float)pow(m->rope_base, -2.0 * i / m->rope_dim);
+    return c;
+oom:
+    set_err(err, errlen, "out of memory for a %d-token context", n_ctx);
+    pl_ctx_free(c);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ kernels */
+
+static void rmsnorm(float *y, const float *x, const float *w, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    const float scale = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) y[i] = x[i] * scale * w[i];
+}
+
+/* Up to three matmuls sharing one input, run as one pool job:
+ * y_j[t][r] = W_j[r] · x[t] + b_j[r]   for t < n_tok, r < rows of W_j. */
+typedef struct {
+    pl_ctx *c;
+    const float *x;
+    int n_tok, cols, n_mat;
+    const gguf_tensor *w[3];
+    const float *bias[3];
+    float *y[3];
+} matmul_job;
+
+static void matmul_task(void *arg, int ith, int nth) {
+    matmul_job *job = arg;
+    float *buf = job->c->rowbuf + (size_t)ith * job->c->rowbuf_len;
+    const int cols = job->cols;
+    for (int j = 0; j < job->n_mat; j++) {
+        const gguf_tensor *w = job->w[j];
+        const int rows = (int)w->ne[1];
+        const pl_type_info *ti = pl_type(w->type);
+        const size_t row_bytes = (size_t)cols / ti->blck * ti->bytes;
+        const int r0 = (int)((int64_t)rows * ith / nth), r1 = (int)((int64_t)rows * (ith + 1) / nth);
+        for (int r = r0; r < r1; r++) {
+            const uint8_t *src = w->data + (size_t)r * row_bytes;
+            const float *row = buf;
+            if (w->type == PL_F32 && ((uintptr_t)src & 3) == 0) row = (const float *)src;
+            else pl_dequant_row(w->type, src, buf, cols);
+            const float b = job->bias[j] ? job->bias[j][r] : 0.0f;
+            for (int t = 0; t < job->n_tok; t++)
+                job->y[j][(size_t)t * rows + r] = pl_dot_f32(row, job->x + (size_t)t * cols, cols) + b;
+        }
+    }
+}
+
+static void matmul(pl_ctx *c, const float *x, int n_tok, int cols, int n_mat, const gguf_tensor *const *w,
+                   const float *const *bias, float *const *y) {
+    matmul_job job = {c, x, n_tok, cols, n_mat, {0}, {0}, {0}};
+    for (int j = 0; j < n_mat; j++) {
+        job.w[j] = w[j];
+        job.bias[j] = bias ? bias[j] : NULL;
+        job.y[j] = y[j];
+    }
+    pl_pool_run(c->pool, matmul_task, &job);
+}
+
+static void matmul1(pl_ctx *c, const float *x, int n_tok, int cols, const gguf_tensor *w, float *y) {
+    const gguf_tensor *ws[1] = {w};
+    float *ys[1] = {y};
+    matmul(c, x, n_tok, cols, 1, ws, NULL, ys);
+}
+
+/* RoPE: rotate pairs of q/k elements by angle pos * inv_freq[i]. llama GGUFs store Q/K rows
+ * permuted so that pairs are adjacent (2i, 2i+1); Qwen pairs element i with i + d/2 ("NEOX"). */
+static void rope(const pl_ctx *c, float *v, int t) {
+    const int half = c->m->rope_dim / 2;
+    const float *cs = c->rope_cos + (size_t)t * half, *sn = c->rope_sin + (size_t)t * half;
+    for (int i = 0; i < half; i++) {
+        const int i0 = c->m->rope_neox ? i : 2 * i, i1 = c->m->rope_neox ? i + half : 2 * i + 1;
+        const float a = v[i0], b = v[i1];
+        v[i0] = a * cs[i] - b * sn[i];
+        v[i1] = a * sn[i] + b * cs[i];
+    }
+}
+
+/* Attention for one layer over a batch: each (token, head) pair is independent, so the
+ * pairs are split across threads. Token t sits at position pos0 + t and sees 0..pos0+t. */
+typedef struct {
+    pl_ctx *c;
+    int layer, n_tok, pos0;
+} attn_job;
+
+static void attn_task(void *arg, int ith, int nth) {
+    attn_job *job = arg;
+    pl_ctx *c = job->c;
+    const pl_model *m = c->m;
+    const int hd = m->head_dim, qd = m->n_head * hd, kvd = m->n_head_kv * hd, group = m->n_head / m->n_head_kv;
+    const size_t lofs = (size_t)job->layer * c->n_ctx * kvd;
+    const float scale = 1.0f / sqrtf((float)hd);
+    float *scores = c->scores + (size_t)ith * c->n_ctx;
+    const int total = job->n_tok * m->n_head;
+    for (int job_i = total * ith / nth; job_i < total * (ith + 1) / nth; job_i++) {
+        const int t = job_i / m->n_head, h = job_i % m->n_head, kvh = h / group;
+        const int n_pos = job->pos0 + t + 1;
+        const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
+        float maxs = -INFINITY;
+        for (int p = 0; p < n_pos; p++) {
+            const float s = pl_dot_f16(c->k_cache + lofs + (size_t)p * kvd + (size_t)kvh * hd, q, hd) * scale;
+            scores[p] = s;
+            if (s > maxs) maxs = s;
+        }
+        double sum = 0;
+        for (int p = 0; p < n_pos; p++) {
+            scores[p] = expf(scores[p] - maxs);
+            sum += scores[p];
+        }
+        float *out = c->att + (size_t)t * qd + (size_t)h * hd;
+        memset(out, 0, (size_t)hd * sizeof *out);
+        const float inv = (float)(1.0 / sum);
+        for (int p = 0; p < n_pos; p++)
+            pl_axpy_f16(out, scores[p] * inv, c->v_cache + lofs + (size_t)p * kvd + (size_t)kvh * hd, hd);
+    }
+}
+
+/* ------------------------------------------------------------------ forward */
+
+/* One batch of n <= PL_BATCH tokens at positions n_past... Writes logits for every token
+ * (logits != NULL, !last_only) or for the last one (last_only). Returns 1 if aborted. */
+static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int last_only,
+                   volatile int *abort_flag) {
+    const pl_model *m = c->m;
+    const int d = m->n_embd, hd = m->head_dim, qd = m->n_head * hd, kvd = m->n_head_kv * hd, ff = m->n_ff;
+    const int pos0 = c->n_past, half = m->rope_dim / 2;
+
+    const pl_type_info *ti = pl_type(m->tok_embd->type);
+    const size_t embd_row = (size_t)d / ti->blck * ti->bytes;
+    for (int t = 0; t < n; t++)
+        pl_dequant_row(m->tok_embd->type, m->tok_embd->data + (size_t)tokens[t] * embd_row, c->x + (size_t)t * d, d);
+    for (int t = 0; t < n; t++)
+        for (int i = 0; i < half; i++) {
+            const float a = (float)(pos0 + t) * c->inv_freq[i];
+            c->rope_cos[t * half + i] = cosf(a);
+            c->rope_sin[t * half + i] = sinf(a);
+        }
+
+    for (int l = 0; l < m->n_layers; l++) {
+        if (abort_flag && *abort_flag) return 1;
+        const pl_layer *ly = &m->layers[l];
+
+        /* attention */
+        for (int t = 0; t < n; t++) rmsnorm(c->xb + (size_t)t * d, c->x + (size_t)t * d, ly->norm_att, d, m->norm_eps);
+        const gguf_tensor *wqkv[3] = {ly->wq, ly->wk, ly->wv};
+        const float *bqkv[3] = {ly->bq, ly->bk, ly->bv};
+        float *yqkv[3] = {c->q, c->k, c->v};
+        matmul(c, c->xb, n, d, 3, wqkv, bqkv, yqkv);
+        for (int t = 0; t < n; t++) {
+            for (int h = 0; h < m->n_head; h++) {
+                float *qh = c->q + (size_t)t * qd + (size_t)h * hd;
+                if (ly->q_norm) rmsnorm(qh, qh, ly->q_norm, hd, m->norm_eps);
+                rope(c, qh, t);
+            }
+            for (int h = 0; h < m->n_head_kv; h++) {
+                float *kh = c->k + (size_t)t * kvd + (size_t)h * hd;
+                if (ly->k_norm) rmsnorm(kh, kh, ly->k_norm, hd, m->norm_eps);
+                rope(c, kh, t);
+            }
+            /* append this position's k and v to the cache */
+            const size_t at = ((size_t)l * c->n_ctx + pos0 + t) * kvd;
+            for (int i = 0; i < kvd; i++) {
+                c->k_cache[at + i] = pl_fp32_to_fp16(c->k[(size_t)t * kvd + i]);
+                c->v_cache[at + i] = pl_fp32_to_fp16(c->v[(size_t)t * kvd + i]);
+            }
+        }
+        attn_job aj = {c, l, n, pos0};
+        pl_pool_run(c->pool, attn_task, &aj);
+        matmul1(c, c->att, n, qd, ly->wo, c->xb2);
+        for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xb2[i];
+
+        /* feed-forward (SwiGLU) */
+        for (int t = 0; t < n; t++) rmsnorm(c->xb + (size_t)t * d, c->x + (size_t)t * d, ly->norm_ffn, d, m->norm_eps);
+        const gguf_tensor *wgu[2] = {ly->w_gate, ly->w_up};
+        float *ygu[2] = {c->hb, c->hb2};
+        matmul(c, c->xb, n, d, 2, wgu, NULL, ygu);
+        for (size_t i = 0; i < (size_t)n * ff; i++) {
+            const float g = c->hb[i];
+            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+        }
+        matmul1(c, c->hb, n, ff, ly->w_down, c->xb2);
+        for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xb2[i];
+    }
+    c->n_past += n;
+
+    if (logits) {
+        const int first = last_only ? n - 1 : 0, cnt = n - first;
+        for (int t = first; t < n; t++)
+            rmsnorm(c->xb + (size_t)(t - first) * d, c->x + (size_t)t * d, m->norm_out, d, m->norm_eps);
+        matmul1(c, c->xb, cnt, d, m->output, logits);
+    }
+    return 0;
+}
+
+int pl_eval(pl_ctx *c, const int32_t *tokens, int n, float *logits, int last_only, volatile int *abort_flag,
+            void (*progress)(void *, int), void *progress_arg, char *err, size_t errlen) {
+    if (n < 0 || n > c->n_ctx - c->n_past) {
+        set_err(err, errlen, "context full: %d cached + %d new tokens exceed the context of %d", c->n_past, n, c->n_ctx);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->m->n_vocab) {
+            set_err(err, errlen, "token id %d is outside the vocabulary (0..%d)", tokens[i], c->m->n_vocab - 1);
+            return -1;
+        }
+    for (int done = 0; done < n;) {
+        const int b = n - done < PL_BATCH ? n - done : PL_BATCH;
+        const int last_batch = done + b == n;
+        float *out = NULL;
+        if (logits && !last_only) out = logits + (size_t)done * c->m->n_vocab;
+        if (logits && last_only && last_batch) out = logits;
+        int rc = forward(c, tokens + done, b, out, last_only, abort_flag);
+        if (rc) return rc;
+        done += b;
+        if (progress) progress(progress_arg, done);
+    }
+    return 0;
+}

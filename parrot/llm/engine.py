@@ -1,0 +1,239 @@
+"""parrot.llm.Model: a GGUF model, its KV cache and the conversation kept in it.
+
+The heavy lifting is C (parrot/llm/core, module ``_core``); this layer keeps the list of tokens
+that are in the KV cache, so a new prompt only evaluates what differs from it (follow-up turns
+prefill only their new tokens), lays out chat turns with the model's template, and drops the
+oldest turns when the context is full.
+"""
+from __future__ import annotations
+
+import codecs
+import os
+import threading
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import UserError
+from . import _core
+from .chat import Template, template_for
+
+
+class ModelError(UserError):
+    """A model file that cannot be used (corrupt, unsupported architecture or type) or a misuse."""
+
+
+_core.set_error_class(ModelError)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.7  # <= 0: greedy
+    top_k: int = 20  # 0: off
+    top_p: float = 0.9  # 1: off
+    min_p: float = 0.0  # 0: off
+    repeat_penalty: float = 1.0  # 1: off
+    repeat_last_n: int = 64
+    seed: int | None = 0  # None: a fresh random seed per generation
+    max_tokens: int = 256
+
+
+GREEDY = Sampling(temperature=0.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
+
+Progress = Callable[[int, int], None]
+
+
+class Model:
+    def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048):
+        self.path = os.fspath(path)
+        self._c = _core.Model(self.path, int(threads), int(context))
+        info = self._c.info()
+        self.info = info
+        self.arch: str = info["arch"]
+        self.name: str = info["name"]
+        self.n_vocab: int = info["n_vocab"]
+        self.n_ctx: int = info["n_ctx"]
+        self.n_layers: int = info["n_layers"]
+        self.stop_ids: list[int] = info["stop_ids"]
+        self.has_tokenizer = not info["tokenizer_error"]
+        self.template: Template = template_for(self.arch, self.name, self._has_token)
+        self._cached: list[int] = []  # tokens whose K/V are in the cache, in order
+        self._system: list[int] | None = None  # chat: system prompt tokens (with BOS)
+        self._system_text: str | None = None
+        self._turns: list[list[int]] = []  # chat: finished turns (user markup + answer + end)
+        self._busy = threading.Lock()
+        self.stats: dict = self._empty_stats()
+        self.last_stop: str = ""
+
+    # ------------------------------------------------------------------ basics
+
+    @staticmethod
+    def _empty_stats() -> dict:
+        return dict(prefill_tokens=0, prefill_s=0.0, prefill_tps=0.0, decode_tokens=0, decode_s=0.0, decode_tps=0.0)
+
+    def _has_token(self, text: str) -> bool:
+        return self.has_tokenizer and self._c.token_id(text) >= 0
+
+    def close(self) -> None:
+        self._c.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def reset(self) -> None:
+        """Forgets the conversation and empties the KV cache."""
+        self._c.truncate(0)
+        self._cached = []
+        self._system = None
+        self._system_text = None
+        self._turns = []
+
+    def abort(self) -> None:
+        """Stops a running generation within one token; safe to call from any thread."""
+        self._c.abort()
+
+    def meta(self, key: str):
+        return self._c.meta(key)
+
+    # ------------------------------------------------------------------ tokens
+
+    def tokenize(self, text: str, special: bool = True) -> list[int]:
+        return self._c.tokenize(text, special)
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return self._c.detokenize(list(ids)).decode("utf-8", "replace")
+
+    def _segments(self, segs) -> list[int]:
+        out: list[int] = []
+        for text, special in segs:
+            if text:
+                out += self._c.tokenize(text, special)
+        return out
+
+    # ------------------------------------------------------------------ evaluation
+
+    def eval(self, ids: Sequence[int]) -> np.ndarray:
+        """Appends ids to the cache; returns float32 logits [len(ids), n_vocab] for every position."""
+        ids = [int(i) for i in ids]
+        out = np.empty((len(ids), self.n_vocab), dtype=np.float32)
+        with self._busy:
+            self._c.eval(ids, out)
+            self._cached += ids
+        return out
+
+    def _reuse(self, full: list[int]) -> list[int]:
+        """Keeps the longest cached prefix of `full`; returns the tokens still to evaluate
+        (at least one: generation needs the logits of the last prompt token)."""
+        n = 0
+        for a, b in zip(self._cached, full):
+            if a != b:
+                break
+            n += 1
+        n = min(n, len(full) - 1)
+        self._c.truncate(n)
+        del self._cached[n:]
+        return full[n:]
+
+    def generate(self, prompt_ids: Sequence[int], sampling: Sampling | None = None,
+                 on_progress: Progress | None = None) -> Iterator[str]:
+        """Streams the continuation of prompt_ids as text pieces (never splitting a UTF-8
+        character). prompt_ids is the whole context: a cached prefix is not evaluated again."""
+        full = [int(i) for i in prompt_ids]
+        if not full:
+            raise ModelError("empty prompt")
+        if len(full) >= self.n_ctx:
+            raise ModelError(f"prompt of {len(full)} tokens does not fit the context of {self.n_ctx}")
+        return self._stream(full, sampling or Sampling(), on_progress, None)
+
+    def _stream(self, full, s: Sampling, on_progress, done: Callable[[list[int]], None] | None) -> Iterator[str]:
+        # a generator: nothing runs (and nothing is locked) until the caller starts iterating
+        if not self._busy.acquire(blocking=False):
+            raise ModelError("model is busy generating")
+        try:
+            new = self._reuse(full)
+            seed = s.seed if s.seed is not None else int.from_bytes(os.urandom(8), "little")
+            self._c.gen_start(new, self._cached, float(s.temperature), int(s.top_k), float(s.top_p),
+                              float(s.min_p), float(s.repeat_penalty), int(s.repeat_last_n),
+                              seed & 0xFFFFFFFFFFFFFFFF, int(s.max_tokens))
+        except BaseException:
+            self._busy.release()
+            raise
+        generated: list[int] = []
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        reason = "abort"
+        try:
+            if on_progress:
+                on_progress(0, len(new))
+            while True:
+                kind, value = self._c.gen_next()
+                if kind == 1:
+                    if on_progress:
+                        on_progress(value, len(new))
+                elif kind == 0:
+                    generated.append(value)
+                    text = decoder.decode(self._c.detokenize([value]))
+                    if text:
+                        yield text
+                else:
+                    reason = value
+                    break
+            tail = decoder.decode(b"", final=True)
+            if tail:
+                yield tail
+        finally:
+            self._c.abort()  # no-op if it already ended; stops it if the consumer quit early
+            self._c.gen_join()
+            seq = full + generated
+            self._cached = seq[: self._c.n_past]
+            st = self._c.stats()
+            st["prefill_tps"] = st["prefill_tokens"] / st["prefill_s"] if st["prefill_s"] > 0 else 0.0
+            st["decode_tps"] = st["decode_tokens"] / st["decode_s"] if st["decode_s"] > 0 else 0.0
+            st["stop"] = reason
+            self.stats = st
+            self.last_stop = reason
+            self._busy.release()
+            if done:
+                done(generated)
+
+    # ------------------------------------------------------------------ chat
+
+    def chat(self, text: str, sampling: Sampling | None = None, system: str | None = None, thinking: bool = False,
+             on_progress: Progress | None = None) -> Iterator[str]:
+        """One conversation turn: streams the answer. The conversation (and its KV cache) is
+        kept for the next turn; a different system prompt starts a new conversation."""
+        s = sampling or Sampling()
+        t = self.template
+        if self._system is None or system != self._system_text:
+            bos = [self.info["bos"]] if self.info["add_bos"] and self.info["bos"] >= 0 else []
+            self._system = bos + self._segments(t.system(system))
+            self._system_text = system
+            self._turns = []
+        pre, post = t.user(text, thinking)
+        pre_ids, post_ids = self._segments(pre), self._segments(post)
+        content = self._c.tokenize(text, False)
+        reserve = max(1, min(s.max_tokens, self.n_ctx // 4))
+        budget = self.n_ctx - reserve - len(self._system) - len(pre_ids) - len(post_ids)
+        if budget < 1:
+            raise ModelError(f"the context of {self.n_ctx} tokens is too small for this conversation")
+        if len(content) > budget:  # a message longer than the context keeps its end
+            content = content[-budget:]
+        user_ids = pre_ids + content + post_ids
+        # drop the oldest turns until the new one fits
+        while self._turns and len(self._system) + sum(map(len, self._turns)) + len(user_ids) + reserve > self.n_ctx:
+            self._turns.pop(0)
+        full = self._system + [i for turn in self._turns for i in turn] + user_ids
+        end_ids = self._segments(t.end_of_answer())
+
+        def record(generated: list[int]) -> None:
+            self._turns.append(user_ids + generated + end_ids)
+
+        return self._stream(full, s, on_progress, record)
+
+    @property
+    def history_tokens(self) -> int:
+        """Tokens the conversation occupies (system + finished turns)."""
+        return len(self._system or []) + sum(map(len, self._turns))
