@@ -38,6 +38,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -71,15 +73,15 @@ class PcfGlyph:
     advance: int
     left_bearing: int  # ink box left edge, from the pen
     ascent: int  # ink rows above the baseline
-    rows: tuple[tuple[int, ...], ...]  # ink box, 0/1 per pixel
+    pixels: np.ndarray  # ink box, bool, shape (height, width)
 
     @property
     def width(self) -> int:
-        return len(self.rows[0]) if self.rows else 0
+        return self.pixels.shape[1]
 
     @property
     def height(self) -> int:
-        return len(self.rows)
+        return self.pixels.shape[0]
 
 
 @dataclass
@@ -105,11 +107,32 @@ class _Table:
         self.pos += struct.calcsize(self.order + fmt)
         return values if len(values) > 1 else values[0]
 
+    def read_array(self, kind: str, count: int) -> np.ndarray:
+        """count numbers of numpy kind ("u2", "i2", "u4") in the table's byte order."""
+        dtype = np.dtype(self.order + kind)
+        values = np.frombuffer(self.data, dtype, count, self.pos)
+        self.pos += dtype.itemsize * count
+        return values
+
 
 def read_pcf(path: Path) -> PcfFont:
-    raw = path.read_bytes()
-    if path.suffix == ".gz":
-        raw = gzip.decompress(raw)
+    """Parse a PCF font (optionally gzipped). Raises ValueError naming the file if it is not
+    a usable PCF font."""
+    try:
+        raw = path.read_bytes()
+        if path.suffix == ".gz":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"{path}: cannot read ({exc})") from None
+    try:
+        return _parse_pcf(path, raw)
+    except (struct.error, IndexError, KeyError) as exc:  # tables pointing past the end
+        raise ValueError(f"{path}: damaged PCF file ({exc})") from None
+    except ValueError as exc:
+        raise ValueError(str(exc) if str(path) in str(exc) else f"{path}: damaged PCF file ({exc})") from None
+
+
+def _parse_pcf(path: Path, raw: bytes) -> PcfFont:
     if raw[:4] != PCF_MAGIC:
         raise ValueError(f"{path}: not a PCF font")
     (n_tables,) = struct.unpack_from("<I", raw, 4)
@@ -163,55 +186,47 @@ def _read_properties(t: _Table) -> dict[str, object]:
 
 def _read_metrics(t: _Table) -> list[tuple[int, int, int, int, int]]:
     """(left bearing, right bearing, advance, ascent, descent) per glyph index."""
-    if t.format & PCF_COMPRESSED_METRICS:
+    if t.format & PCF_COMPRESSED_METRICS:  # five bytes, each biased by 0x80
         n = t.read("H")
-        return [tuple(v - 0x80 for v in t.read("BBBBB")) for _ in range(n)]
-    n = t.read("I")
-    return [t.read("hhhhhH")[:5] for _ in range(n)]
+        values = np.frombuffer(t.data, np.uint8, n * 5, t.pos).reshape(n, 5).astype(int) - 0x80
+    else:  # five i16 and an attributes u16
+        n = t.read("I")
+        values = t.read_array("i2", n * 6).reshape(n, 6)[:, :5]
+    return [tuple(row) for row in values.tolist()]
 
 
-def _read_bitmaps(t: _Table, metrics) -> list[tuple[tuple[int, ...], ...]]:
+def _read_bitmaps(t: _Table, metrics) -> list[np.ndarray]:
     n = t.read("I")
-    offsets = [t.read("I") for _ in range(n)]
-    sizes = [t.read("I") for _ in range(4)]
+    offsets = t.read_array("u4", n).tolist()
+    sizes = t.read_array("u4", 4).tolist()
     row_pad = 1 << (t.format & 3)
     scan_unit = 1 << ((t.format >> 4) & 3)
-    data = t.data[t.pos : t.pos + sizes[t.format & 3]]
-    msb_bits = bool(t.format & PCF_BIT_MSB)
-    swap_units = scan_unit > 1 and (t.format & PCF_BYTE_MSB) != (PCF_BYTE_MSB if msb_bits else 0)
+    data = np.frombuffer(t.data, np.uint8, sizes[t.format & 3], t.pos)
+    bit_order = "big" if t.format & PCF_BIT_MSB else "little"
+    # Multi-byte scan units stored in the other byte order must be swapped into bit order.
+    swap_units = scan_unit > 1 and bool(t.format & PCF_BYTE_MSB) != (bit_order == "big")
 
-    glyph_rows = []
+    glyph_pixels = []
     for index in range(n):
         left, right, _advance, ascent, descent = metrics[index]
         width, height = right - left, ascent + descent
-        stride = (width + 7) // 8
-        stride = (stride + row_pad - 1) // row_pad * row_pad
-        rows = []
-        for y in range(height):
-            row = bytearray(data[offsets[index] + y * stride : offsets[index] + (y + 1) * stride])
-            if swap_units:  # bring each scan unit into bit order
-                for u in range(0, len(row), scan_unit):
-                    row[u : u + scan_unit] = row[u : u + scan_unit][::-1]
-            bits = []
-            for x in range(width):
-                byte = row[x >> 3]
-                bit = 7 - (x & 7) if msb_bits else x & 7
-                bits.append((byte >> bit) & 1)
-            rows.append(tuple(bits))
-        glyph_rows.append(tuple(rows))
-    return glyph_rows
+        stride = -(-((width + 7) // 8) // row_pad) * row_pad  # bytes per row, padded
+        rows = data[offsets[index] : offsets[index] + stride * height].reshape(height, stride)
+        if swap_units:
+            rows = rows.reshape(height, -1, scan_unit)[:, :, ::-1].reshape(height, stride)
+        pixels = np.unpackbits(rows, axis=1, bitorder=bit_order)[:, :width].astype(bool)
+        glyph_pixels.append(pixels)
+    return glyph_pixels
 
 
 def _read_encoding(t: _Table) -> dict[int, int]:
     """code point -> glyph index (two-byte encoding: byte1 * 256 + byte2)."""
     min2, max2, min1, max1, _default = t.read("hhhhh")
-    codes = {}
-    for b1 in range(min1, max1 + 1):
-        for b2 in range(min2, max2 + 1):
-            index = t.read("H")
-            if index != 0xFFFF:
-                codes[(b1 << 8) | b2] = index
-    return codes
+    cols = max2 - min2 + 1
+    indices = t.read_array("u2", (max1 - min1 + 1) * cols)
+    present = np.flatnonzero(indices != 0xFFFF)  # 0xFFFF: no glyph for this code
+    codes = ((present // cols + min1) << 8) | (present % cols + min2)
+    return dict(zip(codes.tolist(), indices[present].tolist()))
 
 
 # --- composing the atlas -----------------------------------------------------------------
@@ -246,12 +261,12 @@ class AtlasGlyph:
     advance: int
     x_offset: int  # ink box left, from the pen
     y_offset: int  # ink box top, from the top of the line box
-    rows: tuple[tuple[int, ...], ...]  # cropped ink box
+    pixels: np.ndarray  # cropped ink box, bool (height, width)
 
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
-        width = len(self.rows[0]) if self.rows else 0
-        return (self.advance, width, len(self.rows), self.x_offset, self.y_offset)
+        height, width = self.pixels.shape
+        return (self.advance, width, height, self.x_offset, self.y_offset)
 
 
 def _in_ranges(code: int, ranges) -> bool:
@@ -285,23 +300,19 @@ def line_metrics(wqy: PcfFont) -> tuple[int, int]:
 
 def crop(glyph: PcfGlyph, line_ascent: int) -> AtlasGlyph:
     """Cut blank rows/columns off the ink box and express it relative to the line top."""
-    rows = glyph.rows
-    used_rows = [y for y, row in enumerate(rows) if any(row)]
-    if not used_rows:  # space-like glyph: advance only
-        return AtlasGlyph(glyph.advance, 0, 0, ())
-    used_cols = [x for x in range(glyph.width) if any(row[x] for row in rows)]
+    pixels = glyph.pixels
+    used_rows = np.flatnonzero(pixels.any(axis=1))
+    if used_rows.size == 0:  # space-like glyph: advance only
+        return AtlasGlyph(glyph.advance, 0, 0, np.zeros((0, 0), bool))
+    used_cols = np.flatnonzero(pixels.any(axis=0))
     top, bottom, left, right = used_rows[0], used_rows[-1], used_cols[0], used_cols[-1]
-    cropped = tuple(row[left : right + 1] for row in rows[top : bottom + 1])
-    return AtlasGlyph(glyph.advance, glyph.left_bearing + left, line_ascent - glyph.ascent + top, cropped)
+    cropped = pixels[top : bottom + 1, left : right + 1]
+    return AtlasGlyph(glyph.advance, glyph.left_bearing + int(left), line_ascent - glyph.ascent + int(top), cropped)
 
 
-def pack_bits(rows: tuple[tuple[int, ...], ...]) -> bytes:
+def pack_bits(pixels: np.ndarray) -> bytes:
     """Rows concatenated, 8 pixels a byte, MSB first, zero-padded to a whole byte."""
-    bits = [bit for row in rows for bit in row]
-    bits += [0] * (-len(bits) % 8)
-    return bytes(
-        sum(bit << (7 - i) for i, bit in enumerate(bits[n : n + 8])) for n in range(0, len(bits), 8)
-    )
+    return np.packbits(pixels.ravel()).tobytes()
 
 
 def build_atlas(spec: AtlasSpec, fonts_dir: Path) -> bytes:
@@ -323,7 +334,7 @@ def build_atlas(spec: AtlasSpec, fonts_dir: Path) -> bytes:
     for shape in shapes:
         if not (0 <= shape[0] < 256 and 0 <= shape[1] < 256 and 0 <= shape[2] < 256):
             raise ValueError(f"glyph metrics {shape} do not fit the atlas format")
-    bitmaps = b"".join(pack_bits(glyphs[code].rows) for code in codes)
+    bitmaps = b"".join(pack_bits(glyphs[code].pixels) for code in codes)
 
     payload = b"".join(
         [
