@@ -26,6 +26,13 @@ except ImportError:  # pragma: no cover - fallback, older Unicode
     import unicodedata as ud
 
 OTHER, LETTER, NUMBER, SPACE = 0, 1, 2, 3
+
+# HF's Digits pre-tokenizer (SmolLM) does not use the regex engine but Rust's
+# char::is_numeric, which follows a newer Unicode (17.0 in tokenizers 0.23) than Oniguruma.
+# These code points are N* in Unicode 17.0 but unassigned in 16.0 (computed once as
+# {N* in unicodedata2 17.0} - {N* in 16.0}; the reverse difference is empty). The SmolLM test
+# checks them against HF.
+RUST_EXTRA_NUMERIC = [(0x11DE0, 0x11DE9), (0x16FF4, 0x16FF6)]
 NAMES = {LETTER: "PT_CLS_LETTER", NUMBER: "PT_CLS_NUMBER", SPACE: "PT_CLS_SPACE"}
 
 
@@ -85,6 +92,17 @@ def main() -> int:
     ]
     for lo, hi, c in rs:
         lines.append(f"    {{0x{lo:05X}, 0x{hi:05X}, {NAMES[c]}}},")
+    lines += [
+        "};",
+        "",
+        "/* Numbers for HF's Digits pre-tokenizer (Rust char::is_numeric, Unicode 17) that the table",
+        " * above, like Oniguruma's \\p{N}, does not know yet. */",
+        f"#define PT_UNICODE_N_EXTRA_NUMERIC {len(RUST_EXTRA_NUMERIC)}",
+        "static const pt_unicode_range pt_unicode_extra_numeric[PT_UNICODE_N_EXTRA_NUMERIC] = {",
+    ]
+    for lo, hi in RUST_EXTRA_NUMERIC:
+        assert char_class(lo) == OTHER and char_class(hi) == OTHER
+        lines.append(f"    {{0x{lo:05X}, 0x{hi:05X}, PT_CLS_NUMBER}},")
     lines += ["};", "", "#endif", ""]
     with open(args.output, "w") as f:
         f.write("\n".join(lines))

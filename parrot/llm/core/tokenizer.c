@@ -171,6 +171,14 @@ static int cp_class(uint32_t cp) {
     return PT_CLS_OTHER;
 }
 
+/* HF's Digits pre-tokenizer splits on Rust's char::is_numeric (a newer Unicode than \p{N}). */
+static int is_digits_numeric(uint32_t cp, int cls) {
+    if (cls == PT_CLS_NUMBER) return 1;
+    for (int i = 0; i < PT_UNICODE_N_EXTRA_NUMERIC; i++)
+        if (cp >= pt_unicode_extra_numeric[i].lo && cp <= pt_unicode_extra_numeric[i].hi) return 1;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- hash tables */
 
 static int str_map_get(const pt_tokenizer *t, const char *s, size_t n) {
@@ -606,11 +614,11 @@ static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t
         case PRE_QWEN2: end = match_qwen2(e, i, n, 1); break;
         case PRE_LLAMA3: end = match_qwen2(e, i, n, 3); break;
         case PRE_SMOLLM: /* every digit alone, the GPT-2 regex between digits */
-            if (e->cls[i] == PT_CLS_NUMBER) {
+            if (is_digits_numeric(e->cp[i], e->cls[i])) {
                 end = i + 1;
             } else {
                 int lim = i;
-                while (lim < n && e->cls[lim] != PT_CLS_NUMBER) lim++;
+                while (lim < n && !is_digits_numeric(e->cp[lim], e->cls[lim])) lim++;
                 end = match_gpt2(e, i, lim);
             }
             break;

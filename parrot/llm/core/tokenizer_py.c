@@ -8,6 +8,8 @@
  *   .find(text: str | bytes) -> int     (exact vocabulary lookup, -1 if absent)
  *   .token_type(id) -> int
  *   .n_vocab
+ *   Utf8Stream().push(data: bytes) -> str, .flush() -> str
+ *                                       (pt_utf8_stream: streaming decode of token pieces)
  * The tokenizer is immutable once built, so encode releases the GIL. */
 #include "tokenizer.h"
 
@@ -264,7 +266,76 @@ static PyType_Spec Tokenizer_spec = {
     "parrot.llm._core.Tokenizer", sizeof(TokenizerObject), 0, Py_TPFLAGS_DEFAULT, Tokenizer_slots,
 };
 
+/* ---------------------------------------------------------------- Utf8Stream */
+
+typedef struct {
+    PyObject_HEAD
+    pt_utf8_stream st;
+} Utf8StreamObject;
+
+static PyObject *Utf8Stream_push(Utf8StreamObject *self, PyObject *arg) {
+    const char *s;
+    Py_ssize_t n;
+    if (PyBytes_AsStringAndSize(arg, (char **)&s, &n) < 0) return NULL;
+    size_t cap = 3 * ((size_t)n + 8); /* enough even if every byte becomes U+FFFD */
+    char *out = PyMem_Malloc(cap);
+    if (!out) return PyErr_NoMemory();
+    size_t o = pt_utf8_stream_push(&self->st, s, (size_t)n, out, cap);
+    PyObject *r = PyUnicode_DecodeUTF8(out, (Py_ssize_t)o, "strict"); /* output is valid by construction */
+    PyMem_Free(out);
+    return r;
+}
+
+static PyObject *Utf8Stream_flush(Utf8StreamObject *self, PyObject *unused) {
+    (void)unused;
+    char out[3 * 8];
+    size_t o = pt_utf8_stream_flush(&self->st, out, sizeof out);
+    return PyUnicode_DecodeUTF8(out, (Py_ssize_t)o, "strict");
+}
+
+static PyObject *Utf8Stream_pending(Utf8StreamObject *self, void *closure) {
+    (void)closure;
+    return PyLong_FromLong(self->st.n_pending);
+}
+
+static void Utf8Stream_dealloc(Utf8StreamObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef Utf8Stream_methods[] = {
+    {"push", (PyCFunction)Utf8Stream_push, METH_O,
+     "push(data: bytes) -> str: the complete characters so far (invalid bytes -> U+FFFD)."},
+    {"flush", (PyCFunction)Utf8Stream_flush, METH_NOARGS, "flush() -> str: end of stream (a cut character -> U+FFFD)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Utf8Stream_getset[] = {
+    {"pending", (getter)Utf8Stream_pending, NULL, "bytes held back (an incomplete character)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Utf8Stream_slots[] = {
+    {Py_tp_doc, "Utf8Stream(): decodes UTF-8 pushed in arbitrary pieces without splitting characters."},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_dealloc, Utf8Stream_dealloc},
+    {Py_tp_methods, Utf8Stream_methods},
+    {Py_tp_getset, Utf8Stream_getset},
+    {0, NULL},
+};
+
+static PyType_Spec Utf8Stream_spec = {
+    "parrot.llm._core.Utf8Stream", sizeof(Utf8StreamObject), 0, Py_TPFLAGS_DEFAULT, Utf8Stream_slots,
+};
+
 int parrot_tokenizer_register(PyObject *module) {
+    PyObject *stream = PyType_FromSpec(&Utf8Stream_spec);
+    if (!stream) return -1;
+    if (PyModule_AddObject(module, "Utf8Stream", stream) < 0) {
+        Py_DECREF(stream);
+        return -1;
+    }
     PyObject *type = PyType_FromSpec(&Tokenizer_spec);
     if (!type) return -1;
     Py_INCREF(type);

@@ -848,4 +848,12 @@ static const pt_unicode_range pt_unicode_ranges[PT_UNICODE_N_RANGES] = {
     {0x31350, 0x323AF, PT_CLS_LETTER},
 };
 
+/* Numbers for HF's Digits pre-tokenizer (Rust char::is_numeric, Unicode 17) that the table
+ * above, like Oniguruma's \p{N}, does not know yet. */
+#define PT_UNICODE_N_EXTRA_NUMERIC 2
+static const pt_unicode_range pt_unicode_extra_numeric[PT_UNICODE_N_EXTRA_NUMERIC] = {
+    {0x11DE0, 0x11DE9, PT_CLS_NUMBER},
+    {0x16FF4, 0x16FF6, PT_CLS_NUMBER},
+};
+
 #endif
