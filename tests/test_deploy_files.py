@@ -159,8 +159,16 @@ def test_ipq6018_dtsi_compiles_into_a_board(tmp_path):
     (bindings / "gpio.h").write_text("#define GPIO_ACTIVE_HIGH 0\n#define GPIO_OPEN_DRAIN 6\n")
     board = tmp_path / "board.dts"
     board.write_text(
-        "/dts-v1/;\n/ {\n\t#address-cells = <1>;\n\t#size-cells = <1>;\n"
-        "\ttlmm: pinctrl@1000000 {\n\t\treg = <0x1000000 0x300000>;\n\t\tgpio-controller;\n\t\t#gpio-cells = <2>;\n\t};\n};\n"
+        "/dts-v1/;\n"
+        "/ {\n"
+        "\t#address-cells = <1>;\n"
+        "\t#size-cells = <1>;\n"
+        "\ttlmm: pinctrl@1000000 {\n"
+        "\t\treg = <0x1000000 0x300000>;\n"
+        "\t\tgpio-controller;\n"
+        "\t\t#gpio-cells = <2>;\n"
+        "\t};\n"
+        "};\n"
         '#include "parrot-i2c-gpio.dtsi"\n'
     )
     pre = subprocess.run(
@@ -171,7 +179,8 @@ def test_ipq6018_dtsi_compiles_into_a_board(tmp_path):
     )
     assert pre.returncode == 0, pre.stderr
     out = tmp_path / "board.dtb"
-    result = subprocess.run(["dtc", "-I", "dts", "-O", "dtb", "-o", str(out), str(tmp_path / "board.pp.dts")], capture_output=True, text=True)
+    compile_command = ["dtc", "-I", "dts", "-O", "dtb", "-o", str(out), str(tmp_path / "board.pp.dts")]
+    result = subprocess.run(compile_command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "Warning" not in result.stderr, result.stderr
     decompiled = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", str(out)], capture_output=True, text=True).stdout

@@ -77,3 +77,23 @@ def test_battery_monitor_from_config_reads_fake_gauge():
 def test_shutdown_from_config():
     shutdown = shutdown_from_config(defaults("power"), dry_run=True)
     assert shutdown.run() is None and shutdown.ran[-1] == ["poweroff"]
+
+
+def test_fake_appliance_bus_serves_keypad_and_gauge_on_one_bus():
+    from parrot.keypad.fakes import FakeApplianceBus
+
+    clock = FakeClock()
+    bus = FakeApplianceBus(clock=clock)
+    posted = []
+    poller = keypad_from_config(defaults("keypad"), posted.append, bus=bus, clock=clock, sleep=clock.sleep)
+    monitor = battery_from_config(defaults("battery"), posted.append, bus=bus)
+    bus.set_battery(volts=3.6, percent=42.0)
+    bus.hold(Key.STAR)
+    for _ in range(4):
+        poller.poll_once()
+        clock.advance(0.01)
+    poller.close()
+    assert posted == [KeyEvent(Key.STAR, KeyAction.PRESS)]
+    assert monitor.gauge.read().percent == 42.0
+    bus.unplug()  # the whole bus: both devices gone
+    assert monitor.gauge.read() is None

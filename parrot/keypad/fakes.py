@@ -385,6 +385,12 @@ class Max17048Device(FakeI2CDevice):
     def set_register(self, register: int, value: int) -> None:
         self.memory[register : register + 2] = (value & 0xFFFF).to_bytes(2, "big")
 
+    def set_battery(self, volts: float, percent: float, percent_per_hour: float = 0.0) -> None:
+        """Store the values the chip would report, quantized like the chip."""
+        self.set_register(REG_VCELL, round(volts / VCELL_VOLTS_PER_LSB))
+        self.set_register(REG_SOC, round(percent / SOC_PERCENT_PER_LSB))
+        self.set_register(REG_CRATE, round(percent_per_hour / CRATE_PERCENT_PER_HOUR_PER_LSB))
+
     def register(self, register: int) -> int:
         return int.from_bytes(self.memory[register : register + 2], "big")
 
@@ -409,7 +415,22 @@ class FakeMax17048Bus(FakeI2CBus):
         self.set_battery(volts=3.9, percent=80.0)
 
     def set_battery(self, volts: float, percent: float, percent_per_hour: float = 0.0) -> None:
-        """Store the values the chip would report, quantized like the chip."""
-        self.gauge.set_register(REG_VCELL, round(volts / VCELL_VOLTS_PER_LSB))
-        self.gauge.set_register(REG_SOC, round(percent / SOC_PERCENT_PER_LSB))
-        self.gauge.set_register(REG_CRATE, round(percent_per_hour / CRATE_PERCENT_PER_HOUR_PER_LSB))
+        self.gauge.set_battery(volts, percent, percent_per_hour)
+
+
+class FakeApplianceBus(FakeSeedKeypadBus):
+    """One bus wired like the seed's box: keypad module at 0x27, MAX17048 gauge at 0x36.
+
+    For the simulator's --fake-i2c: build the keypad poller and the battery monitor on it
+    (parrot.keypad.wiring, bus=...), turn host key presses into `hold(key)` /
+    `release(key)`, and change the battery with `set_battery(...)`.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, layout: str = DEFAULT_LAYOUT, seed: int = 0):
+        super().__init__(clock=clock, layout=layout, seed=seed)
+        self.gauge = Max17048Device()
+        self.devices[MAX17048_ADDRESS] = self.gauge
+        self.gauge.set_battery(volts=3.9, percent=80.0)
+
+    def set_battery(self, volts: float, percent: float, percent_per_hour: float = 0.0) -> None:
+        self.gauge.set_battery(volts, percent, percent_per_hour)

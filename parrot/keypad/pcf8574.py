@@ -40,9 +40,13 @@ class PCF8574Keypad:
         row_pins, column_pins = tuple(row_pins), tuple(column_pins)
         pins = row_pins + column_pins
         if len(row_pins) != MATRIX_SIZE or len(column_pins) != MATRIX_SIZE:
-            raise ConfigError(f"keypad: need {MATRIX_SIZE} row and {MATRIX_SIZE} column pins, got {row_pins} / {column_pins}")
+            raise ConfigError(
+                f"keypad: need {MATRIX_SIZE} row and {MATRIX_SIZE} column pins, got {row_pins} / {column_pins}"
+            )
         if sorted(pins) != list(range(8)):
-            raise ConfigError(f"keypad: row and column pins must use each of P0-P7 once, got {row_pins} / {column_pins}")
+            raise ConfigError(
+                f"keypad: row and column pins must use each of P0-P7 once, got {row_pins} / {column_pins}"
+            )
         self.bus = bus
         self.address = address
         self.row_pins = row_pins
