@@ -167,3 +167,26 @@ def _glued_run(text: str, pos: int) -> str:
     while end < len(text) and text[end] not in " \n" and (end == pos or text[end] in NO_LINE_START or text[end - 1] in NO_LINE_END or not FONT.is_wide(text[end]) and not FONT.is_wide(text[end - 1])):
         end += 1
     return text[start:end]
+
+
+def test_cursor_position_follows_the_wrapped_lines():
+    from parrot.ui.layout import cursor_position
+
+    text = "hello world\n你好，世界"
+    lines = wrap(text, FONT, 40)
+    assert lines == ["hello", "world", "你好，", "世界"]
+    assert cursor_position(text, FONT, 40, 0) == (0, 0)
+    assert cursor_position(text, FONT, 40, 5) == (0, 30)  # after "hello"
+    assert cursor_position(text, FONT, 40, 6) == (1, 0)  # soft break: start of "world"
+    assert cursor_position(text, FONT, 40, 11) == (1, 30)  # before the newline
+    assert cursor_position(text, FONT, 40, 12) == (2, 0)
+    assert cursor_position(text, FONT, 40, len(text)) == (3, 24)
+    assert cursor_position("abc\n", FONT, 40, 4) == (1, 0)
+    assert cursor_position("", FONT, 40, 0) == (0, 0)
+    # Kinsoku: "。" pulls "科" down, so a cursor before "科" is on the second line,
+    # although text[:cursor] alone would fit on the first.
+    text = "人工智能是计算机科。"
+    assert wrap(text, FONT, 108) == ["人工智能是计算机", "科。"]
+    assert cursor_position(text, FONT, 108, 8) == (1, 0)
+    with pytest.raises(ValueError):
+        cursor_position(text, FONT, 108, 99)

@@ -22,6 +22,7 @@ any line) -- so streaming an answer token by token costs O(line), not O(text).
 
 from __future__ import annotations
 
+import bisect
 from typing import Protocol
 
 # Characters that must not start a line (closing punctuation, marks that belong to the
@@ -67,6 +68,20 @@ def wrap_spans(text: str, font: Measure, width: int, start: int = 0) -> list[tup
         if newline < 0:
             return spans
         pos = newline + 1
+
+
+def cursor_position(text: str, font: Measure, width: int, cursor: int) -> tuple[int, int]:
+    """(line index, x in pixels) of a text cursor placed before text[cursor], in the lines
+    wrap(text, font, width) returns. At a soft line break the cursor belongs to the start of
+    the next line; after a final "\n" it is at the start of the (empty) last line. Wrapping
+    text[:cursor] separately is not the same: kinsoku can move characters across the break."""
+    if not 0 <= cursor <= len(text):
+        raise ValueError(f"cursor {cursor} outside text of length {len(text)}")
+    spans = wrap_spans(text, font, width)
+    line = bisect.bisect_right([start for start, _end in spans], cursor) - 1
+    start, end = spans[line]
+    x = font.text_width(text[start:min(cursor, end)])
+    return line, min(x, width)  # spaces consumed by a break do not push the cursor off screen
 
 
 def _clusters(text: str, start: int, end: int, font: Measure):
