@@ -47,9 +47,13 @@ def test_seed_keypad_from_default_config():
 
 
 def test_pcf8574_and_none_drivers():
-    section = defaults("keypad") | {"driver": "pcf8574", "address": 0x20}
-    poller = keypad_from_config(section, print, bus=FakePCF8574Bus(clock=FakeClock()))
+    rows, columns = [7, 6, 5, 4], [3, 2, 1, 0]
+    section = defaults("keypad") | {"driver": "pcf8574", "address": 0x20, "row_pins": rows, "column_pins": columns}
+    bus = FakePCF8574Bus(clock=FakeClock(), row_pins=rows, column_pins=columns)
+    poller = keypad_from_config(section, print, bus=bus)
     assert poller.driver.read() is None
+    bus.hold(Key.K6)
+    assert poller.driver.read() is Key.K6  # the configured pins are used
     poller.close()
     assert keypad_from_config(defaults("keypad") | {"driver": "none"}, print) is None
     with pytest.raises(ConfigError):

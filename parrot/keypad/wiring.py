@@ -14,7 +14,7 @@ from typing import Callable
 from parrot.errors import ConfigError, DeviceError
 from parrot.events import BatteryReading, Event
 from parrot.keypad.bus import open_i2c_bus
-from parrot.keypad.pcf8574 import PCF8574Keypad
+from parrot.keypad.pcf8574 import DEFAULT_COLUMN_PINS, DEFAULT_ROW_PINS, PCF8574Keypad
 from parrot.keypad.poller import KeypadPoller
 from parrot.keypad.seed_module import SeedKeypadModule
 from parrot.keypad.tracker import KeyTracker
@@ -47,7 +47,13 @@ def keypad_from_config(
     if kind == "seed":
         driver = SeedKeypadModule(bus, address=address, layout=layout, sleep=sleep)
     elif kind == "pcf8574":
-        driver = PCF8574Keypad(bus, address=address, layout=layout)
+        driver = PCF8574Keypad(
+            bus,
+            address=address,
+            row_pins=tuple(section.get("row_pins", DEFAULT_ROW_PINS)),
+            column_pins=tuple(section.get("column_pins", DEFAULT_COLUMN_PINS)),
+            layout=layout,
+        )
     else:
         raise ConfigError(f"config key keypad.driver: unknown keypad driver {kind!r} (seed, pcf8574, none)")
     repeat_s = section.get("repeat_ms", 150) / MS
