@@ -1,0 +1,88 @@
+"""`parrot ime keys DIGITS` and `parrot ime eval FILE`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from parrot.errors import UserError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ime", help="T9 pinyin input method: look up keys, measure key presses")
+    isub = p.add_subparsers(dest="ime_command", metavar="SUBCOMMAND")
+
+    k = isub.add_parser("keys", help="print the pinyin splits and first candidates for a key string")
+    k.add_argument("digits", help="keys 2-9, with 1 as syllable separator (e.g. 64426)")
+    k.add_argument("-n", "--count", type=int, default=20, help="candidates to print (default 20)")
+    k.add_argument("--dict", type=Path, help="dictionary file (default: the shipped one)")
+    k.set_defaults(func=cmd_keys)
+
+    e = isub.add_parser("eval", help="type a text through the IME and report key presses per character")
+    e.add_argument("file", type=Path, help="UTF-8 text (Chinese prose with punctuation)")
+    e.add_argument("--no-baseline", action="store_true", help="skip the seed-style baseline")
+    e.add_argument("--dict", type=Path, help="dictionary file (default: the shipped one)")
+    e.set_defaults(func=cmd_eval)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _load(path):
+    from parrot.ime.dictfile import DictFileError
+    from parrot.ime.dictionary import load_dictionary
+
+    try:
+        return load_dictionary(path)
+    except (OSError, DictFileError) as e:
+        raise UserError(f"cannot load the IME dictionary: {e}") from None
+
+
+def cmd_keys(args) -> int:
+    from parrot.ime.engine import Engine, parse_keys
+
+    keys = args.digits.replace("'", "1")
+    if not keys or any(c not in "123456789" for c in keys):
+        raise UserError("keys must be digits 2-9 (1 separates syllables)")
+    engine = Engine(_load(args.dict))
+    started = time.perf_counter()
+    cands = engine.candidates(keys)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    plain = parse_keys(keys)[0]
+    splits = engine.splits(cands, len(plain))
+    print(f"keys    {keys}")
+    print("splits  " + " / ".join("'".join(s) for s in splits))
+    for n, c in enumerate(cands[: args.count], 1):
+        covers = "" if c.consumed == len(plain) else f"  (covers {c.consumed} of {len(plain)} keys)"
+        print(f"{n:3d}. {c.text}  {' '.join(c.reading)}  [{c.kind.value}]{covers}")
+    print(f"({elapsed_ms:.2f} ms)")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from parrot.ime.evaluate import CATEGORIES, EvalError, evaluate
+
+    try:
+        text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read {args.file}: {e}") from None
+    if not text:
+        raise UserError(f"{args.file} is empty")
+    dictionary = _load(args.dict)
+    started = time.perf_counter()
+    try:
+        result = evaluate(dictionary, text, baseline=not args.no_baseline)
+    except EvalError as e:
+        raise UserError(str(e)) from None
+    elapsed = time.perf_counter() - started
+    print(f"text: {args.file} ({len(text)} characters)")
+    header = f"{'':10s} {'KSPC':>6s} " + " ".join(f"{c:>10s}" for c in CATEGORIES) + f" {'keys':>7s}  reproduced"
+    print(header)
+    rows = [("ours", result.ours, result.text_ok)]
+    if result.baseline is not None:
+        rows.append(("baseline", result.baseline, result.baseline_ok))
+    for name, tally, ok in rows:
+        parts = " ".join(f"{tally.breakdown()[c]:10.3f}" for c in CATEGORIES)
+        print(f"{name:10s} {tally.kspc:6.3f} {parts} {tally.keys:7d}  {'yes' if ok else 'NO'}")
+    if result.ratio is not None:
+        print(f"ratio ours/baseline: {result.ratio:.3f}")
+    print(f"({elapsed:.1f} s)")
+    return 0 if result.text_ok and (result.baseline is None or result.baseline_ok) else 1

@@ -1,0 +1,314 @@
+"""The shipped pinyin dictionary (read-only, memory-mapped) and the user's learned dictionary.
+
+Keys: a word's toneless pinyin typed on the keypad, e.g. 你好 nihao -> "64426". The digit
+string is right-padded with zeros to KEY_WIDTH digits and stored as a uint64; keypad digits
+are 2-9, so padded order equals string order and "every key starting with 64" is the
+contiguous range [6400...0, 6500...0). One `searchsorted` finds any prefix.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from parrot.ime import dictfile
+from parrot.ime.t9 import letters_to_digits
+from parrot.storage import atomic_write
+
+log = logging.getLogger(__name__)
+
+KEY_WIDTH = 19  # digits that fit a uint64 (10**19 < 2**64)
+TEXT_KEY_CHARS = 3  # association prefixes: up to 3 UTF-16 units packed in a uint64
+TEXT_KEY_BITS = 16
+DEFAULT_PATH_NAME = "pinyin.dict"
+
+
+def pad_key(digits: str) -> int:
+    """'64' -> 6400000000000000000 (the uint64 that sorts like the string)."""
+    if len(digits) > KEY_WIDTH:
+        raise ValueError(f"digit key longer than {KEY_WIDTH}: {digits}")
+    return int(digits.ljust(KEY_WIDTH, "0")) if digits else 0
+
+
+def prefix_span(digits: str) -> tuple[int, int]:
+    """The padded-key interval [lo, hi) holding every key that starts with digits."""
+    lo = pad_key(digits)
+    return lo, lo + 10 ** (KEY_WIDTH - len(digits))
+
+
+def pack_text_key(text: str) -> int:
+    """Up to 3 BMP characters -> uint64 (first character in the high bits)."""
+    if not 0 < len(text) <= TEXT_KEY_CHARS:
+        raise ValueError(f"association prefix must have 1-{TEXT_KEY_CHARS} characters: {text!r}")
+    key = 0
+    for i in range(TEXT_KEY_CHARS):
+        key = (key << TEXT_KEY_BITS) | (ord(text[i]) if i < len(text) else 0)
+    return key
+
+
+class Dictionary:
+    """Read-only view of the built dictionary. Entry i: a word with one reading."""
+
+    def __init__(self, meta: dict, arrays: dict[str, np.ndarray], path: Path | None = None):
+        self.meta = meta
+        self.path = path
+        self.syllables: list[str] = meta["syllables"]
+        self.syllable_digits = [letters_to_digits(s) for s in self.syllables]
+        self.keys = arrays["entry_key"]
+        self.logp = arrays["entry_logp"]
+        self.nchars = arrays["entry_nchars"]
+        self.ndigits = arrays["entry_digits"]
+        self.last_start = arrays["entry_last"]
+        self.chars = arrays["chars"]
+        self.sylls = arrays["sylls"]
+        self.abbr_key, self.abbr_off, self.abbr_ids = arrays["abbr_key"], arrays["abbr_off"], arrays["abbr_ids"]
+        self.assoc_key, self.assoc_off, self.assoc_ids = arrays["assoc_key"], arrays["assoc_off"], arrays["assoc_ids"]
+        # Where each entry's characters start (one syllable per character, so shared).
+        self.offsets = np.zeros(len(self.keys) + 1, dtype=np.uint32)
+        np.cumsum(self.nchars, out=self.offsets[1:])
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    # -- one entry ---------------------------------------------------------------------
+    def word(self, i: int) -> str:
+        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+        return self.chars[lo:hi].tobytes().decode("utf-16-le")
+
+    def reading(self, i: int) -> tuple[str, ...]:
+        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+        return tuple(self.syllables[s] for s in self.sylls[lo:hi].tolist())
+
+    # -- key lookups ---------------------------------------------------------------------
+    def prefix_range(self, digits: str) -> tuple[int, int]:
+        """Entries whose digit key starts with digits: index range [lo, hi)."""
+        lo, hi = prefix_span(digits)
+        bounds = self.keys.searchsorted(np.array([lo, hi], dtype=np.uint64))
+        return int(bounds[0]), int(bounds[1])
+
+    def exact_ranges(self, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """For each digit string, the index range of entries whose key is exactly it."""
+        padded = np.array([pad_key(k) for k in keys], dtype=np.uint64)
+        return self.keys.searchsorted(padded, "left"), self.keys.searchsorted(padded, "right")
+
+    def abbreviations(self, initials: str) -> list[int]:
+        """Frequent words typed by one key per syllable (initials digits)."""
+        if not initials or len(initials) > KEY_WIDTH:
+            return []
+        key = np.uint64(pad_key(initials))
+        pos = int(self.abbr_key.searchsorted(key))
+        if pos >= len(self.abbr_key) or self.abbr_key[pos] != key:
+            return []
+        return self.abbr_ids[self.abbr_off[pos] : self.abbr_off[pos + 1]].tolist()
+
+    def continuations(self, prefix: str) -> list[str]:
+        """Association: the rest of frequent words that start with prefix (best first)."""
+        key = np.uint64(pack_text_key(prefix))
+        pos = int(self.assoc_key.searchsorted(key))
+        if pos >= len(self.assoc_key) or self.assoc_key[pos] != key:
+            return []
+        ids = self.assoc_ids[self.assoc_off[pos] : self.assoc_off[pos + 1]].tolist()
+        return [self.word(i)[len(prefix) :] for i in ids]
+
+    # -- text lookups (evaluation only: built on first use, not on the key path) --------
+    @cached_property
+    def text_index(self) -> dict[str, int]:
+        """word -> its most frequent entry."""
+        index: dict[str, int] = {}
+        best = self.logp.tolist()
+        for i in range(len(self.keys)):
+            w = self.word(i)
+            if w not in index or best[i] > best[index[w]]:
+                index[w] = i
+        return index
+
+
+def default_path() -> Path:
+    return Path(str(resources.files("parrot.ime") / "data" / DEFAULT_PATH_NAME))
+
+
+def load_dictionary(path: str | os.PathLike | None = None) -> Dictionary:
+    """Memory-map the dictionary (default: the one shipped with the package)."""
+    path = Path(path) if path else default_path()
+    meta, arrays = dictfile.read(path)
+    return Dictionary(meta, arrays, path)
+
+
+# ----------------------------------------------------------------------------------------
+# The user's dictionary
+
+
+@dataclass
+class LearnedWord:
+    word: str
+    reading: tuple[str, ...]
+    count: int
+    last_used: int  # value of the dictionary's use counter (clock-free recency)
+
+    @property
+    def digits(self) -> str:
+        return letters_to_digits("".join(self.reading))
+
+    @property
+    def last_start(self) -> int:
+        """Digit offset of the last syllable (for incomplete-last-syllable matches)."""
+        return len(letters_to_digits("".join(self.reading[:-1])))
+
+
+USER_DICT_VERSION = 1
+DEFAULT_USER_CAPACITY = 4000  # words; ~200 KB of JSON, a few hundred KB in memory
+DEFAULT_FOLLOW_CAPACITY = 4000  # learned "B follows A" pairs for association
+EVICT_FRACTION = 0.1  # drop the least valuable 10% at once so eviction is rare
+
+
+class UserDictionary:
+    """Words the user picked or composed, with use counts. Bounded; saved atomically.
+
+    `learn()` and `learn_follow()` only change memory and set `pending_save`; the app
+    calls `save()` off the key path. A corrupt file is moved aside (`*.corrupt-<time>`)
+    and the dictionary starts empty.
+    """
+
+    def __init__(self, path: str | os.PathLike | None = None, capacity: int = DEFAULT_USER_CAPACITY,
+                 follow_capacity: int = DEFAULT_FOLLOW_CAPACITY):
+        self.path = Path(path) if path else None
+        self.capacity = capacity
+        self.follow_capacity = follow_capacity
+        self.words: dict[tuple[str, tuple[str, ...]], LearnedWord] = {}
+        self.follows: dict[tuple[str, str], list[int]] = {}  # (prev, next) -> [count, last_used]
+        self.uses = 0
+        self.pending_save = False
+        self._index: list[tuple[str, tuple[str, tuple[str, ...]]]] | None = None
+        self.version = 0  # bumps on every change (lets callers cache)
+        if self.path is not None:
+            self._load()
+
+    # -- learning ------------------------------------------------------------------------
+    def learn(self, word: str, reading: tuple[str, ...]) -> None:
+        self.uses += 1
+        key = (word, tuple(reading))
+        entry = self.words.get(key)
+        if entry is None:
+            self.words[key] = LearnedWord(word, tuple(reading), 1, self.uses)
+            self._index = None
+            if len(self.words) > self.capacity:
+                self._evict_words()
+        else:
+            entry.count += 1
+            entry.last_used = self.uses
+        self._changed()
+
+    def learn_follow(self, prev: str, nxt: str) -> None:
+        self.uses += 1
+        stat = self.follows.get((prev, nxt))
+        if stat is None:
+            self.follows[(prev, nxt)] = [1, self.uses]
+            if len(self.follows) > self.follow_capacity:
+                self._evict_follows()
+        else:
+            stat[0] += 1
+            stat[1] = self.uses
+        self._changed()
+
+    def _changed(self) -> None:
+        self.pending_save = True
+        self.version += 1
+
+    def _value(self, count: int, last_used: int) -> float:
+        # Frequently and recently used entries are worth keeping.
+        return count - (self.uses - last_used) / max(1, self.capacity)
+
+    def _evict_words(self) -> None:
+        keep = self.capacity - max(1, int(self.capacity * EVICT_FRACTION))
+        ranked = sorted(self.words.items(), key=lambda kv: self._value(kv[1].count, kv[1].last_used), reverse=True)
+        self.words = dict(ranked[:keep])
+        self._index = None
+
+    def _evict_follows(self) -> None:
+        keep = self.follow_capacity - max(1, int(self.follow_capacity * EVICT_FRACTION))
+        ranked = sorted(self.follows.items(), key=lambda kv: self._value(*kv[1]), reverse=True)
+        self.follows = dict(ranked[:keep])
+
+    # -- queries -------------------------------------------------------------------------
+    def count(self, word: str, reading: tuple[str, ...]) -> int:
+        entry = self.words.get((word, tuple(reading)))
+        return entry.count if entry else 0
+
+    def prefix_matches(self, digits: str) -> list[LearnedWord]:
+        """Learned words whose key starts with digits, last syllable possibly incomplete."""
+        if self._index is None:
+            self._index = sorted((w.digits, k) for k, w in self.words.items())
+        lo = bisect.bisect_left(self._index, (digits,))
+        out = []
+        for key, wkey in self._index[lo:]:
+            if not key.startswith(digits):
+                break
+            w = self.words[wkey]
+            if w.last_start < len(digits):
+                out.append(w)
+        return out
+
+    def exact(self, digits: str) -> list[LearnedWord]:
+        return [w for w in self.prefix_matches(digits) if w.digits == digits]
+
+    def followers(self, prev: str) -> list[str]:
+        """What the user typed after prev, most used first."""
+        found = [(stat[0], stat[1], nxt) for (p, nxt), stat in self.follows.items() if p == prev]
+        return [nxt for _, _, nxt in sorted(found, reverse=True)]
+
+    # -- persistence ---------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps({
+            "version": USER_DICT_VERSION,
+            "uses": self.uses,
+            "words": [[w.word, list(w.reading), w.count, w.last_used] for w in self.words.values()],
+            "follows": [[p, n, c, u] for (p, n), (c, u) in self.follows.items()],
+        }, ensure_ascii=False, separators=(",", ":"))
+
+    def save(self) -> None:
+        """Write the file atomically (a kill leaves the old or the new file, never a mix)."""
+        if self.path is None:
+            self.pending_save = False
+            return
+        self.pending_save = False
+        atomic_write(self.path, self.to_json())
+
+    def _load(self) -> None:
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        try:
+            self._parse(json.loads(raw.decode("utf-8")))
+        except (ValueError, TypeError, KeyError, IndexError) as e:
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            os.replace(self.path, aside)
+            log.warning("user dictionary %s is corrupt (%s); moved to %s, starting empty", self.path, e, aside)
+            self.words, self.follows, self.uses = {}, {}, 0
+
+    def _parse(self, data: dict) -> None:
+        if data.get("version") != USER_DICT_VERSION:
+            raise ValueError(f"unknown version {data.get('version')!r}")
+        words = {}
+        for word, reading, count, last_used in data["words"]:
+            if not (isinstance(word, str) and word and len(reading) == len(word)):
+                raise ValueError(f"bad word record {word!r}")
+            if not all(isinstance(s, str) and s.isascii() and s.isalpha() for s in reading):
+                raise ValueError(f"bad reading for {word!r}")
+            words[(word, tuple(reading))] = LearnedWord(word, tuple(reading), int(count), int(last_used))
+        follows = {}
+        for prev, nxt, count, last_used in data["follows"]:
+            if not (isinstance(prev, str) and isinstance(nxt, str)):
+                raise ValueError("bad follow record")
+            follows[(prev, nxt)] = [int(count), int(last_used)]
+        self.words, self.follows, self.uses = words, follows, int(data["uses"])
+        self._index = None

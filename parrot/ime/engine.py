@@ -1,0 +1,284 @@
+"""Digits -> ranked candidates. Pure computation over the two dictionaries, no state of its own.
+
+Input: the pending key string of pinyin mode, digits 2-9 with optional separators ("1").
+Output, best first:
+  1. a sentence: the most probable sequence of dictionary words covering every digit
+     (only when it takes two words or more);
+  2. whole-input words: every syllable typed in full except the last, which may still be
+     incomplete (6442 -> 你好 ni'ha...), plus abbreviations (one key per syllable, 94 -> 中国)
+     for frequent words; ranked together by score;
+  3. partial words: words whose full key is a prefix of the input, longest first; picking
+     one commits it and leaves the remaining digits composing.
+
+Score = log probability + a bonus per extra character (whole words first) - a penalty per
+digit still missing from the last syllable - a penalty for abbreviations, + a learned bonus.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from parrot.ime.dictionary import KEY_WIDTH, Dictionary, UserDictionary
+from parrot.ime.t9 import SEPARATOR, letters_to_digits
+
+# Ranking weights, in natural-log probability units (tuned with `parrot ime eval`).
+WORD_LENGTH_BONUS = 2.0  # per character beyond the first
+MISSING_DIGIT_PENALTY = 1.5  # per key of the last syllable not typed yet
+ABBREVIATION_PENALTY = 3.0
+LEARNED_BONUS = 2.5  # times log2(1 + times picked)
+NEW_WORD_LOGP = math.log(1e-6)  # a word only the user knows starts like a moderately common one
+SENTENCE_MIN_DIGITS = 4
+# Each word of a sentence costs this much: it favours long dictionary words over chains
+# of frequent single characters (进是啊 for 546842).
+SENTENCE_WORD_PENALTY = 6.0
+PARTIAL_PER_LENGTH = 12  # partial words shown per covered length
+RESULT_LIMIT = 60  # candidates computed per key press; paging past them asks for more
+ABBREVIATION_MAX_KEYS = 4
+CACHE_SIZE = 512
+
+
+class Kind(enum.Enum):
+    SENTENCE = "sentence"
+    WORD = "word"  # covers every digit (last syllable complete or not)
+    ABBREVIATION = "abbreviation"
+    PARTIAL = "partial"  # covers a prefix of the digits
+    ASSOCIATION = "association"
+    SYMBOL = "symbol"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    consumed: int  # plain digits (separators not counted) this candidate covers
+    reading: tuple[str, ...]  # full syllables of text
+    pieces: tuple[str, ...]  # the letters the typed keys stand for, per syllable
+    score: float
+    kind: Kind
+
+
+def parse_keys(keys: str) -> tuple[str, frozenset[int]]:
+    """'94126' -> ('9426', {2}): plain digits and the syllable boundaries the user forced."""
+    plain, bounds = [], set()
+    for k in keys:
+        if k == SEPARATOR:
+            if plain:
+                bounds.add(len(plain))
+        else:
+            plain.append(k)
+    return "".join(plain), frozenset(b for b in bounds if b < len(plain))
+
+
+def typed_pieces(reading: tuple[str, ...], typed: int, abbreviated: bool = False) -> tuple[str, ...]:
+    """The letters `typed` keys stand for under this reading (last syllable truncated)."""
+    if abbreviated:
+        return tuple(s[0] for s in reading)
+    pieces, left = [], typed
+    for s in reading:
+        if left <= 0:
+            break
+        pieces.append(s[:left])
+        left -= len(s)
+    return tuple(pieces)
+
+
+def syllable_bounds(reading: tuple[str, ...]) -> set[int]:
+    bounds, pos = set(), 0
+    for s in reading[:-1]:
+        pos += len(s)
+        bounds.add(pos)
+    return bounds
+
+
+class Engine:
+    def __init__(self, dictionary: Dictionary, user: UserDictionary | None = None):
+        self.dict = dictionary
+        self.user = user if user is not None else UserDictionary(None)
+        self._whole = lru_cache(maxsize=CACHE_SIZE)(self._whole_uncached)
+        self._partial = lru_cache(maxsize=CACHE_SIZE)(self._partial_uncached)
+        self._sentence = lru_cache(maxsize=CACHE_SIZE)(self._sentence_uncached)
+
+    # -- public ----------------------------------------------------------------------------
+    def candidates(self, keys: str, split: tuple[str, ...] | None = None, limit: int = RESULT_LIMIT) -> list[Candidate]:
+        plain, bounds = parse_keys(keys)
+        if not plain:
+            return []
+        if split is not None:
+            limit *= 4  # narrowing throws most away
+        found: list[Candidate] = []
+        sentence = self._sentence(plain, bounds)
+        whole = sorted(self._whole(plain, bounds, limit) + self._learned_whole(plain, bounds), key=_by_score)
+        partial = self._partial(plain, bounds) + self._learned_partial(plain, bounds)
+        if sentence is not None and all(c.text != sentence.text for c in whole):
+            whole.append(sentence)  # competes on score with the single words
+        found.extend(sorted(self._apply_learning(whole), key=_by_score))
+        found.extend(sorted(self._apply_learning(partial), key=lambda c: (-c.consumed, -c.score)))
+        found = _dedupe(found)
+        if split is not None:
+            found = [c for c in found if _fits_split(c, split)]
+        return found[:limit] if split is None else found[: limit // 4]
+
+    def splits(self, candidates: list[Candidate], plain_len: int, limit: int = 8) -> list[tuple[str, ...]]:
+        """Distinct letter readings of the input, in candidate order (the pinyin row)."""
+        out: list[tuple[str, ...]] = []
+        full = [c for c in candidates if c.consumed == plain_len]
+        for c in full + [c for c in candidates if c.consumed < plain_len]:
+            if c.pieces not in out:
+                out.append(c.pieces)
+            if len(out) >= limit:
+                break
+        return out
+
+    def associations(self, context: str, last_word: str, limit: int = 24) -> list[str]:
+        """联想: what likely follows — the user's own habits first, then dictionary words."""
+        out = list(self.user.followers(last_word)) if last_word else []
+        for n in range(min(3, len(context)), 0, -1):
+            out.extend(self.dict.continuations(context[-n:]))
+        seen, unique = set(), []
+        for text in out:
+            if text and text not in seen:
+                seen.add(text)
+                unique.append(text)
+        return unique[:limit]
+
+    # -- the three sources -----------------------------------------------------------------
+    def _whole_uncached(self, plain: str, bounds: frozenset[int], limit: int) -> list[Candidate]:
+        d = self.dict
+        n = len(plain)
+        lo, hi = d.prefix_range(plain) if n <= KEY_WIDTH else (0, 0)
+        out: list[Candidate] = []
+        if hi > lo:
+            idx = np.nonzero(d.last_start[lo:hi] < n)[0] + lo
+            score = (d.logp[idx] + WORD_LENGTH_BONUS * (d.nchars[idx].astype(np.float32) - 1)
+                     - MISSING_DIGIT_PENALTY * (d.ndigits[idx].astype(np.float32) - n))
+            pool = limit * 2 if bounds else limit
+            if len(idx) > pool:
+                keep = np.argpartition(-score, pool)[:pool]
+                idx, score = idx[keep], score[keep]
+            order = np.argsort(-score, kind="stable")
+            for i, s in zip(idx[order].tolist(), score[order].tolist()):
+                reading = d.reading(i)
+                if bounds and not bounds <= syllable_bounds_digits(reading):
+                    continue
+                out.append(Candidate(d.word(i), n, reading, typed_pieces(reading, n), s, Kind.WORD))
+        if 2 <= n <= ABBREVIATION_MAX_KEYS and (not bounds or len(bounds) == n - 1):
+            for i in d.abbreviations(plain):
+                reading = d.reading(i)
+                s = float(d.logp[i]) + WORD_LENGTH_BONUS * (len(reading) - 1) - ABBREVIATION_PENALTY
+                out.append(Candidate(d.word(i), n, reading, typed_pieces(reading, n, True), s, Kind.ABBREVIATION))
+        return out
+
+    def _partial_uncached(self, plain: str, bounds: frozenset[int]) -> list[Candidate]:
+        """Words whose whole key is plain[:k], for every k < len(plain), longest first."""
+        d = self.dict
+        lengths = list(range(min(len(plain) - 1, KEY_WIDTH), 0, -1))
+        los, his = d.exact_ranges([plain[:k] for k in lengths])
+        out: list[Candidate] = []
+        for k, lo, hi in zip(lengths, los.tolist(), his.tolist()):
+            # A separator the user typed may not fall inside one of the word's syllables.
+            inner = {b for b in bounds if b < k}
+            for i in range(lo, min(hi, lo + PARTIAL_PER_LENGTH)):
+                reading = d.reading(i)
+                if inner and not inner <= syllable_bounds_digits(reading):
+                    continue
+                s = float(d.logp[i]) + WORD_LENGTH_BONUS * (len(reading) - 1)
+                out.append(Candidate(d.word(i), k, reading, reading, s, Kind.PARTIAL))
+        return out
+
+    def _sentence_uncached(self, plain: str, bounds: frozenset[int]) -> Candidate | None:
+        """Viterbi over dictionary words with exact keys: the likeliest full segmentation."""
+        n = len(plain)
+        if n < SENTENCE_MIN_DIGITS:
+            return None
+        spans = [(i, j) for i in range(n) for j in range(i + 1, min(n, i + KEY_WIDTH) + 1)
+                 if not any(i < b < j for b in bounds)]
+        los, his = self.dict.exact_ranges([plain[i:j] for i, j in spans])
+        best = [-math.inf] * (n + 1)
+        back: list[tuple[int, int] | None] = [None] * (n + 1)
+        best[0] = 0.0
+        edges: dict[int, list[tuple[int, int]]] = {}
+        for (i, j), lo, hi in zip(spans, los.tolist(), his.tolist()):
+            if hi > lo:  # entries of one key are stored most frequent first
+                edges.setdefault(j, []).append((i, lo))
+        logp = self.dict.logp
+        for j in range(1, n + 1):
+            for i, entry in edges.get(j, ()):
+                s = best[i] + float(logp[entry]) - SENTENCE_WORD_PENALTY
+                if s > best[j]:
+                    best[j], back[j] = s, (i, entry)
+        if back[n] is None:
+            return None
+        words, pos = [], n
+        while pos > 0:
+            i, entry = back[pos]
+            words.append(entry)
+            pos = i
+        if len(words) < 2:
+            return None
+        words.reverse()
+        text = "".join(self.dict.word(e) for e in words)
+        reading = tuple(s for e in words for s in self.dict.reading(e))
+        return Candidate(text, n, reading, reading, best[n] + WORD_LENGTH_BONUS * (len(text) - 1), Kind.SENTENCE)
+
+    # -- learning --------------------------------------------------------------------------
+    def _learned_whole(self, plain: str, bounds: frozenset[int]) -> list[Candidate]:
+        out = []
+        for w in self.user.prefix_matches(plain):
+            if bounds and not bounds <= syllable_bounds_digits(w.reading):
+                continue
+            s = NEW_WORD_LOGP + WORD_LENGTH_BONUS * (len(w.word) - 1) - MISSING_DIGIT_PENALTY * (len(w.digits) - len(plain))
+            out.append(Candidate(w.word, len(plain), w.reading, typed_pieces(w.reading, len(plain)), s, Kind.WORD))
+        return out
+
+    def _learned_partial(self, plain: str, bounds: frozenset[int]) -> list[Candidate]:
+        out = []
+        for k in range(len(plain) - 1, 0, -1):
+            for w in self.user.exact(plain[:k]):
+                s = NEW_WORD_LOGP + WORD_LENGTH_BONUS * (len(w.word) - 1)
+                out.append(Candidate(w.word, k, w.reading, w.reading, s, Kind.PARTIAL))
+        return out
+
+    def _apply_learning(self, cands: list[Candidate]) -> list[Candidate]:
+        if not self.user.words:
+            return cands
+        boosted = []
+        for c in cands:
+            uses = self.user.count(c.text, c.reading)
+            if uses:
+                c = Candidate(c.text, c.consumed, c.reading, c.pieces, c.score + LEARNED_BONUS * math.log2(1 + uses), c.kind)
+            boosted.append(c)
+        return sorted(boosted, key=_by_score) if len(boosted) > 1 else boosted
+
+
+def syllable_bounds_digits(reading: tuple[str, ...]) -> set[int]:
+    """Digit offsets between syllables (letters and digits are one to one)."""
+    return syllable_bounds(reading)
+
+
+def _by_score(c: Candidate) -> float:
+    return -c.score
+
+
+def _dedupe(cands: list[Candidate]) -> list[Candidate]:
+    seen, out = set(), []
+    for c in cands:
+        key = (c.text, c.consumed)
+        if key not in seen:
+            seen.add(key)
+            out.append(c)
+    return out
+
+
+def _fits_split(c: Candidate, split: tuple[str, ...]) -> bool:
+    """The candidate reads the keys the way the chosen pinyin split does."""
+    if len(c.pieces) > len(split):
+        return False
+    return all(a == b for a, b in zip(c.pieces, split))
+
+
+def digits_of(reading: tuple[str, ...]) -> str:
+    return letters_to_digits("".join(reading))

@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""Build parrot's T9 pinyin dictionary (parrot/ime/data/pinyin.dict) from registry data.
+
+Sources (build time only; the product never imports them):
+  * jieba 0.42.1 dict.txt        word frequencies (`word freq pos` lines)
+  * pypinyin 0.55.0 pinyin_dict   every reading of every character
+  * pypinyin 0.55.0 phrases_dict  readings of multi-character phrases (polyphones in context)
+
+Output: a memory-mappable file (see parrot/ime/dictfile.py) holding
+  * entries sorted by padded digit key: word characters, their syllables, log frequency;
+  * an abbreviation table: initials digits ("94" for 中国 zhong guo) -> a few frequent words;
+  * an association table: text prefix (1-3 characters) -> frequent continuations.
+The sha256 of each source file is stored in the header and printed.
+
+Usage: python tools/build_ime_dict.py [--out PATH] [--min-freq N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from parrot.ime import dictfile  # noqa: E402
+from parrot.ime.dictionary import KEY_WIDTH, pad_key, pack_text_key  # noqa: E402
+from parrot.ime.t9 import is_hanzi, letters_to_digits, toneless  # noqa: E402
+
+DEFAULT_OUT = ROOT / "parrot" / "ime" / "data" / "pinyin.dict"
+MIN_WORD_FREQ = 5  # jieba's long tail (freq < 5) is mostly rare names and compounds
+MAX_WORD_CHARS = 6
+# A polyphonic character's first pypinyin reading is its ordinary standalone one (了 le,
+# 的 de); it keeps this share, the others split the rest by how often words use them.
+PRIMARY_READING_SHARE = 0.7
+MIN_READING_SHARE = 0.02
+# Abbreviations (one key per syllable) are shown only for words common enough to be the
+# likely intent: top few per key, above a frequency floor and a share of that key's mass.
+ABBREV_MAX_PER_KEY = 4
+ABBREV_MIN_FREQ = 300
+ABBREV_MIN_SHARE = 0.03
+ABBREV_SYLLABLES = (2, 3, 4)
+# Association (联想): continuations of what was just typed, from longer dictionary words.
+ASSOC_MAX_PREFIX = 3
+ASSOC_PER_PREFIX = 8
+ASSOC_MIN_FREQ = 20
+RARE_CHAR_FREQ = 1  # GB2312 characters jieba never saw alone
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_jieba(path: Path) -> dict[str, int]:
+    freqs: dict[str, int] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 2 and all(is_hanzi(c) for c in parts[0]):
+                freqs[parts[0]] = freqs.get(parts[0], 0) + int(parts[1])
+    return freqs
+
+
+def char_readings(pinyin_dict: dict[int, str], ch: str) -> list[str]:
+    """All toneless readings of a character, pypinyin's main reading first, no duplicates."""
+    raw = pinyin_dict.get(ord(ch))
+    if not raw:
+        return []
+    out = []
+    for marked in raw.split(","):
+        r = toneless(marked.strip())
+        if r.isascii() and r.isalpha() and r not in out:
+            out.append(r)
+    return out
+
+
+def word_reading(word: str, phrases_dict, pinyin_dict, lazy_pinyin, style) -> list[str] | None:
+    """Readings of a multi-character word: the phrase table first, else pypinyin's segmenter."""
+    if word in phrases_dict:
+        reading = [toneless(p[0]) for p in phrases_dict[word]]
+    elif all(len(char_readings(pinyin_dict, c)) == 1 for c in word):
+        reading = [char_readings(pinyin_dict, c)[0] for c in word]
+    else:
+        reading = lazy_pinyin(word, style=style)
+    if len(reading) != len(word) or not all(r.isascii() and r.isalpha() for r in reading):
+        return None
+    return reading
+
+
+def gb2312_hanzi() -> list[str]:
+    out = []
+    for hi in range(0xB0, 0xF8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                ch = bytes([hi, lo]).decode("gb2312")
+            except UnicodeDecodeError:
+                continue
+            if is_hanzi(ch):
+                out.append(ch)
+    return out
+
+
+def reading_shares(readings: list[str], usage: collections.Counter) -> list[float]:
+    if len(readings) == 1:
+        return [1.0]
+    others = readings[1:]
+    total = sum(usage[r] for r in others)
+    rest = 1.0 - PRIMARY_READING_SHARE
+    shares = [PRIMARY_READING_SHARE]
+    for r in others:
+        share = rest * (usage[r] / total if total else 1.0 / len(others))
+        shares.append(max(share, MIN_READING_SHARE))
+    return shares
+
+
+def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
+    import jieba
+    import pypinyin
+    from pypinyin import Style, lazy_pinyin
+    from pypinyin.phrases_dict import phrases_dict
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    jieba_dict = Path(jieba.__file__).parent / "dict.txt"
+    pp_dir = Path(pypinyin.__file__).parent
+    sources = {
+        f"jieba {jieba.__version__} dict.txt": sha256(jieba_dict),
+        f"pypinyin {pypinyin.__version__} pinyin_dict.json": sha256(pp_dir / "pinyin_dict.json"),
+        f"pypinyin {pypinyin.__version__} phrases_dict.json": sha256(pp_dir / "phrases_dict.json"),
+    }
+    freqs = load_jieba(jieba_dict)
+
+    # (word, syllables, freq) for every multi-character word kept.
+    words: list[tuple[str, list[str], int]] = []
+    usage: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for word, freq in freqs.items():
+        if len(word) < 2 or len(word) > MAX_WORD_CHARS or freq < min_freq:
+            continue
+        reading = word_reading(word, phrases_dict, pinyin_dict, lazy_pinyin, Style.NORMAL)
+        if reading is None or len(letters_to_digits("".join(reading))) > KEY_WIDTH:
+            continue
+        words.append((word, reading, freq))
+        for ch, r in zip(word, reading):
+            usage[ch][r] += freq
+
+    chars = {w for w, f in freqs.items() if len(w) == 1}
+    chars.update(gb2312_hanzi())
+    chars.update(c for w, _, _ in words for c in w)
+    singles: list[tuple[str, list[str], int]] = []
+    for ch in sorted(chars):
+        readings = char_readings(pinyin_dict, ch)
+        base = freqs.get(ch, RARE_CHAR_FREQ)
+        for r, share in zip(readings, reading_shares(readings, usage[ch])):
+            singles.append((ch, [r], max(1, round(base * share))))
+
+    entries = singles + words
+    syllables = sorted({s for _, reading, _ in entries for s in reading})
+    syllable_id = {s: i for i, s in enumerate(syllables)}
+    total_freq = sum(f for _, _, f in entries)
+
+    def digit_key(reading):
+        return letters_to_digits("".join(reading))
+
+    entries.sort(key=lambda e: (pad_key(digit_key(e[1])), -e[2], e[0]))
+    n = len(entries)
+    arrays = {
+        "entry_key": np.array([pad_key(digit_key(r)) for _, r, _ in entries], dtype=np.uint64),
+        "entry_logp": np.array([math.log(f / total_freq) for _, _, f in entries], dtype=np.float32),
+        "entry_nchars": np.array([len(w) for w, _, _ in entries], dtype=np.uint8),
+        "entry_digits": np.array([len(digit_key(r)) for _, r, _ in entries], dtype=np.uint8),
+        "entry_last": np.array([len(digit_key(r[:-1])) for _, r, _ in entries], dtype=np.uint8),
+        "chars": np.array([ord(c) for w, _, _ in entries for c in w], dtype=np.uint16),
+        "sylls": np.array([syllable_id[s] for _, r, _ in entries for s in r], dtype=np.uint16),
+    }
+    arrays.update(build_abbreviations(entries, digit_key))
+    arrays.update(build_associations(entries, min_freq))
+    meta = {
+        "format": 1,
+        "syllables": syllables,
+        "entries": n,
+        "words": len(words),
+        "single_char_readings": len(singles),
+        "total_freq": total_freq,
+        "min_word_freq": min_freq,
+        "sources_sha256": sources,
+    }
+    return meta, arrays
+
+
+def build_abbreviations(entries, digit_key) -> dict[str, np.ndarray]:
+    by_key: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)
+    for idx, (word, reading, freq) in enumerate(entries):
+        if len(reading) in ABBREV_SYLLABLES:
+            by_key[letters_to_digits("".join(s[0] for s in reading))].append((freq, idx))
+    keys, offsets, ids = [], [0], []
+    for key in sorted(by_key, key=pad_key):
+        group = sorted(by_key[key], reverse=True)
+        mass = sum(f for f, _ in group)
+        chosen = [i for f, i in group[:ABBREV_MAX_PER_KEY] if f >= ABBREV_MIN_FREQ and f >= ABBREV_MIN_SHARE * mass]
+        if chosen:
+            keys.append(pad_key(key))
+            ids.extend(chosen)
+            offsets.append(len(ids))
+    return {
+        "abbr_key": np.array(keys, dtype=np.uint64),
+        "abbr_off": np.array(offsets, dtype=np.uint32),
+        "abbr_ids": np.array(ids, dtype=np.uint32),
+    }
+
+
+def build_associations(entries, min_freq) -> dict[str, np.ndarray]:
+    known_words = {w for w, _, _ in entries}
+    best: dict[str, dict[str, tuple[int, int]]] = collections.defaultdict(dict)
+    for idx, (word, _, freq) in enumerate(entries):
+        if len(word) < 2 or freq < max(min_freq, ASSOC_MIN_FREQ):
+            continue
+        for cut in range(1, min(ASSOC_MAX_PREFIX, len(word) - 1) + 1):
+            prefix = word[:cut]
+            if cut > 1 and prefix not in known_words:
+                continue
+            suffix = word[cut:]
+            # The same continuation can come from several readings: keep the best one.
+            if suffix not in best[prefix] or best[prefix][suffix][0] < freq:
+                best[prefix][suffix] = (freq, idx)
+    table = sorted((pack_text_key(p), p) for p in best)
+    keys, offsets, ids = [], [0], []
+    for key, prefix in table:
+        top = sorted(best[prefix].values(), reverse=True)[:ASSOC_PER_PREFIX]
+        keys.append(key)
+        ids.extend(i for _, i in top)
+        offsets.append(len(ids))
+    return {
+        "assoc_key": np.array(keys, dtype=np.uint64),
+        "assoc_off": np.array(offsets, dtype=np.uint32),
+        "assoc_ids": np.array(ids, dtype=np.uint32),
+    }
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--min-freq", type=int, default=MIN_WORD_FREQ)
+    args = ap.parse_args(argv)
+    meta, arrays = build(args.min_freq)
+    data = dictfile.encode(meta, arrays)
+    from parrot.storage import atomic_write
+
+    atomic_write(args.out, data)
+    print(f"wrote {args.out} ({len(data):,} bytes): {meta['entries']:,} entries "
+          f"({meta['words']:,} words, {meta['single_char_readings']:,} character readings), "
+          f"{len(meta['syllables'])} syllables, {len(arrays['abbr_key']):,} abbreviation keys, "
+          f"{len(arrays['assoc_key']):,} association prefixes")
+    for name, digest in meta["sources_sha256"].items():
+        print(f"  sha256 {digest}  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
