@@ -67,9 +67,7 @@ class KeypadPoller:
         """One driver read: (key, error, time of the sample). Never raises."""
         try:
             key = self.driver.read()
-        except OSError as e:
-            return None, e, self.clock()
-        except Exception as e:  # a driver bug must not kill the keypad for good
+        except Exception as e:  # OSError: a bus fault; anything else a driver bug - neither may stop the keypad
             return None, e, self.clock()
         return key, None, self.clock()
 
@@ -143,4 +141,6 @@ class KeypadPoller:
         """Stop polling. Safe to call more than once and from any task."""
         self._closed = True
         if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+            # A read already queued still runs (about a millisecond); run() then sees
+            # `closed` and returns. Cancelling it instead would raise CancelledError in run().
+            self._executor.shutdown(wait=False)
