@@ -19,6 +19,15 @@ static PyObject *model_error; /* parrot.llm.ModelError once engine.py registers 
 
 static PyObject *error_class(void) { return model_error ? model_error : PyExc_RuntimeError; }
 
+/* Messages may quote names read from the file: decode leniently. */
+static void raise_error(const char *msg) {
+    PyObject *s = PyUnicode_DecodeUTF8(msg, (Py_ssize_t)strlen(msg), "replace");
+    if (s) {
+        PyErr_SetObject(error_class(), s);
+        Py_DECREF(s);
+    }
+}
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -266,7 +275,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     Py_END_ALLOW_THREADS
     Py_DECREF(path_obj);
     if (!m) {
-        PyErr_SetString(error_class(), err);
+        raise_error(err);
         return -1;
     }
     pl_ctx *ctx = pl_ctx_new(m, context, threads, err, sizeof err);
@@ -275,7 +284,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
         pl_ctx_free(ctx);
         pl_model_free(m);
         free(logits);
-        PyErr_SetString(error_class(), ctx ? "out of memory" : err);
+        raise_error(ctx ? "out of memory" : err);
         return -1;
     }
     self->m = m;
@@ -359,7 +368,7 @@ static PyObject *Model_eval(ModelObject *self, PyObject *args) {
     PyBuffer_Release(&buf);
     PyMem_Free(ids);
     if (rc != 0) {
-        PyErr_SetString(error_class(), err[0] ? err : "evaluation failed");
+        raise_error(err[0] ? err : "evaluation failed");
         return NULL;
     }
     Py_RETURN_NONE;
@@ -381,7 +390,7 @@ static PyObject *Model_gen_start(ModelObject *self, PyObject *args) {
     pl_sampling s;
     unsigned long long seed;
     int max_tokens;
-    if (!PyArg_ParseTuple(args, "OOfiffiKi", &seq, &hist, &s.temperature, &s.top_k, &s.top_p, &s.min_p,
+    if (!PyArg_ParseTuple(args, "OOfifffiKi", &seq, &hist, &s.temperature, &s.top_k, &s.top_p, &s.min_p,
                           &s.repeat_penalty, &s.repeat_last_n, &seed, &max_tokens))
         return NULL;
     s.seed = seed;
@@ -464,7 +473,7 @@ static PyObject *Model_gen_next(ModelObject *self, PyObject *unused) {
     if (kind == 2) {
         join_thread(self);
         if (value == END_ERROR) {
-            PyErr_SetString(error_class(), self->gen_err[0] ? self->gen_err : "generation failed");
+            raise_error(self->gen_err[0] ? self->gen_err : "generation failed");
             return NULL;
         }
         return Py_BuildValue("(is)", 2, END_NAMES[value]);
@@ -494,7 +503,9 @@ static int need_tok(ModelObject *self) {
         return -1;
     }
     if (!self->tok) {
-        PyErr_Format(error_class(), "no tokenizer: %s", self->tok_err);
+        char msg[300];
+        snprintf(msg, sizeof msg, "no tokenizer: %s", self->tok_err);
+        raise_error(msg);
         return -1;
     }
     return 0;
@@ -692,7 +703,7 @@ static PyObject *py_sample(PyObject *mod, PyObject *args) {
     pl_sampling s;
     unsigned long long seed;
     int draws;
-    if (!PyArg_ParseTuple(args, "y*OfiffiKi", &lb, &hist, &s.temperature, &s.top_k, &s.top_p, &s.min_p,
+    if (!PyArg_ParseTuple(args, "y*OfifffiKi", &lb, &hist, &s.temperature, &s.top_k, &s.top_p, &s.min_p,
                           &s.repeat_penalty, &s.repeat_last_n, &seed, &draws))
         return NULL;
     s.seed = seed;
