@@ -298,8 +298,11 @@ def line_metrics(wqy: PcfFont) -> tuple[int, int]:
     return ascent, ascent + cjk_descent
 
 
-def crop(glyph: PcfGlyph, line_ascent: int) -> AtlasGlyph:
-    """Cut blank rows/columns off the ink box and express it relative to the line top."""
+def crop(glyph: PcfGlyph, baseline: int, line_height: int) -> AtlasGlyph:
+    """Cut blank rows/columns off the ink box and express it relative to the line top, the
+    baseline being `baseline` rows below it. A glyph that would stick out of the line box
+    (a few WQY symbols) is moved up or down just enough to fit: inverse-video bars one line
+    high must not cut off its pixels."""
     pixels = glyph.pixels
     used_rows = np.flatnonzero(pixels.any(axis=1))
     if used_rows.size == 0:  # space-like glyph: advance only
@@ -307,7 +310,9 @@ def crop(glyph: PcfGlyph, line_ascent: int) -> AtlasGlyph:
     used_cols = np.flatnonzero(pixels.any(axis=0))
     top, bottom, left, right = used_rows[0], used_rows[-1], used_cols[0], used_cols[-1]
     cropped = pixels[top : bottom + 1, left : right + 1]
-    return AtlasGlyph(glyph.advance, glyph.left_bearing + int(left), line_ascent - glyph.ascent + int(top), cropped)
+    y_offset = baseline - glyph.ascent + int(top)
+    y_offset = max(0, min(y_offset, line_height - cropped.shape[0]))
+    return AtlasGlyph(glyph.advance, glyph.left_bearing + int(left), y_offset, cropped)
 
 
 def pack_bits(pixels: np.ndarray) -> bytes:
@@ -319,7 +324,13 @@ def build_atlas(spec: AtlasSpec, fonts_dir: Path) -> bytes:
     wqy = read_pcf(fonts_dir / spec.wqy_file)
     fixed = read_pcf(fonts_dir / spec.fixed_file)
     ascent, line_height = line_metrics(wqy)
-    glyphs = {code: crop(glyph, ascent) for code, (_src, glyph) in choose_glyphs(wqy, fixed).items()}
+    # The fixed face's whole cell goes inside the line box: at 12 px its baseline sits one
+    # row above WQY's so that descenders (g, j, p, q, y) stay inside the 12-row line.
+    fixed_baseline = min(ascent, line_height - fixed.descent)
+    glyphs = {
+        code: crop(glyph, fixed_baseline if source is fixed else ascent, line_height)
+        for code, (source, glyph) in choose_glyphs(wqy, fixed).items()
+    }
 
     codes = sorted(glyphs)
     ranges = []  # runs of consecutive code points

@@ -155,6 +155,12 @@ class BitmapFont:
         """Every code point in the atlas, ascending."""
         return [c for start, n in zip(self._range_starts, self._range_counts) for c in range(start, start + n)]
 
+    def metrics(self, ch: str) -> tuple[int, int, int, int, int] | None:
+        """(advance, width, height, x offset, y offset) of a character the font has, else
+        None; cheap (no image is made)."""
+        index = self._index(ord(ch))
+        return None if index < 0 else self._shapes[int(self._glyph_shapes[index])]
+
     def glyph(self, ch: str) -> Glyph:
         """The glyph of one character; a hollow box for characters the font lacks (never raises).
         Control characters (newline, tab, ...) draw nothing and take no room."""
