@@ -630,13 +630,11 @@ static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t
 }
 
 /* Leftmost-longest added token at or after `from`: returns its start (len if none). */
-static size_t find_special(const pt_tokenizer *t, const char *s, size_t len, size_t from, int parse_special,
-                           int32_t *id) {
+static size_t find_special(const pt_tokenizer *t, const char *s, size_t len, size_t from, int32_t *id) {
     for (size_t i = from; i < len; i++) {
         uint8_t b = (uint8_t)s[i];
         for (int k = t->special_start[b]; k < t->special_start[b + 1]; k++) {
             int32_t sid = t->special[k];
-            if (!parse_special && t->type[sid] == PT_TOKEN_CONTROL) continue;
             size_t n = t->text_len[sid];
             if (n <= len - i && memcmp(s + i, t->text[sid], n) == 0) {
                 *id = sid;
@@ -665,14 +663,20 @@ int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int
     e.spelled = malloc(2 * len + 1);
     int rc = -1;
     if (!e.cp || !e.cls || !e.off || !e.sym_id || !e.sym_prev || !e.sym_next || !e.heap || !e.spelled) goto done;
-    size_t pos = 0;
-    while (pos < len) {
+    size_t start = 0, pos = 0; /* start of the pending text span, where the search resumes */
+    for (;;) {
         int32_t sid = -1;
-        size_t at = t->n_special ? find_special(t, text, len, pos, parse_special, &sid) : len;
-        if (at > pos) encode_span(t, &e, text + pos, at - pos);
+        size_t at = (pos < len && t->n_special) ? find_special(t, text, len, pos, &sid) : len;
+        if (at < len && !parse_special && t->type[sid] == PT_TOKEN_CONTROL) {
+            /* Like HF's encode_special_tokens: the match is found (so no shorter token inside it
+             * matches) but stays plain text, part of the surrounding span. */
+            pos = at + t->text_len[sid];
+            continue;
+        }
+        if (at > start) encode_span(t, &e, text + start, at - start);
         if (at >= len) break;
         emit(&e, sid);
-        pos = at + t->text_len[sid];
+        start = pos = at + t->text_len[sid];
     }
     rc = e.count;
 done:
