@@ -179,3 +179,89 @@ def tiny_gguf(arch: str, out_type: str = "f32") -> Path:
     out = root() / f"{arch}-{out_type}.gguf"
     convert(tiny_model(arch).hf_dir, out, out_type, progress=False)
     return out
+
+
+def _unpermute_from_interleaved_rope(w, n_head: int):
+    """Inverse of llama.cpp's Q/K row permutation (interleaved -> HF half-split RoPE layout)."""
+    head_dim = w.shape[0] // n_head
+    return w.reshape(n_head, head_dim // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def hf_model_from_gguf(path):
+    """A transformers model carrying a GGUF file's weights, dequantized by the `gguf` package.
+
+    The outside reference for quantized files: the arithmetic is transformers' (float32),
+    the weights are exactly what the file holds. (transformers' own `gguf_file=` loader
+    needs `accelerate`, which is not a dependency here.)
+    """
+    import gguf
+    import numpy as np
+    import torch
+    import transformers
+
+    reader = gguf.GGUFReader(path)
+    kv = {name: f.contents() for name, f in reader.fields.items() if not name.startswith("GGUF.")}
+    arch = kv["general.architecture"]
+    tensors = {}
+    for t in reader.tensors:
+        shape = tuple(reversed([int(d) for d in t.shape]))
+        tensors[t.name] = gguf.quants.dequantize(t.data, t.tensor_type).reshape(shape).astype(np.float32)
+    n_head, n_head_kv = kv[f"{arch}.attention.head_count"], kv[f"{arch}.attention.head_count_kv"]
+    n_embd = kv[f"{arch}.embedding_length"]
+    common = dict(
+        vocab_size=tensors["token_embd.weight"].shape[0],
+        hidden_size=n_embd,
+        intermediate_size=kv[f"{arch}.feed_forward_length"],
+        num_hidden_layers=kv[f"{arch}.block_count"],
+        num_attention_heads=n_head,
+        num_key_value_heads=n_head_kv,
+        max_position_embeddings=kv[f"{arch}.context_length"],
+        rms_norm_eps=kv[f"{arch}.attention.layer_norm_rms_epsilon"],
+        rope_theta=kv[f"{arch}.rope.freq_base"],
+        tie_word_embeddings="output.weight" not in tensors,
+    )
+    if arch == "qwen3":
+        common["head_dim"] = kv["qwen3.attention.key_length"]
+    cls, config_cls = {
+        "llama": (transformers.LlamaForCausalLM, transformers.LlamaConfig),
+        "qwen2": (transformers.Qwen2ForCausalLM, transformers.Qwen2Config),
+        "qwen3": (transformers.Qwen3ForCausalLM, transformers.Qwen3Config),
+    }[arch]
+    names = {
+        "attn_norm.weight": "input_layernorm.weight",
+        "attn_q.weight": "self_attn.q_proj.weight",
+        "attn_q.bias": "self_attn.q_proj.bias",
+        "attn_k.weight": "self_attn.k_proj.weight",
+        "attn_k.bias": "self_attn.k_proj.bias",
+        "attn_v.weight": "self_attn.v_proj.weight",
+        "attn_v.bias": "self_attn.v_proj.bias",
+        "attn_output.weight": "self_attn.o_proj.weight",
+        "attn_q_norm.weight": "self_attn.q_norm.weight",
+        "attn_k_norm.weight": "self_attn.k_norm.weight",
+        "ffn_norm.weight": "post_attention_layernorm.weight",
+        "ffn_gate.weight": "mlp.gate_proj.weight",
+        "ffn_up.weight": "mlp.up_proj.weight",
+        "ffn_down.weight": "mlp.down_proj.weight",
+    }
+    state = {}
+    for name, value in tensors.items():
+        if name == "token_embd.weight":
+            state["model.embed_tokens.weight"] = value
+        elif name == "output_norm.weight":
+            state["model.norm.weight"] = value
+        elif name == "output.weight":
+            state["lm_head.weight"] = value
+        else:
+            _, layer, rest = name.split(".", 2)
+            if arch == "llama" and rest == "attn_q.weight":
+                value = _unpermute_from_interleaved_rope(value, n_head)
+            elif arch == "llama" and rest == "attn_k.weight":
+                value = _unpermute_from_interleaved_rope(value, n_head_kv)
+            state[f"model.layers.{layer}.{names[rest]}"] = value
+    with torch.device("meta"):
+        model = cls(config_cls(**common))
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=False, assign=True)
+    if common["tie_word_embeddings"]:
+        model.tie_weights()
+    model.model.rotary_emb.__init__(model.config)  # its inv_freq buffer was created on "meta"
+    return model.eval()

@@ -64,20 +64,13 @@ def load_model(args):
         raise UserError(f"{path}: {e}") from e
 
 
-def _sampling_and_system(model, args):
-    """Sampling and system prompt: the model family's preset, overridden by the flags given."""
+def _chat_settings(model, args):
+    """Sampling, system prompt and thinking: the family preset, overridden by the flags given."""
     import dataclasses
 
-    from parrot.llm import Sampling
+    from parrot.llm.presets import preset_for
 
-    sampling, system = Sampling(), None
-    try:
-        from parrot.llm import presets
-
-        preset = presets.preset_for_model(model)
-        sampling, system = preset.sampling, preset.system_prompt
-    except (ImportError, AttributeError, LookupError):
-        pass  # no preset for this family: engine defaults
+    preset = preset_for(model.arch, model.name)
     overrides = {
         "temperature": args.temp,
         "top_k": args.top_k,
@@ -87,13 +80,15 @@ def _sampling_and_system(model, args):
         "seed": args.seed,
         "max_tokens": args.max_tokens,
     }
-    sampling = dataclasses.replace(sampling, **{k: v for k, v in overrides.items() if v is not None})
-    return sampling, (args.system if args.system is not None else system)
+    sampling = dataclasses.replace(preset.sampling, **{k: v for k, v in overrides.items() if v is not None})
+    system = args.system if args.system is not None else preset.system_prompt
+    return sampling, system, args.think or preset.thinking
 
 
-def _answer(model, prompt: str, sampling, system, args, out) -> bool:
+def _answer(model, prompt: str, settings, args, out) -> bool:
     """Stream one answer to `out`. Ctrl-C aborts the answer only; returns False if aborted."""
-    pieces = model.chat(prompt, sampling=sampling, system=system, thinking=args.think)
+    sampling, system, thinking = settings
+    pieces = model.chat(prompt, sampling=sampling, system=system, thinking=thinking)
     try:
         for piece in pieces:
             out.write(piece)
@@ -105,11 +100,12 @@ def _answer(model, prompt: str, sampling, system, args, out) -> bool:
         out.flush()
         return False
     out.write("\n")
+    out.flush()
     if args.stats:
         s = model.stats
         print(
-            f"[prefill {s.prefill_tokens} tok {s.prefill_tps:.1f} tok/s, "
-            f"decode {s.decode_tokens} tok {s.decode_tps:.1f} tok/s]",
+            f"[prefill {s['prefill_tokens']} tok {s['prefill_tps']:.1f} tok/s, "
+            f"decode {s['decode_tokens']} tok {s['decode_tps']:.1f} tok/s]",
             file=sys.stderr,
         )
     return True
@@ -118,10 +114,10 @@ def _answer(model, prompt: str, sampling, system, args, out) -> bool:
 def run_chat(args) -> int:
     model = load_model(args)
     try:
-        sampling, system = _sampling_and_system(model, args)
+        settings = _chat_settings(model, args)
         out = sys.stdout
         if args.prompt is not None:
-            return 0 if _answer(model, args.prompt, sampling, system, args, out) else 130
+            return 0 if _answer(model, args.prompt, settings, args, out) else 130
         print(f"{model.name} ({model.arch}); empty line or Ctrl-D quits, Ctrl-C stops an answer.", file=sys.stderr)
         while True:
             try:
@@ -131,7 +127,7 @@ def run_chat(args) -> int:
                 return 0
             if not prompt.strip():
                 return 0
-            _answer(model, prompt, sampling, system, args, out)
+            _answer(model, prompt, settings, args, out)
     finally:
         model.close()
 

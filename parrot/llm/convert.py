@@ -466,6 +466,13 @@ def _check_free_space(directory: Path, needed: int) -> None:
         )
 
 
+def readable_file_mode() -> int:
+    """The mode a plain open() would give (mkstemp's 0600 would hide models from other users)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 class _AtomicOutput:
     """A temp file next to `path`; committed with fsync + rename, removed on any failure."""
 
@@ -478,6 +485,7 @@ class _AtomicOutput:
     def commit(self) -> None:
         with open(self.tmp, "rb+") as f:
             os.fsync(f.fileno())
+        os.chmod(self.tmp, readable_file_mode())
         os.replace(self.tmp, self.path)
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:

@@ -177,7 +177,7 @@ def pull_entry(
     progress: bool = True,
 ) -> Path:
     """Download, assemble and verify one registry model; returns its path. Idempotent."""
-    from parrot.llm.convert import ProgressBar
+    from parrot.llm.convert import ProgressBar, readable_file_mode
 
     directory = directory or models_dir()
     final = directory / entry.filename
@@ -219,6 +219,7 @@ def pull_entry(
             raise UserError(
                 f"{entry.name}: sha256 mismatch (got {sha.hexdigest()[:16]}..., expected {entry.sha256[:16]}...); not saved"
             )
+        os.chmod(tmp, readable_file_mode())
         os.replace(tmp, final)
         dir_fd = os.open(directory, os.O_RDONLY)
         try:
