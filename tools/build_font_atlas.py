@@ -17,7 +17,9 @@ Atlas format (all integers little-endian), version 1:
   ranges   n_ranges x (u32 first codepoint, u32 count, u32 first glyph index), sorted,
            non-overlapping: the codepoint table, run-length coded
   shapes   n_shapes x (u8 advance, u8 width, u8 height, i8 x offset, i8 y offset)
-           distinct glyph metrics; x offset from the pen, y offset from the line top
+           distinct glyph metrics of the cropped ink box; x offset from the pen, y offset
+           from the line top. WQY's baseline is `ascent` rows below the line top; the
+           fixed face's cell is placed inside the line box (see build_atlas).
   glyphs   n_glyphs x u16 shape index (glyph order = codepoint order)
   bitmaps  per glyph ceil(width*height/8) bytes: the glyph's rows concatenated and bit
            packed MSB first (no row padding); a glyph's offset is the running sum.

@@ -5,9 +5,15 @@ Debian's PCF fonts; the format is described there. Loading one costs a few milli
 (inflate + a handful of numpy views); glyph images are made on first use and cached.
 
 Geometry: `draw(image, x, y, text)` puts the *top of the line box* at y and the pen at x.
-The 12 px font has line_height 12 (ascent 11: the top row is only used by curly quotes and
-accents, so it doubles as the gap between lines of hanzi), i.e. 5 lines fill 60 of the
-OLED's 64 rows.
+12 px font: line_height 12, ascent 11 (baseline row of the hanzi). Hanzi ink fills rows
+1..11 of the box; row 0 is only used by curly quotes and accents, so it is the gap between
+lines. The half-width Latin cell (misc-fixed 6x12) fills rows 0..11, descenders included.
+Every glyph stays inside the 12-row box, so an inverse bar `line_height` rows high (title
+bar, selection) shows all of it. 5 lines take 60 of the OLED's 64 rows; with a 12-row
+title bar, 4 lines fit below it. (16 px font: line_height 17, ascent 15.)
+
+Speed (x86_64, one core): loading an atlas ~10 ms; a full 128x64 screen of hanzi (5 lines x
+10) ~0.3 ms once its glyphs are cached, ~3-5 ms when every glyph is new.
 """
 
 from __future__ import annotations
