@@ -17,7 +17,8 @@ from parrot.errors import UserError
 
 # Parts that contribute subcommands (module must define register(subparsers)).
 COMMAND_MODULES = [
-    "parrot.app.cli",  # sim, run, render
+    "parrot.app.cli",  # sim, run, render, config
+    "parrot.keypad.cli",  # keypad, battery (hardware bring-up)
     "parrot.bench.cli",  # bench display|ime|llm
     "parrot.ime.cli",  # ime keys|eval
     "parrot.llm.cli",  # chat, convert, models

@@ -30,7 +30,7 @@ class ChatBackend(Protocol):
 class EchoBackend:
     """Answers by repeating the question, streamed character by character like a model would."""
 
-    def __init__(self, delay_s: float = 0.0):
+    def __init__(self, delay_s: float = 0.03):
         self.name = "echo"
         self.delay_s = delay_s
         self._abort = threading.Event()

@@ -14,6 +14,7 @@ from typing import Callable
 
 from parrot.app.effects import Effect
 from parrot.events import BatteryReading, Event, KeyEvent, LlmDone, LlmLoaded, LlmProgress, LlmToken, Tick
+from parrot.keys import KeyAction
 from parrot.ui.canvas import Canvas
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class App:
         self.big_font = _big_font(self.font)
         self.screens = build_screens(self)
         self.screen = self.screens[ScreenName.SPLASH]
-        self.history: list[ScreenName] = []
+        self._swallow = None  # key whose remaining events (release, long...) are dropped
         self.screen.enter(now)
 
     # --- driving --------------------------------------------------------------------------
@@ -110,6 +111,15 @@ class App:
             return
         if isinstance(event, KeyEvent):
             log.debug("%s %s on %s", event.key.value, event.action.value, self.screen.name.value)
+            if event.action is KeyAction.PRESS:
+                self._swallow = None
+            elif event.key is self._swallow:
+                return  # the rest of a key press that already took us to this screen
+            before = self.screen
+            self.screen.handle(event)
+            if self.screen is not before:
+                self._swallow = event.key
+            return
         self.screen.handle(event)
 
     def take_effects(self) -> list[Effect]:

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 class LlmBackend:
     def __init__(self, resolve: Callable[[str], tuple], threads: int, context: int):
-        """`resolve(name) -> (path, preset)`; raises UserError for an unknown/missing model."""
+        """`resolve(name) -> (path, preset family or None)`; raises UserError for an unknown/missing model."""
         self.resolve = resolve
         self.threads = threads
         self.context = context
@@ -26,11 +26,13 @@ class LlmBackend:
 
     def load(self, name: str, post: Post) -> None:
         from parrot.llm import Model
+        from parrot.llm.presets import PRESETS, preset_for
 
         self.close()  # free the old model before mapping the new one: both may not fit in RAM
         try:
-            path, preset = self.resolve(name)
+            path, family = self.resolve(name)
             self.model = Model(str(path), threads=self.threads, context=self.context)
+            preset = PRESETS.get(family) or preset_for(self.model.arch, self.model.name)
         except Exception as e:  # ModelError / UserError: shown on the models screen
             log.warning("loading %s failed: %s", name, e)
             post(LlmLoaded(name, error=str(e)))

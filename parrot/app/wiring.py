@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -24,13 +25,20 @@ ABOUT = [
 ]
 
 
+@functools.lru_cache(maxsize=1)
+def shipped_dictionary():
+    """The T9 dictionary is read-only and shared by every session in the process."""
+    from parrot.ime.dictionary import load_dictionary
+
+    return load_dictionary()
+
+
 def make_input_session_factory(data_dir: Path):
-    """One dictionary for the whole process; each editor gets a session over it."""
-    from parrot.ime.dictionary import UserDictionary, load_dictionary
+    from parrot.ime.dictionary import UserDictionary
     from parrot.ime.editor import Editor
     from parrot.ime.session import InputSession
 
-    dictionary = load_dictionary()
+    dictionary = shipped_dictionary()
     user_dict = UserDictionary(data_dir / "user_dict.bin")
 
     def new_session(text: str = ""):
@@ -46,15 +54,13 @@ def list_models() -> list[ModelEntry]:
     return [ModelEntry(m.name, f"{m.size / 1e6:.0f}MB", m.present) for m in registry_models()]
 
 
-def resolve_with_preset(name: str):
-    """Model name or path -> (GGUF path, the sampling/system preset of its family)."""
-    from parrot.llm import presets
-    from parrot.llm.models import REGISTRY, Q8_SUFFIX, resolve_model
+def resolve_with_family(name: str):
+    """Model name or path -> (GGUF path, preset family name or None to decide from the model)."""
+    from parrot.llm.models import Q8_SUFFIX, REGISTRY, resolve_model
 
     path = resolve_model(name)
     base = name[: -len(Q8_SUFFIX)] if name.endswith(Q8_SUFFIX) else name
-    family = REGISTRY[base].preset if base in REGISTRY else None
-    return path, presets.preset_for(family, path)
+    return path, (REGISTRY[base].preset if base in REGISTRY else None)
 
 
 def build_app(config: Config, data_dir: Path, now: float, wall_clock_base: float | None = None) -> App:
@@ -86,7 +92,7 @@ def make_backend(kind: str, config: Config):
     if kind == "echo":
         return EchoBackend()
     from parrot.app.llm_backend import LlmBackend
-    return LlmBackend(resolve_with_preset, threads=config.llm.threads, context=config.llm.context)
+    return LlmBackend(resolve_with_family, threads=config.llm.threads, context=config.llm.context)
 
 
 def default_backend_kind(config: Config) -> str:

@@ -9,13 +9,20 @@ from parrot.keys import Key, KeyAction
 from parrot.ui.canvas import HEIGHT, WIDTH, Canvas
 
 TITLE_H = 12  # inverse title bar; the body starts right below it
-BODY_TOP = TITLE_H + 1
+BODY_TOP = TITLE_H + 2  # a blank row so a highlighted first row does not merge with the bar
 ROW_H = 12  # list rows: 4 per page under the title bar
 
 
 def pressed(event: Event, *keys: Key) -> Key | None:
     """The key of a short press (or auto-repeat) among `keys`, else None."""
     if isinstance(event, KeyEvent) and event.action in (KeyAction.PRESS, KeyAction.REPEAT) and event.key in keys:
+        return event.key
+    return None
+
+
+def released(event: Event, *keys: Key) -> Key | None:
+    """The key of a short press, seen at its release: for keys whose long press means more."""
+    if isinstance(event, KeyEvent) and event.action is KeyAction.RELEASE and event.key in keys:
         return event.key
     return None
 

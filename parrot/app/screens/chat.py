@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from parrot.app.core import ScreenName
 from parrot.app.effects import AbortLlm, AskLlm, SaveHistory
-from parrot.app.screens.base import BODY_TOP, Screen, long_pressed, pressed
+from parrot.app.screens.base import BODY_TOP, Screen, long_pressed, pressed, released
 from parrot.events import LlmDone, LlmProgress, LlmToken
 from parrot.keys import Key
 from parrot.ui.canvas import HEIGHT, WIDTH
@@ -42,7 +42,8 @@ class ChatScreen(Screen):
         self.phase = Phase.IDLE
         self.request = 0
         self.progress = (0, 0)
-        self.view = TextView(app.font, TEXT_W)
+        self.abort_press = False  # the A that aborted: its release must not also act
+        self.view = TextView(app.font, TEXT_W, self.rows)
 
     @property
     def rows(self) -> int:
@@ -56,8 +57,8 @@ class ChatScreen(Screen):
         self.turns.append(Turn(question))
         self.phase = Phase.PREFILL
         self.progress = (0, 0)
-        self.view.append(("\n" if self.view.total_lines else "") + f"问：{question}\n答：")
-        self.view.scroll_to_bottom()
+        self.view.append(("\n" if len(self.turns) > 1 else "") + f"问：{question}\n答：")
+        self.view.scroll_to_end()
         self.app.effect(AskLlm(self.request, question))
         self.app.go(ScreenName.CHAT)
 
@@ -67,8 +68,8 @@ class ChatScreen(Screen):
 
     # --- LLM traffic (arrives even when another screen is shown) --------------------------
     def on_llm(self, event) -> None:
-        if event.request != self.request or not self.turns:
-            return  # a late event of an earlier, aborted request
+        if event.request != self.request or not self.turns or self.phase is Phase.IDLE:
+            return  # a late event of an earlier or finished (aborted) request
         turn = self.turns[-1]
         if isinstance(event, LlmProgress):
             self.progress = (event.done, event.total)
@@ -86,16 +87,24 @@ class ChatScreen(Screen):
 
     def clear(self) -> None:
         self.turns.clear()
-        self.view = TextView(self.app.font, TEXT_W)
+        self.view = TextView(self.app.font, TEXT_W, self.rows)
 
     # --- keys -----------------------------------------------------------------------------
     def handle(self, event) -> None:
+        if pressed(event, Key.A) and self.busy:
+            # Abort at the press, not the release: the user wants it to stop now.
+            self.app.effect(AbortLlm(self.request))
+            self.abort_press = True
+            return
+        if released(event, Key.A) and self.abort_press:
+            self.abort_press = False
+            return
         if long_pressed(event, Key.A):
             if self.busy:
                 self.app.effect(AbortLlm(self.request))
             self.app.go(ScreenName.MENU)
             return
-        key = pressed(event, Key.A, Key.D, Key.STAR, Key.HASH)
+        key = released(event, Key.A) or pressed(event, Key.D, Key.STAR, Key.HASH)
         if key is Key.A:
             if self.busy:
                 self.app.effect(AbortLlm(self.request))
@@ -104,7 +113,7 @@ class ChatScreen(Screen):
         elif key is Key.D and not self.busy and self.turns:
             self.ask(self.turns[-1].question)
         elif key in (Key.STAR, Key.HASH):
-            self.view.scroll(-1 if key is Key.STAR else 1, self.rows)
+            self.view.scroll(-1 if key is Key.STAR else 1)
             self.app.dirty = True
 
     # --- drawing --------------------------------------------------------------------------
@@ -127,7 +136,7 @@ class ChatScreen(Screen):
         self.title_bar(canvas, "鹦鹉", self.status_text())
         lh = self.app.font.line_height
         rows = self.rows
-        lines = self.view.visible(rows)
+        lines = self.view.visible()
         for i, line in enumerate(lines):
             canvas.text(1, BODY_TOP + i * lh, line)
         if self.phase is Phase.PREFILL and self.progress[1]:

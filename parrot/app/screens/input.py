@@ -34,8 +34,9 @@ class InputScreen(Screen):
         from parrot.ime.session import Outcome
 
         if isinstance(event, Tick):
-            if self.session.tick(event.now):
-                self.app.dirty = True
+            if self.session.multitap is not None:
+                self.session.tick(event.now)
+                self.app.dirty = True  # the countdown bar shrinks, or the letter was committed
             return
         if not isinstance(event, KeyEvent):
             return
@@ -53,7 +54,7 @@ class InputScreen(Screen):
                 self.app.go(ScreenName.CHAT)  # still answering: show it instead
         elif outcome is Outcome.BACK:
             self.app.go(ScreenName.CHAT if chat.turns else ScreenName.MENU)
-        if getattr(self.session, "pending_save", False):
+        if self.session.pending_save:
             from parrot.app.effects import SaveUserDictionary
 
             self.app.effect(SaveUserDictionary())
@@ -71,7 +72,7 @@ class InputScreen(Screen):
         font = self.app.font
         lh = font.line_height
         mode = MODE_LABELS.get(s.mode.name, s.mode.name)
-        if s.mode.name == "ENGLISH" and getattr(s, "english_upper", False):
+        if s.mode.name == "ENGLISH" and s.uppercase:
             mode = "EN"
         self.title_bar(canvas, "提问", f"{mode} {len(s.editor.text)}")
         if s.symbol_picker is not None:
@@ -127,12 +128,12 @@ class InputScreen(Screen):
             else:
                 canvas.text(x, y, split)
             x += w + 2
-        if getattr(s, "association", False) and not s.digits:
+        if s.association and not s.digits:
             canvas.text_right(WIDTH - 1, y, "联想")
         # Candidate row: numbered, the highlighted one inverted, page counter at the right.
         y += lh
         x = 1
-        page_tag = f"{s.page + 1}/{s.page_count}" if getattr(s, "page_count", 1) > 1 else ""
+        page_tag = f"{s.page + 1}/{s.page_count}" if s.page_count > 1 else ""
         right_limit = WIDTH - (font.text_width(page_tag) + 2 if page_tag else 0)
         for i, cand in enumerate(s.candidates):
             label = f"{i + 1}{cand}"

@@ -1,0 +1,172 @@
+"""The pure state machine: events in, screens / effects / frames out."""
+
+import pytest
+
+from parrot.app import effects as fx
+from parrot.app.core import ScreenName
+from parrot.app.settings import defaults
+from parrot.app.wiring import build_app
+from parrot.config import validate, Config
+from parrot.events import BatteryReading, KeyEvent, LlmDone, LlmLoaded, LlmProgress, LlmToken, Tick
+from parrot.keys import Key, KeyAction
+
+
+@pytest.fixture
+def app(tmp_path):
+    config = Config(validate({"ui": {"splash_s": 1.0}}))
+    return build_app(config, tmp_path, now=0.0, wall_clock_base=0.0)
+
+
+def tap(app, *labels):
+    for label in labels:
+        key = Key.from_label(label)
+        app.handle(KeyEvent(key, KeyAction.PRESS))
+        app.handle(KeyEvent(key, KeyAction.RELEASE))
+
+
+def long_tap(app, label):
+    key = Key.from_label(label)
+    for action in (KeyAction.PRESS, KeyAction.LONG, KeyAction.LONG_RELEASE):
+        app.handle(KeyEvent(key, action))
+
+
+def text_of(app):
+    """Everything the frame shows, read back through the font: a cheap OCR for our own glyphs."""
+    return app.render()
+
+
+def test_splash_goes_to_menu_by_key_or_by_time(app):
+    assert app.screen.name is ScreenName.SPLASH
+    app.handle(Tick(0.5))
+    assert app.screen.name is ScreenName.SPLASH
+    app.handle(Tick(1.01))
+    assert app.screen.name is ScreenName.MENU
+    tap(app, "A")
+    assert app.screen.name is ScreenName.SPLASH
+    tap(app, "5")
+    assert app.screen.name is ScreenName.MENU
+
+
+def test_menu_moves_jumps_and_wraps(app):
+    tap(app, "D")
+    menu = app.screen
+    assert menu.list.index == 0
+    tap(app, "#", "#", "#", "#")
+    assert menu.list.index == 4 and menu.list.page == 1  # item 5 is on page 2
+    tap(app, "#")
+    assert menu.list.index == 0
+    tap(app, "*")
+    assert menu.list.index == 4
+    tap(app, "*", "*", "*", "*", "3")  # digit jumps within the current page: item 3 = settings
+    assert app.screen.name is ScreenName.SETTINGS
+    tap(app, "A")
+    assert app.screen.name is ScreenName.MENU
+    tap(app, "#")
+    tap(app, "D")
+    assert app.screen.name is ScreenName.SHUTDOWN
+
+
+def test_settings_change_is_saved_and_contrast_applied(app):
+    tap(app, "D", "3")
+    assert app.screen.name is ScreenName.SETTINGS
+    app.take_effects()
+    before = app.settings["contrast"]
+    tap(app, "4")  # row 4 = contrast
+    tap(app, "D")
+    eff = app.take_effects()
+    assert app.settings["contrast"] != before
+    assert fx.SaveSettings(dict(app.settings)) in eff and fx.SetContrast(app.settings["contrast"]) in eff
+    tap(app, "B")
+    assert app.settings["contrast"] == before
+
+
+def test_shutdown_needs_a_long_press(app):
+    tap(app, "D", "4")
+    assert app.screen.name is ScreenName.SHUTDOWN
+    tap(app, "D")
+    assert fx.Shutdown() not in app.take_effects()
+    long_tap(app, "D")
+    assert fx.Shutdown() in app.take_effects()
+    tap(app, "A")  # ignored once shutting down
+    assert app.screen.name is ScreenName.SHUTDOWN
+
+
+def test_shutdown_cancel(app):
+    tap(app, "D", "4", "A")
+    assert app.screen.name is ScreenName.MENU
+
+
+def test_question_answer_abort_and_reask(app):
+    tap(app, "D", "1")
+    assert app.screen.name is ScreenName.INPUT
+    tap(app, "6", "4", "4", "2", "6")
+    assert app.screen.session.candidates[0] == "你好"
+    tap(app, "D")  # pick 你好
+    assert app.screen.session.editor.text == "你好"
+    app.take_effects()
+    tap(app, "D")  # submit
+    assert app.screen.name is ScreenName.CHAT
+    chat = app.screen
+    (ask,) = [e for e in app.take_effects() if isinstance(e, fx.AskLlm)]
+    assert ask.question == "你好" and chat.busy
+    app.handle(LlmProgress(ask.request, 3, 10))
+    assert chat.status_text() == "读题30%"
+    for piece in ["你", "好", "！"]:
+        app.handle(LlmToken(ask.request, piece))
+    assert chat.turns[-1].answer == "你好！"
+    tap(app, "A")  # abort while answering
+    assert fx.AbortLlm(ask.request) in app.take_effects()
+    app.handle(LlmDone(ask.request, aborted=True, stats={"decode_tps": 12.5}))
+    assert not chat.busy and chat.status_text() == "已中止 12.5t/s"
+    app.handle(LlmToken(ask.request, "late"))  # a late token of the old request changes nothing
+    assert chat.turns[-1].answer == "你好！"
+    tap(app, "D")  # re-ask
+    (again,) = [e for e in app.take_effects() if isinstance(e, fx.AskLlm)]
+    assert again.question == "你好" and again.request == ask.request + 1
+    app.handle(LlmToken(ask.request, "stale"))
+    assert chat.turns[-1].answer == ""
+    app.handle(LlmDone(again.request))
+    assert any(isinstance(e, fx.SaveHistory) for e in app.take_effects())
+    tap(app, "A")  # idle: A asks a new question
+    assert app.screen.name is ScreenName.INPUT
+
+
+def test_chat_scroll_unpins_and_repins(app):
+    chat = app.screens[ScreenName.CHAT]
+    chat.ask("长回答")
+    for _ in range(40):
+        app.handle(LlmToken(chat.request, "很长的回答文字。"))
+    view = chat.view
+    assert view.pinned_to_bottom and view.top == view.max_top > 0
+    tap(app, "*", "*")
+    top = view.top
+    assert not view.pinned_to_bottom
+    app.handle(LlmToken(chat.request, "更多文字更多文字更多文字"))
+    assert view.top == top  # the user is reading: the view stays
+    tap(app, *"#" * 50)
+    assert view.pinned_to_bottom
+
+
+def test_answer_keeps_streaming_while_on_another_screen(app):
+    chat = app.screens[ScreenName.CHAT]
+    chat.ask("问题")
+    long_tap(app, "A")  # leave to the menu; aborts the answer
+    assert app.screen.name is ScreenName.MENU
+    assert fx.AbortLlm(chat.request) in app.take_effects()
+
+
+def test_status_events(app):
+    app.handle(BatteryReading(55.0))
+    app.handle(LlmLoaded("qwen"))
+    assert app.status.battery == 55.0 and app.status.model == "qwen"
+    app.handle(BatteryReading(None))
+    assert app.status.battery is None
+    app.handle(LlmLoaded("broken", error="bad file"))
+    assert app.status.model is None and app.status.model_error == "bad file"
+
+
+def test_every_screen_renders(app):
+    for name in ScreenName:
+        app.go(name)
+        image = app.render().image
+        assert image.size == (128, 64) and image.getbbox() is not None, name
