@@ -320,3 +320,25 @@ def test_wide_classification_follows_unicode_for_hanzi_and_ascii(font):
         assert unicodedata.east_asian_width(ch) in "WF" and font.is_wide(ch)
     for ch in "a,.?!":
         assert not font.is_wide(ch)
+
+
+def test_atlas_of_another_size_is_refused(tmp_path, monkeypatch):
+    shutil.copy(FONTS / "wqy16.bin", tmp_path / "wqy12.bin")
+    monkeypatch.setenv("PARROT_FONT_DIR", str(tmp_path))
+    with pytest.raises(UserError, match="16 px font, not 12 px"):
+        load_font(12)
+
+
+def test_inconsistent_tables_are_refused_even_with_a_valid_checksum():
+    import struct
+    import zlib
+
+    data = (FONTS / "wqy12.bin").read_bytes()
+    header = font_mod._HEADER
+    fields = list(header.unpack_from(data))
+    payload = bytearray(zlib.decompress(data[header.size:]))
+    payload[8:12] = struct.pack("<I", 5)  # first range's first glyph index: should be 0
+    fields[-1] = zlib.crc32(payload)
+    forged = header.pack(*fields) + zlib.compress(bytes(payload))
+    with pytest.raises(UserError, match="inconsistent"):
+        BitmapFont(forged, "forged.bin")

@@ -73,7 +73,10 @@ def load_font(size: int = 12) -> "BitmapFont":
     for directory in dirs:
         path = directory / name
         if path.is_file():
-            return _load_cached(path.resolve(), path.stat().st_mtime_ns)
+            font = _load_cached(path.resolve(), path.stat().st_mtime_ns)
+            if font.size != size:
+                raise UserError(f"font atlas {path} holds a {font.size} px font, not {size} px")
+            return font
     looked = ", ".join(str(d) for d in dirs)
     raise UserError(f"font atlas {name} not found (looked in: {looked}); set PARROT_FONT_DIR or run `make fonts`")
 
@@ -128,7 +131,12 @@ class BitmapFont:
 
         if n_glyphs and int(glyph_shapes.max()) >= n_shapes:
             raise ValueError("glyph refers to a missing shape")
-        if int(ranges[:, 1].sum()) != n_glyphs or np.any(np.diff(ranges[:, 0].astype(np.int64)) <= 0):
+        starts, counts, firsts = (ranges[:, i].astype(np.int64) for i in range(3))
+        if (
+            counts.sum() != n_glyphs
+            or np.any(starts[1:] < starts[:-1] + counts[:-1])  # sorted, no overlaps
+            or np.any(firsts != np.cumsum(counts) - counts)  # glyph indices run on
+        ):
             raise ValueError("code point table is inconsistent")
         # Shapes as plain tuples (advance, width, height, x offset, y offset); offsets are signed.
         self._shapes = [(int(a), int(w), int(h), _s8(x), _s8(y)) for a, w, h, x, y in shapes]

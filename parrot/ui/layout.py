@@ -73,7 +73,7 @@ def wrap_spans(text: str, font: Measure, width: int, start: int = 0) -> list[tup
 def cursor_position(text: str, font: Measure, width: int, cursor: int) -> tuple[int, int]:
     """(line index, x in pixels) of a text cursor placed before text[cursor], in the lines
     wrap(text, font, width) returns. At a soft line break the cursor belongs to the start of
-    the next line; after a final "\n" it is at the start of the (empty) last line. Wrapping
+    the next line; after a final "\\n" it is at the start of the (empty) last line. Wrapping
     text[:cursor] separately is not the same: kinsoku can move characters across the break."""
     if not 0 <= cursor <= len(text):
         raise ValueError(f"cursor {cursor} outside text of length {len(text)}")
