@@ -63,11 +63,13 @@ class Dictionary:
         self.path = path
         self.syllables: list[str] = meta["syllables"]
         self.syllable_digits = [letters_to_digits(s) for s in self.syllables]
-        self.keys = arrays["entry_key"]
-        self.logp = arrays["entry_logp"]
-        self.nchars = arrays["entry_nchars"]
-        self.ndigits = arrays["entry_digits"]
-        self.last_start = arrays["entry_last"]
+        # The arrays every key press scans are copied into memory (2 MB): a first touch
+        # of a memory-mapped page costs a page fault, which would show as a slow key.
+        self.keys = np.array(arrays["entry_key"])
+        self.logp = np.array(arrays["entry_logp"])
+        self.nchars = np.array(arrays["entry_nchars"])
+        self.ndigits = np.array(arrays["entry_digits"])
+        self.last_start = np.array(arrays["entry_last"])
         self.chars = arrays["chars"]
         self.sylls = arrays["sylls"]
         self.abbr_key, self.abbr_off, self.abbr_ids = arrays["abbr_key"], arrays["abbr_off"], arrays["abbr_ids"]
@@ -153,15 +155,12 @@ class LearnedWord:
     reading: tuple[str, ...]
     count: int
     last_used: int  # value of the dictionary's use counter (clock-free recency)
+    digits: str = ""  # derived: the keys that type the reading
+    last_start: int = 0  # derived: digit offset of the last syllable
 
-    @property
-    def digits(self) -> str:
-        return letters_to_digits("".join(self.reading))
-
-    @property
-    def last_start(self) -> int:
-        """Digit offset of the last syllable (for incomplete-last-syllable matches)."""
-        return len(letters_to_digits("".join(self.reading[:-1])))
+    def __post_init__(self):
+        self.digits = letters_to_digits("".join(self.reading))
+        self.last_start = len(letters_to_digits("".join(self.reading[:-1])))
 
 
 USER_DICT_VERSION = 1
@@ -187,8 +186,10 @@ class UserDictionary:
         self.follows: dict[tuple[str, str], list[int]] = {}  # (prev, next) -> [count, last_used]
         self.uses = 0
         self.pending_save = False
-        self._index: list[tuple[str, tuple[str, tuple[str, ...]]]] | None = None
-        self.version = 0  # bumps on every change (lets callers cache)
+        # Lookup index, rebuilt after the set of words changes: digit key -> words, and
+        # the sorted distinct keys for prefix search.
+        self._by_digits: dict[str, list[LearnedWord]] | None = None
+        self._sorted_digits: list[str] = []
         if self.path is not None:
             self._load()
 
@@ -198,8 +199,9 @@ class UserDictionary:
         key = (word, tuple(reading))
         entry = self.words.get(key)
         if entry is None:
-            self.words[key] = LearnedWord(word, tuple(reading), 1, self.uses)
-            self._index = None
+            entry = LearnedWord(word, tuple(reading), 1, self.uses)
+            self.words[key] = entry
+            self._add_to_index(entry)
             if len(self.words) > self.capacity:
                 self._evict_words()
         else:
@@ -221,7 +223,6 @@ class UserDictionary:
 
     def _changed(self) -> None:
         self.pending_save = True
-        self.version += 1
 
     def _value(self, count: int, last_used: int) -> float:
         # Frequently and recently used entries are worth keeping.
@@ -231,7 +232,7 @@ class UserDictionary:
         keep = self.capacity - max(1, int(self.capacity * EVICT_FRACTION))
         ranked = sorted(self.words.items(), key=lambda kv: self._value(kv[1].count, kv[1].last_used), reverse=True)
         self.words = dict(ranked[:keep])
-        self._index = None
+        self._by_digits = None
 
     def _evict_follows(self) -> None:
         keep = self.follow_capacity - max(1, int(self.follow_capacity * EVICT_FRACTION))
@@ -243,22 +244,36 @@ class UserDictionary:
         entry = self.words.get((word, tuple(reading)))
         return entry.count if entry else 0
 
+    def _index(self) -> dict[str, list[LearnedWord]]:
+        if self._by_digits is None:
+            by_digits: dict[str, list[LearnedWord]] = {}
+            for w in self.words.values():
+                by_digits.setdefault(w.digits, []).append(w)
+            self._by_digits = by_digits
+            self._sorted_digits = sorted(by_digits)
+        return self._by_digits
+
+    def _add_to_index(self, entry: LearnedWord) -> None:
+        if self._by_digits is None:
+            return  # built on the next query
+        group = self._by_digits.setdefault(entry.digits, [])
+        if not group:
+            bisect.insort(self._sorted_digits, entry.digits)
+        group.append(entry)
+
     def prefix_matches(self, digits: str) -> list[LearnedWord]:
         """Learned words whose key starts with digits, last syllable possibly incomplete."""
-        if self._index is None:
-            self._index = sorted((w.digits, k) for k, w in self.words.items())
-        lo = bisect.bisect_left(self._index, (digits,))
+        index = self._index()
+        keys = self._sorted_digits
         out = []
-        for key, wkey in self._index[lo:]:
-            if not key.startswith(digits):
+        for pos in range(bisect.bisect_left(keys, digits), len(keys)):
+            if not keys[pos].startswith(digits):
                 break
-            w = self.words[wkey]
-            if w.last_start < len(digits):
-                out.append(w)
+            out.extend(w for w in index[keys[pos]] if w.last_start < len(digits))
         return out
 
     def exact(self, digits: str) -> list[LearnedWord]:
-        return [w for w in self.prefix_matches(digits) if w.digits == digits]
+        return list(self._index().get(digits, ()))
 
     def followers(self, prev: str) -> list[str]:
         """What the user typed after prev, most used first."""
@@ -311,4 +326,4 @@ class UserDictionary:
                 raise ValueError("bad follow record")
             follows[(prev, nxt)] = [int(count), int(last_used)]
         self.words, self.follows, self.uses = words, follows, int(data["uses"])
-        self._index = None
+        self._by_digits = None

@@ -36,8 +36,8 @@ SENTENCE_MIN_DIGITS = 4
 # Each word of a sentence costs this much: it favours long dictionary words over chains
 # of frequent single characters (进是啊 for 546842).
 SENTENCE_WORD_PENALTY = 6.0
-PARTIAL_PER_LENGTH = 12  # partial words shown per covered length
-RESULT_LIMIT = 60  # candidates computed per key press; paging past them asks for more
+PARTIAL_PER_LENGTH = 8  # partial words offered per covered length
+RESULT_LIMIT = 30  # candidates computed per key press (6+ pages); paging past them asks for more
 ABBREVIATION_MAX_KEYS = 4
 CACHE_SIZE = 512
 
@@ -112,7 +112,7 @@ class Engine:
         found: list[Candidate] = []
         sentence = self._sentence(plain, bounds)
         whole = sorted(self._whole(plain, bounds, limit) + self._learned_whole(plain, bounds), key=_by_score)
-        partial = self._partial(plain, bounds) + self._learned_partial(plain, bounds)
+        partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds)
         if sentence is not None and all(c.text != sentence.text for c in whole):
             whole.append(sentence)  # competes on score with the single words
         found.extend(sorted(self._apply_learning(whole), key=_by_score))
@@ -172,13 +172,15 @@ class Engine:
                 out.append(Candidate(d.word(i), n, reading, typed_pieces(reading, n, True), s, Kind.ABBREVIATION))
         return out
 
-    def _partial_uncached(self, plain: str, bounds: frozenset[int]) -> list[Candidate]:
+    def _partial_uncached(self, plain: str, bounds: frozenset[int], limit: int) -> list[Candidate]:
         """Words whose whole key is plain[:k], for every k < len(plain), longest first."""
         d = self.dict
         lengths = list(range(min(len(plain) - 1, KEY_WIDTH), 0, -1))
         los, his = d.exact_ranges([plain[:k] for k in lengths])
         out: list[Candidate] = []
         for k, lo, hi in zip(lengths, los.tolist(), his.tolist()):
+            if len(out) >= limit:
+                break
             # A separator the user typed may not fall inside one of the word's syllables.
             inner = {b for b in bounds if b < k}
             for i in range(lo, min(hi, lo + PARTIAL_PER_LENGTH)):
@@ -245,13 +247,15 @@ class Engine:
     def _apply_learning(self, cands: list[Candidate]) -> list[Candidate]:
         if not self.user.words:
             return cands
-        boosted = []
-        for c in cands:
+        boosted = list(cands)
+        changed = False
+        for n, c in enumerate(cands):
             uses = self.user.count(c.text, c.reading)
             if uses:
-                c = Candidate(c.text, c.consumed, c.reading, c.pieces, c.score + LEARNED_BONUS * math.log2(1 + uses), c.kind)
-            boosted.append(c)
-        return sorted(boosted, key=_by_score) if len(boosted) > 1 else boosted
+                bonus = LEARNED_BONUS * math.log2(1 + uses)
+                boosted[n] = Candidate(c.text, c.consumed, c.reading, c.pieces, c.score + bonus, c.kind)
+                changed = True
+        return sorted(boosted, key=_by_score) if changed else boosted
 
 
 def syllable_bounds_digits(reading: tuple[str, ...]) -> set[int]:
