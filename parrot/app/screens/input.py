@@ -12,7 +12,7 @@ from parrot.app.core import ScreenName
 from parrot.app.screens.base import BODY_TOP, Screen
 from parrot.events import KeyEvent, Tick
 from parrot.ui.canvas import HEIGHT, WIDTH
-from parrot.ui.layout import wrap
+from parrot.ui.layout import cursor_position, wrap
 
 TEXT_W = WIDTH - 5
 MODE_LABELS = {"PINYIN": "拼", "ENGLISH": "En", "DIGITS": "123"}
@@ -74,6 +74,8 @@ class InputScreen(Screen):
         mode = MODE_LABELS.get(s.mode.name, s.mode.name)
         if s.mode.name == "ENGLISH" and s.uppercase:
             mode = "EN"
+        if s.ctrl_armed:
+            mode = "^" + mode  # C was pressed: the next key is a Ctrl combination
         self.title_bar(canvas, "提问", f"{mode} {len(s.editor.text)}")
         if s.symbol_picker is not None:
             self.render_symbols(canvas)
@@ -82,11 +84,7 @@ class InputScreen(Screen):
         rows = max(1, (bottom - BODY_TOP) // lh)
         editor = s.editor
         lines = wrap(editor.text, font, TEXT_W) or [""]
-        before = wrap(editor.text[:editor.cursor], font, TEXT_W) or [""]
-        cursor_line = len(before) - 1
-        cursor_x = font.text_width(before[-1])
-        if editor.text[:editor.cursor].endswith("\n"):
-            cursor_line, cursor_x = len(before), 0
+        cursor_line, cursor_x = cursor_position(editor.text, font, TEXT_W, editor.cursor)
         # Keep the cursor's line in view.
         self.top = max(min(self.top, cursor_line), cursor_line - rows + 1, 0)
         for i, line in enumerate(lines[self.top:self.top + rows]):
@@ -95,10 +93,10 @@ class InputScreen(Screen):
             char, deadline = s.multitap
             y = BODY_TOP + (cursor_line - self.top) * lh
             x = 1 + cursor_x
-            canvas.highlight(x, y, font.text_width(char) + 2, lh - 1, char)
+            canvas.highlight(x, y, font.text_width(char) + 2, lh, char)
             # countdown bar under the pending letter
             left = max(0.0, deadline - now)
-            canvas.fill_rect(x, y + lh - 1, int((font.text_width(char) + 2) * min(1.0, left / 1.0)), 1)
+            canvas.fill_rect(x, y + lh, int((font.text_width(char) + 2) * min(1.0, left / 1.0)), 1)
         elif int((now - self.blink_epoch) / self.app.deps.cursor_blink_s) % 2 == 0:
             y = BODY_TOP + (cursor_line - self.top) * lh
             if 0 <= cursor_line - self.top < rows:
@@ -121,9 +119,9 @@ class InputScreen(Screen):
                 break
             if s.split_index == i or (s.split_index is None and i == 0 and focus == "SPLITS"):
                 if focus == "SPLITS":
-                    canvas.highlight(x - 1, y, w, lh - 1, split)
+                    canvas.highlight(x - 1, y, w, lh, split)
                 else:
-                    canvas.rect(x - 1, y, w, lh - 1)
+                    canvas.rect(x - 1, y, w, lh)
                     canvas.text(x, y, split)
             else:
                 canvas.text(x, y, split)
