@@ -78,6 +78,8 @@ def test_splash_menu_input_chat(sim, tmp_path):
     assert gif.n_frames == len(frames) and gif.size == (384, 192)
     history = (tmp_path / "data" / "history.json").read_text(encoding="utf-8")
     assert "你好" in history
+    learned = (tmp_path / "data" / "user_dict.json").read_text(encoding="utf-8")
+    assert "你好" in learned, "the pick was learned and saved (off the key path)"
 
 
 def test_long_answer_autoscrolls_and_user_scroll_stays(sim):

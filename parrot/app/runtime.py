@@ -92,7 +92,12 @@ class Runtime:
         elif isinstance(effect, fx.SaveUserDictionary):
             from parrot.app.core import ScreenName
 
-            self.io_worker.submit(self._guarded, self.app.screens[ScreenName.INPUT].session.save)
+            # Serialize here, on the loop thread that mutates it; only the write goes to the worker.
+            user_dict = self.app.screens[ScreenName.INPUT].session.user_dict
+            if user_dict.pending_save and user_dict.path is not None:
+                text = user_dict.to_json()
+                user_dict.pending_save = False
+                self.io_worker.submit(self._guarded, atomic_write, user_dict.path, text)
         elif isinstance(effect, fx.SetContrast):
             if hasattr(self.display, "contrast"):
                 self._guarded(self.display.contrast, effect.level)

@@ -39,7 +39,7 @@ def make_input_session_factory(data_dir: Path):
     from parrot.ime.session import InputSession
 
     dictionary = shipped_dictionary()
-    user_dict = UserDictionary(data_dir / "user_dict.bin")
+    user_dict = UserDictionary(data_dir / "user_dict.json")
 
     def new_session(text: str = ""):
         editor = Editor(text)
