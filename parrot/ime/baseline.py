@@ -34,9 +34,9 @@ def single_characters(dictionary, digits: str) -> list[Candidate]:
 
 
 class BaselineSession(InputSession):
-    def _pinyin_key(self, key: Key) -> Outcome:
+    def _pinyin_key(self, key: Key, now: float) -> Outcome:
         if self.ctrl_armed or key in (Key.B, Key.C):
-            return super()._pinyin_key(key)
+            return super()._pinyin_key(key, now)
         if self._list_kind is ListKind.COMPOSE:
             return self._list_key(key)
         digit = key.digit

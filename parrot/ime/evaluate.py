@@ -123,8 +123,14 @@ class Typist:
         self.last_multitap_key: str | None = None
 
     @property
+    def shown(self) -> str:
+        """The text as on screen: committed plus the multi-tap letter still cycling."""
+        pending = self.session.multitap
+        return self.session.editor.text + (pending[0] if pending else "")
+
+    @property
     def pos(self) -> int:
-        return len(self.session.editor.text)
+        return len(self.shown)
 
     def press(self, label: str, category: str, long: bool = False) -> None:
         key = Key.from_label(label)
@@ -138,7 +144,7 @@ class Typist:
         self.tally.counts[category] += 1
 
     def check(self) -> None:
-        typed = self.session.editor.text
+        typed = self.shown
         if not self.text.startswith(typed):
             raise AssertionError(f"typed text diverged at {len(typed)}: {typed[-10:]!r}")
 
