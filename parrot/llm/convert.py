@@ -346,8 +346,10 @@ def read_tokenizer(hf_dir: Path, arch: str, n_vocab: int) -> TokenizerInfo:
     merges = [m if isinstance(m, str) else " ".join(m) for m in model.get("merges", [])]
 
     ids = {text: i for i, text in enumerate(tokens)}
+    config_ids = json.loads((hf_dir / "config.json").read_text())
 
     def special_id(name: str) -> int | None:
+        """From tokenizer_config.json's token text, else config.json's *_token_id."""
         text = _token_content(tok_config.get(f"{name}_token"))
         if text is not None:
             if text not in ids:
@@ -357,8 +359,6 @@ def read_tokenizer(hf_dir: Path, arch: str, n_vocab: int) -> TokenizerInfo:
         if isinstance(value, list):
             value = value[0] if value else None
         return value
-
-    config_ids = json.loads((hf_dir / "config.json").read_text())
 
     chat_template = tok_config.get("chat_template")
     if isinstance(chat_template, list):  # named templates: keep the default one
@@ -417,7 +417,7 @@ class _PlannedTensor:
     nbytes: int
 
 
-def _choose_type(gguf_name: str, shape: tuple[int, ...], out_type: str):
+def _choose_type(shape: tuple[int, ...], out_type: str):
     from gguf import GGMLQuantizationType as Q
 
     if len(shape) == 1 or out_type == "f32":
@@ -579,7 +579,7 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
         name = _gguf_name(hf_name)
         if name is None or (name == "output.weight" and model.tied_embeddings):
             continue  # tied: the engine reuses token_embd for the output projection
-        qtype = _choose_type(name, stored.shape, out_type)
+        qtype = _choose_type(stored.shape, out_type)
         planned.append(_PlannedTensor(name, hf_name, stored.shape, qtype, _nbytes(stored.shape, qtype)))
     names = {t.gguf_name for t in planned}
     for required in ("token_embd.weight", "output_norm.weight"):
