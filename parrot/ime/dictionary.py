@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -120,6 +120,17 @@ class Dictionary:
             return []
         ids = self.assoc_ids[self.assoc_off[pos] : self.assoc_off[pos + 1]].tolist()
         return [self.word(i)[len(prefix) :] for i in ids]
+
+    @lru_cache(maxsize=4)
+    def common_words(self, count: int) -> list[str]:
+        """The most frequent entries' texts, most frequent first (no duplicates)."""
+        top = np.argpartition(-self.logp, count * 2)[: count * 2]
+        out: list[str] = []
+        for i in top[np.argsort(-self.logp[top])].tolist():
+            w = self.word(i)
+            if w not in out:
+                out.append(w)
+        return out[:count]
 
     # -- text lookups (evaluation only: built on first use, not on the key path) --------
     @cached_property

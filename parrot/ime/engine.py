@@ -28,7 +28,7 @@ from parrot.ime.t9 import SEPARATOR, letters_to_digits
 
 # Ranking weights, in natural-log probability units (tuned with `parrot ime eval`).
 WORD_LENGTH_BONUS = 2.0  # per character beyond the first
-MISSING_DIGIT_PENALTY = 1.5  # per key of the last syllable not typed yet
+MISSING_DIGIT_PENALTY = 0.8  # per key of the last syllable not typed yet
 ABBREVIATION_PENALTY = 3.0
 LEARNED_BONUS = 2.5  # times log2(1 + times picked)
 NEW_WORD_LOGP = math.log(1e-6)  # a word only the user knows starts like a moderately common one
@@ -37,9 +37,12 @@ SENTENCE_MIN_DIGITS = 4
 # of frequent single characters (进是啊 for 546842).
 SENTENCE_WORD_PENALTY = 6.0
 PARTIAL_PER_LENGTH = 8  # partial words offered per covered length
+UNCOVERED_DIGIT_PENALTY = 3.0  # partial words: per key they leave for the next pick
 RESULT_LIMIT = 30  # candidates computed per key press (6+ pages); paging past them asks for more
 ABBREVIATION_MAX_KEYS = 4
 CACHE_SIZE = 512
+ASSOCIATION_PER_PREFIX = 8
+COMMON_WORDS = 20
 
 
 class Kind(enum.Enum):
@@ -115,8 +118,13 @@ class Engine:
         partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds)
         if sentence is not None and all(c.text != sentence.text for c in whole):
             whole.append(sentence)  # competes on score with the single words
-        found.extend(sorted(self._apply_learning(whole), key=_by_score))
-        found.extend(sorted(self._apply_learning(partial), key=lambda c: (-c.consumed, -c.score)))
+        whole = self._apply_learning(whole)
+        # Words covering only the first keys mix in, each uncovered key costing a penalty;
+        # the best whole-input candidate stays first.
+        partial = [_with_score(c, c.score - UNCOVERED_DIGIT_PENALTY * (len(plain) - c.consumed))
+                   for c in self._apply_learning(partial)]
+        merged = sorted(whole[1:] + partial, key=_by_score)
+        found.extend(whole[:1] + merged)
         found = _dedupe(found)
         if split is not None:
             found = [c for c in found if _fits_split(c, split)]
@@ -137,7 +145,9 @@ class Engine:
         """联想: what likely follows — the user's own habits first, then dictionary words."""
         out = list(self.user.followers(last_word)) if last_word else []
         for n in range(min(3, len(context)), 0, -1):
-            out.extend(self.dict.continuations(context[-n:]))
+            out.extend(self.dict.continuations(context[-n:])[:ASSOCIATION_PER_PREFIX])
+        # Then what follows almost anything: the most frequent words (的 了 是 ...).
+        out.extend(self.dict.common_words(COMMON_WORDS))
         seen, unique = set(), []
         for text in out:
             if text and text not in seen:
@@ -183,7 +193,8 @@ class Engine:
                 break
             # A separator the user typed may not fall inside one of the word's syllables.
             inner = {b for b in bounds if b < k}
-            for i in range(lo, min(hi, lo + PARTIAL_PER_LENGTH)):
+            # Paging deeper (a larger limit) reaches further down each length's list.
+            for i in range(lo, min(hi, lo + max(PARTIAL_PER_LENGTH, limit // 2))):
                 reading = d.reading(i)
                 if inner and not inner <= syllable_bounds_digits(reading):
                     continue
@@ -253,7 +264,7 @@ class Engine:
             uses = self.user.count(c.text, c.reading)
             if uses:
                 bonus = LEARNED_BONUS * math.log2(1 + uses)
-                boosted[n] = Candidate(c.text, c.consumed, c.reading, c.pieces, c.score + bonus, c.kind)
+                boosted[n] = _with_score(c, c.score + bonus)
                 changed = True
         return sorted(boosted, key=_by_score) if changed else boosted
 
@@ -261,6 +272,10 @@ class Engine:
 def syllable_bounds_digits(reading: tuple[str, ...]) -> set[int]:
     """Digit offsets between syllables (letters and digits are one to one)."""
     return syllable_bounds(reading)
+
+
+def _with_score(c: Candidate, score: float) -> Candidate:
+    return Candidate(c.text, c.consumed, c.reading, c.pieces, score, c.kind)
 
 
 def _by_score(c: Candidate) -> float:

@@ -259,16 +259,31 @@ class OurUser(Typist):
             raise AssertionError(f"pending digits {pending} do not start {target}")
         best = self._best_option(pos, char_digits, target, pending)
         if best is None:
-            best = self._deep_option(pos, char_digits, target, pending)
-        _ratio, _neg_gain, extra, page, index, association = best
+            self._page_until_found(pos, char_digits, target, pending)
+            return
+        _ratio, _neg_gain, extra, page, index, _association = best
+        expected = self.text[pos : pos - _neg_gain]
         for d in target[len(pending) : len(pending) + extra]:
             self.press(d, "digits")
         for _ in range(page):
             self.press("0", "navigation")
-        if association:
-            self._pick(index, "selection")
-        else:
-            self._pick(index, "selection")
+        if self.session.candidates[index] != expected:
+            raise AssertionError(f"screen shows {self.session.candidates}, expected {expected!r} at {index}")
+        self._pick(index, "selection")
+
+    def _page_until_found(self, pos, char_digits, target, pending) -> None:
+        """Nothing within LOOK_PAGES: type the first character's digits, then page on the
+        real screen until a fitting candidate shows up."""
+        for d in target[len(pending) : len(char_digits[0])]:
+            self.press(d, "digits")
+        typed = len(parse_keys(self.session.digits)[0])
+        for _ in range(DEEP_PAGES):
+            page = [self.session.candidate_at(self.session.page, i) for i in range(len(self.session.candidates))]
+            for _p, index, _gain in self._matches([page], pos, char_digits, typed):
+                self._pick(index, "selection")
+                return
+            self.press("0", "navigation")
+        raise EvalError(f"cannot find {self.text[pos]!r} ({self.readings[pos]}) at {pos}")
 
     def _matches(self, pages, pos: int, char_digits: list[str], typed: int = 0):
         """Yield (page, index, gain) for on-screen candidates that continue the text.
@@ -302,16 +317,6 @@ class OurUser(Typist):
                 cost = extra + p + (1 if i == 0 else 2)
                 options.append((cost / gain, -gain, extra, p, i, False))
         return min(options) if options else None
-
-    def _deep_option(self, pos, char_digits, target, pending):
-        """Nothing within LOOK_PAGES: type the first character's digits and page on."""
-        extra = max(0, len(char_digits[0]) - len(pending))
-        keys = pending + target[len(pending) : len(pending) + extra]
-        cands = self.engine.candidates(keys, limit=DEEP_PAGES * 5)
-        pages = [[cands[i] for i in page] for page in layout_pages([c.text for c in cands])]
-        for p, i, gain in self._matches(pages, pos, char_digits, len(keys)):
-            return (0, -gain, extra, p, i, False)
-        raise EvalError(f"cannot find {self.text[pos]!r} ({self.readings[pos]}) at {pos}")
 
 
 class BaselineUser(Typist):

@@ -101,6 +101,7 @@ class InputSession:
         self._items: list[Candidate] = []
         self._pages: list[list[int]] = []
         self._limit = RESULT_LIMIT
+        self._exhausted = False
         self.page = 0
         self.candidate_index: int | None = None
         self._split_tuples: list[tuple[str, ...]] = []
@@ -363,6 +364,7 @@ class InputSession:
             plain = parse_keys(self.digits)[0]
             self._split_tuples = self.engine.splits(found if split is None else self.engine.candidates(self.digits), len(plain))
         self._show_list(ListKind.COMPOSE, found)
+        self._exhausted = len(found) < self._limit // 2
         self.candidate_index = 0
         self.focus = Focus.SPLITS if keep_splits else Focus.CANDIDATES
 
@@ -402,14 +404,16 @@ class InputSession:
         self.candidate_index = index
 
     def _more_available(self) -> bool:
-        return self._list_kind is ListKind.COMPOSE and len(self._items) >= self._limit
+        return self._list_kind is ListKind.COMPOSE and not self._exhausted
 
     def _extend(self) -> None:
         """Paging past what was computed: ask the engine for twice as many."""
         page = self.page
         self._limit *= 2
         split = self._split_tuples[self.split_index] if self.split_index is not None else None
+        before = len(self._items)
         self._items = self.engine.candidates(self.digits, split, self._limit)
+        self._exhausted = len(self._items) <= before  # asking for more found nothing new
         self._pages = layout_pages([c.text for c in self._items])
         self.page = min(page, len(self._pages) - 1)
 
