@@ -63,15 +63,12 @@ def register(sub) -> None:
 
 # --- sim ------------------------------------------------------------------------------------
 def cmd_sim(args) -> int:
-    from parrot.app.runtime import Runtime
-    from parrot.app.wiring import build_app, default_backend_kind, make_backend, make_tracker
+    from parrot.app.wiring import build_app, default_backend_kind, make_runtime
     from parrot.config import load_config
     from parrot.display.fake_oled import FakeOledBus
     from parrot.display.oled import open_oled
-    from parrot.events import LlmLoaded
     from parrot.keypad.fakes import FakeMax17048Bus
     from parrot.power.battery import BatteryGauge
-    from parrot.power.shutdown import SafeShutdown
     from parrot.sim.recorder import FrameRecorder
     from parrot.sim.script import parse_keys, parse_script
     from parrot.storage import data_dir
@@ -96,6 +93,16 @@ def cmd_sim(args) -> int:
         except ValueError:
             raise UserError(f"--clock {args.clock!r}: expected 'YYYY-MM-DD HH:MM'") from None
 
+    gauge = None
+    if args.battery != "none":
+        try:
+            percent = float(args.battery)
+        except ValueError:
+            raise UserError(f"--battery {args.battery!r}: a percent or 'none'") from None
+        battery_bus = FakeMax17048Bus()
+        battery_bus.set_battery(volts=3.5 + 0.7 * percent / 100, percent=percent)
+        gauge = BatteryGauge(battery_bus)
+
     # The emulated OLED: luma's real driver talking to a fake bus that decodes the chip protocol.
     oled_bus = FakeOledBus(args.chip)
     display = open_oled(args.chip, port=1, address=0x3C, bus=oled_bus, partial=config.display.partial_updates)
@@ -108,28 +115,9 @@ def cmd_sim(args) -> int:
     from parrot.display import MultiDisplay
 
     kind = default_backend_kind(config) if args.backend == "auto" else args.backend
-    backend = make_backend(kind, config)
-    clock_start = 0.0 if headless else time.monotonic()
-    app = build_app(config, data_dir(), now=clock_start, wall_clock_base=wall)
-    runtime = Runtime(app, MultiDisplay(*displays), backend, data_dir(),
-                      shutdown=SafeShutdown(command=config.power.shutdown_command, dry_run=True).run,
-                      fps=config.ui.fps,
-                      on_frame=(lambda t: recorder.add(t, oled_bus.image())) if recorder else None)
-    gauge = None
-    if args.battery != "none":
-        try:
-            percent = float(args.battery)
-        except ValueError:
-            raise UserError(f"--battery {args.battery!r}: a percent or 'none'") from None
-        battery_bus = FakeMax17048Bus()
-        battery_bus.set_battery(volts=3.5 + 0.7 * percent / 100, percent=percent)
-        gauge = BatteryGauge(battery_bus)
-    # The model loads like on the device: behind the splash, in the model worker.
-    app.status.model_loading = config.llm.model if kind == "llm" else None
-    if kind == "llm":
-        runtime.carry_out(__import__("parrot.app.effects", fromlist=["LoadModel"]).LoadModel(config.llm.model))
-    else:
-        runtime.post(LlmLoaded("echo"))
+    app = build_app(config, data_dir(), now=0.0 if headless else time.monotonic(), wall_clock_base=wall)
+    runtime = make_runtime(config, app, MultiDisplay(*displays), kind, data_dir(), dry_run_shutdown=True,
+                           on_frame=(lambda t: recorder.add(t, oled_bus.image())) if recorder else None)
     try:
         if headless:
             end = _run_headless(runtime, config, steps, gauge, args, recorder, oled_bus)
@@ -188,60 +176,17 @@ def _run_interactive(runtime, config, gauge, args) -> None:
 
 # --- run (device) -----------------------------------------------------------------------------
 def cmd_run(args) -> int:
-    from parrot.app.effects import LoadModel
-    from parrot.app.runtime import Runtime
-    from parrot.app.wiring import build_app, default_backend_kind, make_backend, make_tracker
+    from parrot.app.wiring import build_device, default_backend_kind
     from parrot.config import load_config
-    from parrot.display.oled import open_oled
-    from parrot.events import LlmLoaded
-    from parrot.keypad.bus import open_i2c_bus
-    from parrot.keypad.pcf8574 import PCF8574Keypad
-    from parrot.keypad.poller import KeypadPoller
-    from parrot.keypad.seed_module import SeedKeypadModule
-    from parrot.power.battery import BatteryGauge, BatteryMonitor
-    from parrot.power.shutdown import SafeShutdown
     from parrot.storage import data_dir
 
     config = load_config(args.config)
-    d, k, b = config.display, config.keypad, config.battery
-    if d.driver == "none":
-        from parrot.display import MultiDisplay
-
-        display = MultiDisplay()
-    else:
-        display = open_oled(d.driver, d.port, d.address, rotate=d.rotate, contrast=d.contrast, partial=d.partial_updates)
     kind = default_backend_kind(config) if args.backend == "auto" else args.backend
-    app = build_app(config, data_dir(), now=time.monotonic())
-    runtime = Runtime(app, display, make_backend(kind, config), data_dir(),
-                      shutdown=SafeShutdown(command=config.power.shutdown_command).run, fps=config.ui.fps)
-    tasks, closers = [], []
-    if k.driver != "none":
-        bus = open_i2c_bus(k.port)
-        if k.driver == "seed":
-            driver = SeedKeypadModule(bus, address=k.address, layout=k.layout)
-        else:
-            driver = PCF8574Keypad(bus, address=k.address, row_pins=k.row_pins, column_pins=k.column_pins, layout=k.layout)
-        poller = KeypadPoller(driver, make_tracker(config), runtime.post, interval_s=k.poll_ms / 1000)
-        tasks.append(poller.run())
-        closers.append(poller.close)
-    if b.enabled:
-        try:
-            monitor = BatteryMonitor(BatteryGauge(open_i2c_bus(b.port), address=b.address), runtime.post, interval_s=b.poll_s)
-            tasks.append(monitor.run())
-            closers.append(monitor.close)
-        except UserError as e:
-            log.warning("battery gauge unavailable: %s", e)
-    if kind == "llm":
-        app.status.model_loading = config.llm.model
-        runtime.carry_out(LoadModel(config.llm.model))
-    else:
-        runtime.post(LlmLoaded("echo"))
+    device = build_device(config, kind, data_dir())
     try:
-        asyncio.run(runtime.run(tasks))
+        asyncio.run(device.run())
     finally:
-        for close in closers:
-            close()
-        runtime.close(wait=False)
+        device.close()
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import dataclass
 import time
 from pathlib import Path
 
@@ -12,7 +13,11 @@ from parrot.app.backends import EchoBackend
 from parrot.app.core import App, AppDeps, ModelEntry
 from parrot.app.settings import load_settings
 from parrot.config import Config
+from parrot.app.effects import LoadModel
+from parrot.app.runtime import Runtime
+from parrot.events import LlmLoaded
 from parrot.keypad.tracker import KeyTracker
+from parrot.keypad.wiring import tracker_from_config
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +87,65 @@ def build_app(config: Config, data_dir: Path, now: float, wall_clock_base: float
 
 
 def make_tracker(config: Config) -> KeyTracker:
-    k = config.keypad
-    return KeyTracker(long_press_s=k.long_press_ms / 1000, repeat_delay_s=k.repeat_ms / 1000,
-                      repeat_interval_s=k.repeat_ms / 1000, debounce_s=k.debounce_ms / 1000)
+    return tracker_from_config(config["keypad"])
+
+
+@dataclass
+class Device:
+    """The appliance assembled for real hardware: the runtime plus the pollers that feed it."""
+
+    runtime: Runtime
+    parts: list  # objects with `async run()` and `close()`
+
+    async def run(self) -> None:
+        await self.runtime.run([part.run() for part in self.parts])
+
+    def close(self) -> None:
+        for part in self.parts:
+            part.close()
+        self.runtime.close(wait=False)
+
+
+def build_device(config: Config, backend_kind: str, data_dir: Path, buses: dict | None = None) -> Device:
+    """OLED, keypad and battery gauge from the config. `buses` ({"display"|"keypad"|"battery":
+    smbus-like}) replaces the real I2C buses, for tests and bring-up without hardware."""
+    from parrot.display import MultiDisplay
+    from parrot.display.oled import open_oled
+    from parrot.keypad.wiring import battery_from_config, keypad_from_config
+
+    buses = buses or {}
+    d = config.display
+    if d.driver == "none":
+        display = MultiDisplay()
+    else:
+        display = open_oled(d.driver, d.port, d.address, rotate=d.rotate, contrast=d.contrast,
+                            partial=d.partial_updates, bus=buses.get("display"))
+    runtime = make_runtime(config, build_app(config, data_dir, now=time.monotonic()), display, backend_kind, data_dir)
+    parts = []
+    try:
+        keypad = keypad_from_config(config["keypad"], runtime.post, bus=buses.get("keypad"))
+        battery = battery_from_config(config["battery"], runtime.post, bus=buses.get("battery"))
+    except Exception:
+        display.close()
+        raise
+    parts += [p for p in (keypad, battery) if p is not None]
+    return Device(runtime, parts)
+
+
+def make_runtime(config: Config, app: App, display, backend_kind: str, data_dir: Path,
+                 dry_run_shutdown: bool = False, on_frame=None) -> Runtime:
+    """The runtime around the app, with the model loading behind the splash (as on the device)."""
+    from parrot.keypad.wiring import shutdown_from_config
+
+    runtime = Runtime(app, display, make_backend(backend_kind, config), data_dir,
+                      shutdown=shutdown_from_config(config["power"], dry_run=dry_run_shutdown).run,
+                      fps=config.ui.fps, on_frame=on_frame)
+    if backend_kind == "llm":
+        app.status.model_loading = config.llm.model
+        runtime.carry_out(LoadModel(config.llm.model))
+    else:
+        runtime.post(LlmLoaded("echo"))
+    return runtime
 
 
 def make_backend(kind: str, config: Config):

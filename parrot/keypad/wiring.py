@@ -56,14 +56,18 @@ def keypad_from_config(
         )
     else:
         raise ConfigError(f"config key keypad.driver: unknown keypad driver {kind!r} (seed, pcf8574, none)")
+    return KeypadPoller(driver, tracker_from_config(section), post, interval_s=section.get("poll_ms", 10) / MS, clock=clock)
+
+
+def tracker_from_config(section: dict) -> KeyTracker:
+    """The key tracker with the [keypad] timings (also used by the simulated keypad)."""
     repeat_s = section.get("repeat_ms", 150) / MS
-    tracker = KeyTracker(
+    return KeyTracker(
         long_press_s=section.get("long_press_ms", 400) / MS,
         repeat_delay_s=repeat_s,
         repeat_interval_s=repeat_s,
         debounce_s=section.get("debounce_ms", 20) / MS,
     )
-    return KeypadPoller(driver, tracker, post, interval_s=section.get("poll_ms", 10) / MS, clock=clock)
 
 
 def battery_from_config(section: dict, post: Callable[[Event], None], bus=None) -> BatteryMonitor | None:
