@@ -170,3 +170,13 @@ def test_every_screen_renders(app):
         app.go(name)
         image = app.render().image
         assert image.size == (128, 64) and image.getbbox() is not None, name
+
+
+def test_ok_on_empty_editor_asks_a_sample_question(app):
+    from parrot.app.core import SAMPLE_PROMPTS
+
+    tap(app, "D", "1")
+    app.take_effects()
+    tap(app, "D")
+    (ask,) = [e for e in app.take_effects() if isinstance(e, fx.AskLlm)]
+    assert ask.question in SAMPLE_PROMPTS and app.screen.name is ScreenName.CHAT

@@ -115,7 +115,8 @@ def cmd_sim(args) -> int:
     from parrot.display import MultiDisplay
 
     kind = default_backend_kind(config) if args.backend == "auto" else args.backend
-    app = build_app(config, data_dir(), now=0.0 if headless else time.monotonic(), wall_clock_base=wall)
+    app = build_app(config, data_dir(), now=0.0 if headless else time.monotonic(), wall_clock_base=wall,
+                    seed=0 if headless else None)  # headless runs are deterministic
     runtime = make_runtime(config, app, MultiDisplay(*displays), kind, data_dir(), dry_run_shutdown=True,
                            on_frame=(lambda t: recorder.add(t, oled_bus.image())) if recorder else None)
     try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import random
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -62,6 +63,18 @@ class AppDeps:
     splash_s: float = 1.5
     cursor_blink_s: float = 0.5
     local_time: Callable[[float], tuple] | None = None  # wall clock for the splash (None = time.localtime)
+    rng: random.Random = field(default_factory=random.Random)  # picks a sample prompt; seeded in tests
+
+
+# OK on an empty editor asks one of these (the seed's "random preset prompt").
+SAMPLE_PROMPTS = (
+    "你好，请介绍一下你自己。",
+    "给我讲一个关于鹦鹉的小故事。",
+    "为什么天空是蓝色的？",
+    "用三句话介绍一下长城。",
+    "写一首关于春天的短诗。",
+    "怎样才能睡个好觉？",
+)
 
 
 def _big_font(fallback):

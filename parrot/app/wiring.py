@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 from dataclasses import dataclass
 import time
 from pathlib import Path
@@ -68,7 +69,8 @@ def resolve_with_family(name: str):
     return path, (REGISTRY[base].preset if base in REGISTRY else None)
 
 
-def build_app(config: Config, data_dir: Path, now: float, wall_clock_base: float | None = None) -> App:
+def build_app(config: Config, data_dir: Path, now: float, wall_clock_base: float | None = None,
+              seed: int | None = None) -> App:
     ui = config.ui
     local_time = None
     if wall_clock_base is not None:
@@ -82,6 +84,7 @@ def build_app(config: Config, data_dir: Path, now: float, wall_clock_base: float
         splash_s=ui.splash_s,
         cursor_blink_s=ui.cursor_blink_ms / 1000,
         local_time=local_time,
+        rng=random.Random(seed),
     )
     return App(deps, load_settings(data_dir / "settings.json"), now=now)
 

@@ -8,7 +8,7 @@ returns to the menu.
 
 from __future__ import annotations
 
-from parrot.app.core import ScreenName
+from parrot.app.core import SAMPLE_PROMPTS, ScreenName
 from parrot.app.screens.base import BODY_TOP, Screen
 from parrot.events import KeyEvent, Tick
 from parrot.ui.canvas import HEIGHT, WIDTH
@@ -46,7 +46,9 @@ class InputScreen(Screen):
         self.app.dirty = True
         if outcome is Outcome.SUBMIT:
             text = self.session.editor.text.strip()
-            if text and not chat.busy:
+            if not text:
+                text = self.app.deps.rng.choice(SAMPLE_PROMPTS)  # nothing typed: a sample question
+            if not chat.busy:
                 self.session.editor.clear()
                 self.top = 0
                 chat.ask(text)
