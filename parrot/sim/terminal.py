@@ -60,12 +60,13 @@ class TerminalDisplay:
         self.stream.write("\x1b[2J")
 
     def show(self, image: Image.Image) -> None:
-        self.stream.write("\x1b[H" + "\n".join(frame_to_text(image, self.style)) + "\n")
-        self.stream.write("0-9 abcd * # | Backspace=A Tab=B Enter=D | long: ABCD or L+key | Ctrl-C quits\n")
+        # \r\n: the keyboard reader puts the terminal in raw mode, where \n does not return.
+        self.stream.write("\x1b[H" + "\r\n".join(frame_to_text(image, self.style)) + "\r\n")
+        self.stream.write("0-9 abcd * # | Backspace=A Tab=B Enter=D | long: ABCD or L+key | Ctrl-C quits\r\n")
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("\n")
+        self.stream.write("\r\n")
         self.stream.flush()
 
 
