@@ -61,6 +61,8 @@ def test_interactive_session_in_a_pty(tmp_path):
     try:
         read_for(3)
         assert "┌" in out.decode("utf-8", "ignore"), out[-500:]
+        # raw mode: every frame row must start with a carriage return, or rows drift right
+        assert "\r\n│" in out.decode("utf-8", "ignore") and "\n│" not in out.decode("utf-8", "ignore").replace("\r\n│", "")
         os.write(master, b"d")  # splash -> menu
         read_for(1)
         mark = len(out)
