@@ -80,6 +80,7 @@ class InputScreen(Screen):
             mode = "^" + mode  # C was pressed: the next key is a Ctrl combination
         self.title_bar(canvas, "提问", f"{mode} {len(s.editor.text)}")
         if s.symbol_picker is not None:
+            canvas.clear()  # the picker has its own title bar
             self.render_symbols(canvas)
             return
         bottom = HEIGHT - (2 * lh if self.composing() else 0)
@@ -149,18 +150,19 @@ class InputScreen(Screen):
             canvas.text_right(WIDTH - 1, y, page_tag)
 
     def render_symbols(self, canvas) -> None:
+        """Two rows of five: the digit that picks each symbol, then the symbol (page n/N on top)."""
         picker = self.session.symbol_picker
         font = self.app.font
         lh = font.line_height
-        cell = 16
-        per_row = WIDTH // cell
+        self.title_bar(canvas, "符号", f"{picker.page + 1}/{picker.page_count}")
+        cell_w, cell_h = WIDTH // 5, lh + 6
         for i, sym in enumerate(picker.page_items):
-            row, col = divmod(i, per_row)
-            x, y = col * cell, BODY_TOP + row * lh
-            if y + lh > HEIGHT:
-                break
+            row, col = divmod(i, 5)
+            x, y = col * cell_w, BODY_TOP + 2 + row * cell_h
+            label = str((i + 1) % 10)
             if i == picker.index:
-                canvas.highlight(x, y, cell, lh, "")
-                canvas.text(x + (cell - font.text_width(sym)) // 2, y, sym, fill=0)
-            else:
-                canvas.text(x + (cell - font.text_width(sym)) // 2, y, sym)
+                canvas.fill_rect(x, y - 1, cell_w - 1, lh + 2)
+            fill = 0 if i == picker.index else 1
+            canvas.text(x + 1, y, label, fill=fill)
+            canvas.text(x + 1 + font.text_width(label) + 2, y, sym, fill=fill)
+        canvas.text(1, HEIGHT - lh, "C翻页 D选中 A返回")
