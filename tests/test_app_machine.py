@@ -180,3 +180,25 @@ def test_ok_on_empty_editor_asks_a_sample_question(app):
     tap(app, "D")
     (ask,) = [e for e in app.take_effects() if isinstance(e, fx.AskLlm)]
     assert ask.question in SAMPLE_PROMPTS and app.screen.name is ScreenName.CHAT
+
+
+def test_model_switch(app):
+    from parrot.app.core import ModelEntry
+
+    app.deps.list_models = lambda: [ModelEntry("a", "1MB", True), ModelEntry("b", "2MB", True), ModelEntry("c", "", False)]
+    app.handle(LlmLoaded("a"))
+    tap(app, "D", "2")
+    assert app.screen.name is ScreenName.MODELS
+    tap(app, "D")  # "a" is already loaded: nothing to do
+    assert not app.take_effects()
+    tap(app, "#", "#", "D")  # "c" is not downloaded
+    assert not app.take_effects()
+    tap(app, "*", "D")
+    assert app.take_effects() == [fx.ResetChat(), fx.LoadModel("b")]
+    assert app.status.model_loading == "b" and app.screen.animates(0.0)
+    app.render()
+    tap(app, "D")  # keys while loading do not start a second load
+    assert not app.take_effects()
+    app.handle(LlmLoaded("b"))
+    assert app.status.model == "b" and app.status.model_loading is None
+    app.render()

@@ -56,8 +56,14 @@ def make_input_session_factory(data_dir: Path):
 
 def list_models() -> list[ModelEntry]:
     from parrot.llm.models import list_models as registry_models
+    from parrot.llm.presets import PRESETS
 
-    return [ModelEntry(m.name, f"{m.size / 1e6:.0f}MB", m.present) for m in registry_models()]
+    entries = []
+    for m in registry_models():
+        preset = PRESETS.get(m.preset)
+        sampling = f" T{preset.sampling.temperature:g} p{preset.sampling.top_p:g}" if preset else ""
+        entries.append(ModelEntry(m.name, f"{m.size / 1e6:.0f}MB{sampling}", m.present))
+    return entries
 
 
 def resolve_with_family(name: str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from parrot.app.core import ScreenName
 from parrot.app.effects import LoadModel, ResetChat
-from parrot.app.screens.base import BODY_TOP, PagedList, Screen, pressed
+from parrot.app.screens.base import BODY_TOP, ROW_H, PagedList, Screen, pressed
 from parrot.keys import Key
 from parrot.ui.canvas import HEIGHT, WIDTH
 
@@ -16,7 +16,7 @@ class ModelsScreen(Screen):
     def __init__(self, app):
         super().__init__(app)
         self.entries = []
-        self.list = PagedList(per_page=3)
+        self.list = PagedList(per_page=3)  # the 4th row shows the highlighted model's details
 
     def enter(self, now: float) -> None:
         self.entries = self.app.deps.list_models()
@@ -60,20 +60,20 @@ class ModelsScreen(Screen):
             canvas.text(2, BODY_TOP, "没有模型")
             canvas.text(2, BODY_TOP + 13, "parrot models pull")
             return
-        labels = [("✓" if e.name == status.model else "  ") + e.name for e in self.entries]
-        details = [e.detail if e.present else "未下载" for e in self.entries]
         first = self.list.page * self.list.per_page
         for row, i in enumerate(range(first, min(first + self.list.per_page, self.list.count))):
-            y = BODY_TOP + row * 17
+            entry = self.entries[i]
+            y = BODY_TOP + row * ROW_H
             selected = i == self.list.index
             if selected:
-                canvas.fill_rect(0, y - 1, WIDTH - 4, 17)
+                canvas.fill_rect(0, y - 1, WIDTH - 4, ROW_H)
             fill = 0 if selected else 1
-            canvas.text(1, y, labels[i][:20], fill=fill)
-            # detail in the small gap under the name is unreadable at 12 px: show it on the right
-            w = canvas.font.text_width(details[i])
-            if w < 40:
-                canvas.text(WIDTH - 6 - w, y, details[i], fill=fill)
+            mark = "*" if entry.name == status.model else " "
+            canvas.text(1, y, f"{mark}{entry.name}"[:21], fill=fill)
+        # The highlighted model's details (size, preset sampling) on the last row.
+        entry = self.entries[self.list.index]
+        canvas.hline(0, HEIGHT - 13, WIDTH - 4)
+        canvas.text(1, HEIGHT - 12, entry.detail if entry.present else f"未下载 {entry.detail}")
         if status.model_error:
             canvas.fill_rect(0, HEIGHT - 13, WIDTH, 13, fill=0)
             canvas.text(1, HEIGHT - 12, f"错误：{status.model_error}"[:24])
