@@ -72,23 +72,52 @@ def training_text() -> list[str]:
         pass
     for _ in range(300):
         lines.append(" ".join(str(rng.randrange(10 ** rng.randrange(1, 12))) for _ in range(8)))
+    ws = [" ", "  ", "   ", "\t", "\n", "\r\n", "\n\n", " \n", "\t\n", "\r"]
+    words = ["x", "if", "return", "你好", "12", "!", ")", "'s", "'d", "ſa"]
+    for _ in range(300):  # whitespace runs of every shape between words
+        lines.append("".join(rng.choice(ws) + rng.choice(words) for _ in range(6)))
     return lines * 2
+
+
+GPT2_SPLIT = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+
+def raw_splitter(pre: str):
+    """The splitting part of each pre-tokenizer, without the byte-level spelling."""
+    split = {"qwen2": QWEN2_SPLIT, "llama-bpe": LLAMA3_SPLIT}.get(pre, GPT2_SPLIT)
+    steps = [pre_tokenizers.Split(Regex(split), behavior="isolated", invert=False)]
+    if pre == "smollm":
+        steps.insert(0, pre_tokenizers.Digits(individual_digits=True))
+    return pre_tokenizers.Sequence(steps)
 
 
 @pytest.fixture(scope="module")
 def trained():
-    """(HF tokenizer for qwen2, tokens, types, merges) of a freshly trained byte-level BPE."""
+    """(HF tokenizer, tokens, types, merges) of a freshly trained byte-level BPE.
+
+    It learns from the pieces of all four pre-tokenizers together, so that it has merges across
+    the boundaries where they differ (digit runs, newline + indent, ...): a wrong split in the C
+    code then changes the ids instead of being hidden by a vocabulary that cannot tell."""
+    lines = training_text()
+    text = (DATA / "corpus.txt").read_text(encoding="utf-8")
+    # whole texts too (unsplit), for merges across any boundary: "\n" + word, "'" + word, ...
+    pieces = lines + [text, text.replace("\n", "\r\n")] * 3 + text.splitlines(keepends=True) * 3
+    pieces += ["\nif", "\nabc", "\rdef", "\n你好"] * 20  # newline + word tokens no pre-tokenizer makes
+    for pre in PRES:
+        splitter = raw_splitter(pre)
+        for line in lines + [text]:
+            pieces += [p for p, _ in splitter.pre_tokenize_str(line + "\n")]
     tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = hf_pre_tokenizer("qwen2")
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)  # pieces as they are
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=3000,
+        vocab_size=4000,
         min_frequency=2,
         show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         special_tokens=[AddedToken(t, normalized=False, special=True) for t in CONTROL],
     )
-    tok.train_from_iterator(training_text(), trainer)
+    tok.train_from_iterator(pieces, trainer)
     tok.add_tokens([AddedToken(t, normalized=False, special=False) for t in USER_DEFINED])
     model = json.loads(tok.to_str())["model"]
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
@@ -124,7 +153,10 @@ EDGE_CASES = [
     "Hello world",
     "你好，世界！我是一个语音助手。",
     "I'm sure they'll say it's fine, don't you think? We've seen it; you'd agree.",
-    "HE'S SHE'LL THEY'RE WE'VE I'D I'M DON'T 'ſ 'ſt x'Ll",
+    "HE'S SHE'LL THEY'RE WE'VE I'D I'M DON'T 'ſ 'ſt x'Ll Ich'ſt du'ſa er'ſe iſt 'ſagte",
+    "I'dont 'dog 'don't 'sing 'tea 'remember 'very 'milk 'llama 'dx 'Dog",
+    "\nabc\rdef\n\nif\r\nreturn \n x;\nif x\rdef 1\n你好",
+    "digits 𑷠𑷡𑷢𑷣! 𖿴𖿵𖿶? x𑷠𑷡y 12𑷢34 (𖿴) a𑷠.",
     "'s't're've'm'll'd 's 't 're",
     "12345678901234567890 3.14159 1,000,000 ٠١٢٣٤٥٦٧٨٩ ⅫⅢ ½",
     "a1b22c333d4444 99bottles",
@@ -307,6 +339,21 @@ def test_merge_order_is_rank_then_leftmost():
     for text in ["abc", "aaa", "aaaa", "aaaaa", "abab", "bcbc", "aabc", "ab c", "x"]:
         assert tk.encode(text) == hf.encode(text).ids, text
     assert tk.encode("abc") == [5, 2]
+
+
+def test_llama3_takes_a_piece_that_is_a_token_whole():
+    # "abc" is in the vocabulary but the merges lead to a + bc: Llama-3 (ignore_merges) keeps abc.
+    tokens = ["a", "b", "c", "ab", "bc", "abc"]
+    merges = ["b c", "a b"]
+    for pre, ignore in [("llama-bpe", True), ("gpt2", False)]:
+        tk = _core.Tokenizer(tokens, [1] * len(tokens), merges, pre)
+        hf = Tokenizer(
+            models.BPE({t: i for i, t in enumerate(tokens)}, [tuple(m.split()) for m in merges], ignore_merges=ignore)
+        )
+        hf.pre_tokenizer = hf_pre_tokenizer(pre)
+        for text in ["abc", "abcabc", "ab", "cab"]:
+            assert tk.encode(text) == hf.encode(text).ids, (pre, text)
+        assert tk.encode("abc") == ([5] if ignore else [0, 4])
 
 
 def test_utf8_stream_matches_incremental_decoder():
