@@ -120,9 +120,13 @@ class Model:
         """Appends ids to the cache; returns float32 logits [len(ids), n_vocab] for every position."""
         ids = [int(i) for i in ids]
         out = np.empty((len(ids), self.n_vocab), dtype=np.float32)
-        with self._busy:
+        if not self._busy.acquire(blocking=False):
+            raise ModelError("model is busy generating")
+        try:
             self._c.eval(ids, out)
             self._cached += ids
+        finally:
+            self._busy.release()
         return out
 
     def _reuse(self, full: list[int]) -> list[int]:
