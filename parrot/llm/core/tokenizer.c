@@ -47,7 +47,9 @@ struct pt_tokenizer {
     str_map vocab;
     merge_slot *merges;
     uint32_t merge_mask;
-    int32_t byte_id[256]; /* token of each single byte, -1 if the vocabulary lacks it */
+    int32_t byte_id[256];      /* token of each single byte, -1 if the vocabulary lacks it */
+    uint32_t byte_cp[256];     /* GPT-2 byte-to-unicode map */
+    int16_t cp_byte[256 + 68]; /* its inverse (-1: not a byte character) */
     /* Added tokens matched whole in the text, grouped by first byte, longest first. */
     int32_t *special;     /* ids */
     int n_special;
@@ -84,30 +86,15 @@ static char *dup_bytes(const char *s, size_t n) {
 
 /* GPT-2's byte-to-unicode map: printable Latin-1 bytes stand for themselves, the other 68
  * bytes are moved to U+0100.. in byte order, so every byte is a visible character. */
-static uint32_t byte_to_cp(int b) {
-    static uint32_t map[256];
-    static int ready = 0;
-    if (!ready) { /* idempotent: racing initialisers write the same values */
-        int n = 0;
-        for (int i = 0; i < 256; i++) {
-            int keep = (i >= 0x21 && i <= 0x7E) || (i >= 0xA1 && i <= 0xAC) || (i >= 0xAE && i <= 0xFF);
-            map[i] = keep ? (uint32_t)i : (uint32_t)(256 + n++);
-        }
-        ready = 1;
-    }
-    return map[b];
-}
+static int byte_is_printable(int b) { return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
 
-static int cp_to_byte(uint32_t cp) { /* inverse of byte_to_cp, -1 if cp is not in the alphabet */
-    if (cp < 256) {
-        int keep = (cp >= 0x21 && cp <= 0x7E) || (cp >= 0xA1 && cp <= 0xAC) || (cp >= 0xAE);
-        return keep ? (int)cp : -1;
+static void build_byte_maps(uint32_t byte_cp[256], int16_t cp_byte[256 + 68]) {
+    int n = 0;
+    for (int i = 0; i < 256 + 68; i++) cp_byte[i] = -1;
+    for (int b = 0; b < 256; b++) {
+        byte_cp[b] = byte_is_printable(b) ? (uint32_t)b : (uint32_t)(256 + n++);
+        cp_byte[byte_cp[b]] = (int16_t)b;
     }
-    if (cp < 256 + 68) {
-        for (int b = 0; b < 256; b++)
-            if (byte_to_cp(b) == cp) return b;
-    }
-    return -1;
 }
 
 static size_t put_utf8(uint32_t cp, char *out) {
@@ -224,15 +211,15 @@ static int pre_from_name(const char *pre, enum pre_kind *kind, int *ignore_merge
 
 static int is_added(int type) { return type == PT_TOKEN_CONTROL || type == PT_TOKEN_USER_DEFINED; }
 
-/* Raw bytes of a normal token: undo byte_to_cp per character; a character outside the
+/* Raw bytes of a normal token: undo the byte map per character; a character outside the
  * alphabet (never in a well-formed byte-level vocabulary) keeps its UTF-8 bytes. */
-static size_t unspell(const char *s, size_t n, char *out) {
+static size_t unspell(const pt_tokenizer *t, const char *s, size_t n, char *out) {
     size_t i = 0, o = 0;
     while (i < n) {
         uint32_t cp;
         int k = utf8_next((const uint8_t *)s + i, n - i, &cp);
         if (k <= 0) { out[o++] = s[i++]; continue; }
-        int b = cp_to_byte(cp);
+        int b = cp < 256 + 68 ? t->cp_byte[cp] : -1;
         if (b >= 0) out[o++] = (char)b;
         else { memcpy(out + o, s + i, (size_t)k); o += (size_t)k; }
         i += (size_t)k;
@@ -270,6 +257,7 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
     t->n_vocab = n_vocab;
     t->pre = kind;
     t->ignore_merges = ignore_merges;
+    build_byte_maps(t->byte_cp, t->cp_byte);
     t->text = calloc((size_t)n_vocab, sizeof *t->text);
     t->text_len = calloc((size_t)n_vocab, sizeof *t->text_len);
     t->piece = calloc((size_t)n_vocab, sizeof *t->piece);
@@ -294,7 +282,7 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
         } else {
             t->piece[id] = malloc(n + 1);
             if (!t->piece[id]) goto oom;
-            t->piece_len[id] = unspell(s, n, t->piece[id]);
+            t->piece_len[id] = unspell(t, s, n, t->piece[id]);
         }
         /* A repeated string maps to its last id, like HF's {token: id} dict built from the
          * GGUF list (real vocabularies have no repeats). */
@@ -307,7 +295,7 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
 
     for (int b = 0; b < 256; b++) {
         char buf[4];
-        size_t n = put_utf8(byte_to_cp(b), buf);
+        size_t n = put_utf8(t->byte_cp[b], buf);
         t->byte_id[b] = str_map_get(t, buf, n);
     }
 
@@ -412,23 +400,44 @@ int pt_tokenizer_find(const pt_tokenizer *t, const char *text, size_t len) {
 
 /* ---------------------------------------------------------------- encoding */
 
-/* Per-call scratch, sized by the input so memory stays linear in the text length. */
+/* Per-call scratch. The character arrays take 9 bytes per input byte; the BPE arrays grow to
+ * the longest pre-token seen (about 35 bytes per byte of it), so memory is linear in the input. */
 typedef struct {
     /* decoded characters of the current span */
-    uint32_t *cp;   /* code point; invalid bytes get INVALID_CP */
+    uint32_t *cp; /* code point; invalid bytes get INVALID_CP */
     uint8_t *cls;
-    size_t *off;    /* byte offset of each character, off[n] = end */
-    /* BPE symbols of the current piece */
-    int32_t *sym_id;
+    uint32_t *off; /* byte offset of each character in the span, off[n] = end */
+    /* BPE symbols of the current piece: one per byte at first, merged in place */
+    size_t piece_cap;
+    int32_t *sym_id; /* -1 once merged into its left neighbour */
     int32_t *sym_prev, *sym_next;
-    /* heap of candidate merges */
+    /* min-heap of candidate merges; each merge adds at most two, so 3 per byte suffice */
     struct cand { int32_t rank, left, right, left_id, right_id; } *heap;
     int n_heap;
-    char *spelled; /* piece in the byte-to-unicode alphabet (ignore_merges lookup) */
+    char *spelled; /* the piece in the byte-to-unicode alphabet (ignore_merges lookup) */
+    int failed;    /* out of memory */
     /* output */
     int32_t *out;
     int cap, count;
 } encoder;
+
+static int reserve_piece(encoder *e, size_t n) {
+    if (n <= e->piece_cap) return 0;
+    size_t cap = e->piece_cap * 2 > n ? e->piece_cap * 2 : n;
+    int32_t *id = realloc(e->sym_id, cap * sizeof *id);
+    if (id) e->sym_id = id;
+    int32_t *pv = realloc(e->sym_prev, cap * sizeof *pv);
+    if (pv) e->sym_prev = pv;
+    int32_t *nx = realloc(e->sym_next, cap * sizeof *nx);
+    if (nx) e->sym_next = nx;
+    struct cand *hp = realloc(e->heap, 3 * cap * sizeof *hp);
+    if (hp) e->heap = hp;
+    char *sp = realloc(e->spelled, 2 * cap + 1);
+    if (sp) e->spelled = sp;
+    if (!id || !pv || !nx || !hp || !sp) return -1;
+    e->piece_cap = cap;
+    return 0;
+}
 
 #define INVALID_CP 0xFFFFFFFFu
 
@@ -475,10 +484,14 @@ static void try_pair(const pt_tokenizer *t, encoder *e, int left, int right) {
 
 /* BPE over the raw bytes s[0..n) of one pre-token. */
 static void bpe_piece(const pt_tokenizer *t, encoder *e, const uint8_t *s, size_t n) {
-    if (n == 0) return;
+    if (n == 0 || e->failed) return;
+    if (reserve_piece(e, n) < 0) {
+        e->failed = 1;
+        return;
+    }
     if (t->ignore_merges) {
         size_t k = 0;
-        for (size_t i = 0; i < n; i++) k += put_utf8(byte_to_cp(s[i]), e->spelled + k);
+        for (size_t i = 0; i < n; i++) k += put_utf8(t->byte_cp[s[i]], e->spelled + k);
         int id = str_map_get(t, e->spelled, k);
         if (id >= 0) { emit(e, id); return; }
     }
@@ -595,7 +608,7 @@ static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         int k = utf8_next(u + i, len - i, &cp);
-        e->off[n] = i;
+        e->off[n] = (uint32_t)i;
         if (k > 0) {
             e->cp[n] = cp;
             e->cls[n] = (uint8_t)cp_class(cp);
@@ -607,7 +620,7 @@ static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t
         }
         n++;
     }
-    e->off[n] = len;
+    e->off[n] = (uint32_t)len;
     for (int i = 0; i < n;) {
         int end;
         switch (t->pre) {
@@ -655,14 +668,8 @@ int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int
     e.cp = malloc(len * sizeof *e.cp);
     e.cls = malloc(len);
     e.off = malloc((len + 1) * sizeof *e.off);
-    e.sym_id = malloc(len * sizeof *e.sym_id);
-    e.sym_prev = malloc(len * sizeof *e.sym_prev);
-    e.sym_next = malloc(len * sizeof *e.sym_next);
-    /* each merge pushes at most two candidates on top of the initial n - 1 */
-    e.heap = malloc(3 * len * sizeof *e.heap);
-    e.spelled = malloc(2 * len + 1);
     int rc = -1;
-    if (!e.cp || !e.cls || !e.off || !e.sym_id || !e.sym_prev || !e.sym_next || !e.heap || !e.spelled) goto done;
+    if (!e.cp || !e.cls || !e.off || reserve_piece(&e, 64) < 0) goto done;
     size_t start = 0, pos = 0; /* start of the pending text span, where the search resumes */
     for (;;) {
         int32_t sid = -1;
@@ -678,7 +685,7 @@ int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int
         emit(&e, sid);
         start = pos = at + t->text_len[sid];
     }
-    rc = e.count;
+    rc = e.failed ? -1 : e.count;
 done:
     free(e.cp);
     free(e.cls);
