@@ -39,10 +39,11 @@ struct pt_tokenizer {
     int n_vocab;
     enum pre_kind pre;
     int ignore_merges;   /* a piece that is itself a token is taken whole (Llama-3) */
-    char **text;         /* tokens as stored (byte-to-unicode spelled) */
-    size_t *text_len;
-    char **piece;        /* raw bytes of each token */
-    size_t *piece_len;
+    /* All strings live in one arena: token id's text as stored (byte-to-unicode spelled) at
+     * text_off[id], its raw bytes at piece_off[id] (the same place for added tokens). */
+    char *arena;
+    size_t *text_off, *piece_off;
+    uint32_t *text_len, *piece_len;
     int32_t *type;
     str_map vocab;
     merge_slot *merges;
@@ -55,6 +56,9 @@ struct pt_tokenizer {
     int n_special;
     int special_start[257]; /* special[special_start[b] .. special_start[b+1]) start with byte b */
 };
+
+#define TEXT(t, id) ((t)->arena + (t)->text_off[id])
+#define PIECE(t, id) ((t)->arena + (t)->piece_off[id])
 
 /* ---------------------------------------------------------------- small helpers */
 
@@ -74,14 +78,6 @@ static uint32_t table_size(size_t n) { /* power of two, load factor <= 1/2 */
     uint32_t s = 16;
     while (s < 2 * n) s <<= 1;
     return s;
-}
-
-static char *dup_bytes(const char *s, size_t n) {
-    char *p = malloc(n + 1);
-    if (!p) return NULL;
-    if (n) memcpy(p, s, n);
-    p[n] = 0;
-    return p;
 }
 
 /* GPT-2's byte-to-unicode map: printable Latin-1 bytes stand for themselves, the other 68
@@ -173,7 +169,7 @@ static int str_map_get(const pt_tokenizer *t, const char *s, size_t n) {
     for (uint32_t i = (uint32_t)hash_bytes(s, n) & m->mask;; i = (i + 1) & m->mask) {
         int32_t id = m->slots[i];
         if (id < 0) return -1;
-        if (t->text_len[id] == n && memcmp(t->text[id], s, n) == 0) return id;
+        if (t->text_len[id] == n && memcmp(TEXT(t, id), s, n) == 0) return id;
     }
 }
 
@@ -258,37 +254,51 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
     t->pre = kind;
     t->ignore_merges = ignore_merges;
     build_byte_maps(t->byte_cp, t->cp_byte);
-    t->text = calloc((size_t)n_vocab, sizeof *t->text);
-    t->text_len = calloc((size_t)n_vocab, sizeof *t->text_len);
-    t->piece = calloc((size_t)n_vocab, sizeof *t->piece);
-    t->piece_len = calloc((size_t)n_vocab, sizeof *t->piece_len);
-    t->type = calloc((size_t)n_vocab, sizeof *t->type);
+    size_t arena_size = 0;
+    for (int id = 0; id < n_vocab; id++) {
+        if (token_lens[id] > UINT32_MAX / 2 || (token_lens[id] && !tokens[id])) {
+            snprintf(err, errlen, "token %d is invalid", id);
+            pt_tokenizer_free(t);
+            return NULL;
+        }
+        arena_size += 2 * token_lens[id] + 2; /* text + NUL, piece + NUL (a piece is never longer) */
+    }
+    t->arena = malloc(arena_size);
+    t->text_off = malloc((size_t)n_vocab * sizeof *t->text_off);
+    t->piece_off = malloc((size_t)n_vocab * sizeof *t->piece_off);
+    t->text_len = malloc((size_t)n_vocab * sizeof *t->text_len);
+    t->piece_len = malloc((size_t)n_vocab * sizeof *t->piece_len);
+    t->type = malloc((size_t)n_vocab * sizeof *t->type);
     t->vocab.mask = table_size((size_t)n_vocab) - 1;
     t->vocab.slots = malloc(((size_t)t->vocab.mask + 1) * sizeof *t->vocab.slots);
-    if (!t->text || !t->text_len || !t->piece || !t->piece_len || !t->type || !t->vocab.slots) goto oom;
+    if (!t->arena || !t->text_off || !t->piece_off || !t->text_len || !t->piece_len || !t->type || !t->vocab.slots)
+        goto oom;
     memset(t->vocab.slots, 0xFF, ((size_t)t->vocab.mask + 1) * sizeof *t->vocab.slots);
 
+    size_t used = 0;
     for (int id = 0; id < n_vocab; id++) {
         size_t n = token_lens[id];
-        const char *s = tokens[id] ? tokens[id] : "";
-        if (!tokens[id]) n = 0;
+        const char *s = n ? tokens[id] : "";
         t->type[id] = token_types ? token_types[id] : PT_TOKEN_NORMAL;
-        t->text[id] = dup_bytes(s, n);
-        t->text_len[id] = n;
-        if (!t->text[id]) goto oom;
-        if (is_added(t->type[id])) {
-            t->piece[id] = t->text[id]; /* shared, freed once */
-            t->piece_len[id] = n;
+        t->text_off[id] = used;
+        t->text_len[id] = (uint32_t)n;
+        if (n) memcpy(t->arena + used, s, n);
+        t->arena[used + n] = 0;
+        used += n + 1;
+        if (is_added(t->type[id])) { /* plain text, not byte-spelled */
+            t->piece_off[id] = t->text_off[id];
+            t->piece_len[id] = (uint32_t)n;
         } else {
-            t->piece[id] = malloc(n + 1);
-            if (!t->piece[id]) goto oom;
-            t->piece_len[id] = unspell(t, s, n, t->piece[id]);
+            t->piece_off[id] = used;
+            t->piece_len[id] = (uint32_t)unspell(t, s, n, t->arena + used);
+            t->arena[used + t->piece_len[id]] = 0;
+            used += t->piece_len[id] + 1;
         }
         /* A repeated string maps to its last id, like HF's {token: id} dict built from the
          * GGUF list (real vocabularies have no repeats). */
         uint32_t i = (uint32_t)hash_bytes(s, n) & t->vocab.mask;
         while (t->vocab.slots[i] >= 0 &&
-               !(t->text_len[t->vocab.slots[i]] == n && memcmp(t->text[t->vocab.slots[i]], s, n) == 0))
+               !(t->text_len[t->vocab.slots[i]] == n && memcmp(TEXT(t, t->vocab.slots[i]), s, n) == 0))
             i = (i + 1) & t->vocab.mask;
         t->vocab.slots[i] = id;
     }
@@ -345,12 +355,12 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
     t->n_special = 0;
     for (int id = 0; id < n_vocab; id++)
         if (is_added(t->type[id]) && t->text_len[id] > 0)
-            keys[t->n_special++] = (special_key){(uint8_t)t->text[id][0], t->text_len[id], id};
+            keys[t->n_special++] = (special_key){(uint8_t)TEXT(t, id)[0], t->text_len[id], id};
     qsort(keys, (size_t)t->n_special, sizeof *keys, cmp_special);
     for (int k = 0; k < t->n_special; k++) t->special[k] = keys[k].id;
     free(keys);
     for (int b = 0, k = 0; b <= 256; b++) {
-        while (k < t->n_special && (uint8_t)t->text[t->special[k]][0] < b) k++;
+        while (k < t->n_special && (uint8_t)TEXT(t, t->special[k])[0] < b) k++;
         t->special_start[b] = k;
     }
     return t;
@@ -363,13 +373,10 @@ oom:
 
 void pt_tokenizer_free(pt_tokenizer *t) {
     if (!t) return;
-    for (int id = 0; id < t->n_vocab; id++) {
-        if (t->piece && t->piece[id] && (!t->text || t->piece[id] != t->text[id])) free(t->piece[id]);
-        if (t->text) free(t->text[id]);
-    }
-    free(t->text);
+    free(t->arena);
+    free(t->text_off);
+    free(t->piece_off);
     free(t->text_len);
-    free(t->piece);
     free(t->piece_len);
     free(t->type);
     free(t->vocab.slots);
@@ -390,7 +397,7 @@ const char *pt_tokenizer_piece(const pt_tokenizer *t, int32_t id, size_t *len) {
         return NULL;
     }
     if (len) *len = t->piece_len[id];
-    return t->piece[id];
+    return PIECE(t, id);
 }
 
 int pt_tokenizer_find(const pt_tokenizer *t, const char *text, size_t len) {
@@ -649,7 +656,7 @@ static size_t find_special(const pt_tokenizer *t, const char *s, size_t len, siz
         for (int k = t->special_start[b]; k < t->special_start[b + 1]; k++) {
             int32_t sid = t->special[k];
             size_t n = t->text_len[sid];
-            if (n <= len - i && memcmp(s + i, t->text[sid], n) == 0) {
+            if (n <= len - i && memcmp(s + i, TEXT(t, sid), n) == 0) {
                 *id = sid;
                 return i;
             }
