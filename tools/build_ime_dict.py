@@ -2,9 +2,12 @@
 """Build parrot's T9 pinyin dictionary (parrot/ime/data/pinyin.dict) from registry data.
 
 Sources (build time only; the product never imports them):
-  * jieba 0.42.1 dict.txt        word frequencies (`word freq pos` lines)
-  * pypinyin 0.55.0 pinyin_dict   every reading of every character
-  * pypinyin 0.55.0 phrases_dict  readings of multi-character phrases (polyphones in context)
+  * jieba 0.42.1 dict.txt          the word list and its frequencies (`word freq pos` lines)
+  * wordfreq 3.1.1 large_zh        modern word frequencies (subtitles, web, Wikipedia, books;
+                                   data CC-BY-SA 4.0): blended with jieba's, which alone
+                                   ranks 衙门 above 咱们
+  * pypinyin 0.55.0 pinyin_dict     every reading of every character
+  * pypinyin 0.55.0 phrases_dict    readings of multi-character phrases (polyphones in context)
 
 Output: a memory-mappable file (see parrot/ime/dictfile.py) holding
   * entries sorted by padded digit key: word characters, their syllables, log frequency;
@@ -39,18 +42,23 @@ MAX_WORD_CHARS = 6
 # A polyphonic character's first pypinyin reading is its ordinary standalone one (了 le,
 # 的 de); it keeps this share, the others split the rest by how often words use them.
 PRIMARY_READING_SHARE = 0.7
-MIN_READING_SHARE = 0.02
-# Abbreviations (one key per syllable) are shown only for words common enough to be the
-# likely intent: top few per key, above a frequency floor and a share of that key's mass.
-ABBREV_MAX_PER_KEY = 4
-ABBREV_MIN_FREQ = 300
-ABBREV_MIN_SHARE = 0.03
+MIN_READING_SHARE = 0.002  # a reading no word uses (也 yi) stays far down
+# Abbreviated input (syllables cut short: 94 = z'g -> 中国, 9464 = zhong'g) is matched only
+# against words common enough to be the likely intent: indexed by the keys of their
+# initials, the most frequent per key above a frequency floor.
+ABBREV_MAX_PER_KEY = 16
+ABBREV_MIN_FREQ = 100
 ABBREV_SYLLABLES = (2, 3, 4)
 # Association (联想): continuations of what was just typed, from longer dictionary words.
 ASSOC_MAX_PREFIX = 3
 ASSOC_PER_PREFIX = 8
 ASSOC_MIN_FREQ = 20
 RARE_CHAR_FREQ = 1  # GB2312 characters jieba never saw alone
+# log frequency = JIEBA_WEIGHT * log p(jieba) + (1 - JIEBA_WEIGHT) * log p(wordfreq) when
+# wordfreq knows the word; otherwise log p(jieba) + UNSEEN_PENALTY (it is rarer than jieba says).
+JIEBA_WEIGHT = 0.25
+UNSEEN_LOG_PENALTY = -1.0
+CENTIBELS = 100.0  # wordfreq stores log10 frequencies in hundredths
 
 
 def sha256(path: Path) -> str:
@@ -65,6 +73,22 @@ def load_jieba(path: Path) -> dict[str, int]:
             if len(parts) >= 2 and all(is_hanzi(c) for c in parts[0]):
                 freqs[parts[0]] = freqs.get(parts[0], 0) + int(parts[1])
     return freqs
+
+
+def load_wordfreq(path: Path) -> dict[str, float]:
+    """wordfreq's msgpack list: [header, [words at 0 cB], [words at -1 cB], ...] -> log p."""
+    import gzip
+
+    import msgpack
+
+    buckets = msgpack.loads(gzip.decompress(path.read_bytes()), raw=False)[1:]
+    return {w: -cb / CENTIBELS * math.log(10) for cb, words in enumerate(buckets) for w in words}
+
+
+def blend(word: str, jieba_logp: float, wordfreq_logp: dict[str, float]) -> float:
+    if word in wordfreq_logp:
+        return JIEBA_WEIGHT * jieba_logp + (1 - JIEBA_WEIGHT) * wordfreq_logp[word]
+    return jieba_logp + UNSEEN_LOG_PENALTY
 
 
 def char_readings(pinyin_dict: dict[int, str], ch: str) -> list[str]:
@@ -114,7 +138,7 @@ def reading_shares(readings: list[str], usage: collections.Counter) -> list[floa
     rest = 1.0 - PRIMARY_READING_SHARE
     shares = [PRIMARY_READING_SHARE]
     for r in others:
-        share = rest * (usage[r] / total if total else 1.0 / len(others))
+        share = rest * usage[r] / total if total else 0.0
         shares.append(max(share, MIN_READING_SHARE))
     return shares
 
@@ -122,14 +146,17 @@ def reading_shares(readings: list[str], usage: collections.Counter) -> list[floa
 def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
     import jieba
     import pypinyin
+    import wordfreq
     from pypinyin import Style, lazy_pinyin
     from pypinyin.phrases_dict import phrases_dict
     from pypinyin.pinyin_dict import pinyin_dict
 
     jieba_dict = Path(jieba.__file__).parent / "dict.txt"
     pp_dir = Path(pypinyin.__file__).parent
+    wordfreq_zh = Path(wordfreq.__file__).parent / "data" / "large_zh.msgpack.gz"
     sources = {
         f"jieba {jieba.__version__} dict.txt": sha256(jieba_dict),
+        "wordfreq 3.1.1 large_zh.msgpack.gz": sha256(wordfreq_zh),
         f"pypinyin {pypinyin.__version__} pinyin_dict.json": sha256(pp_dir / "pinyin_dict.json"),
         f"pypinyin {pypinyin.__version__} phrases_dict.json": sha256(pp_dir / "phrases_dict.json"),
     }
@@ -162,23 +189,37 @@ def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
     syllables = sorted({s for _, reading, _ in entries for s in reading})
     syllable_id = {s: i for i, s in enumerate(syllables)}
     total_freq = sum(f for _, _, f in entries)
+    modern = load_wordfreq(wordfreq_zh)
+    # A polyphone's reading shares carry over: its blended log p is shifted by log(share).
+    char_total = {ch: freqs.get(ch, RARE_CHAR_FREQ) for ch, _, _ in singles}
+
+    def logp(entry) -> float:
+        word, reading, freq = entry
+        jieba_logp = math.log(freq / total_freq)
+        if len(word) == 1:
+            share = freq / max(1, char_total[word])
+            whole = blend(word, math.log(char_total[word] / total_freq), modern)
+            return whole + math.log(min(1.0, share))
+        return blend(word, jieba_logp, modern)
 
     def digit_key(reading):
         return letters_to_digits("".join(reading))
 
-    entries.sort(key=lambda e: (pad_key(digit_key(e[1])), -e[2], e[0]))
+    scores = {id(e): logp(e) for e in entries}
+    entries.sort(key=lambda e: (pad_key(digit_key(e[1])), -scores[id(e)], e[0]))
     n = len(entries)
     arrays = {
         "entry_key": np.array([pad_key(digit_key(r)) for _, r, _ in entries], dtype=np.uint64),
-        "entry_logp": np.array([math.log(f / total_freq) for _, _, f in entries], dtype=np.float32),
+        "entry_logp": np.array([scores[id(e)] for e in entries], dtype=np.float32),
         "entry_nchars": np.array([len(w) for w, _, _ in entries], dtype=np.uint8),
         "entry_digits": np.array([len(digit_key(r)) for _, r, _ in entries], dtype=np.uint8),
         "entry_last": np.array([len(digit_key(r[:-1])) for _, r, _ in entries], dtype=np.uint8),
         "chars": np.array([ord(c) for w, _, _ in entries for c in w], dtype=np.uint16),
         "sylls": np.array([syllable_id[s] for _, r, _ in entries for s in r], dtype=np.uint16),
     }
-    arrays.update(build_abbreviations(entries, digit_key))
-    arrays.update(build_associations(entries, min_freq))
+    logps = arrays["entry_logp"].tolist()
+    arrays.update(build_abbreviations(entries, logps))
+    arrays.update(build_associations(entries, logps, min_freq))
     meta = {
         "format": 1,
         "syllables": syllables,
@@ -192,16 +233,14 @@ def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
     return meta, arrays
 
 
-def build_abbreviations(entries, digit_key) -> dict[str, np.ndarray]:
-    by_key: dict[str, list[tuple[int, int]]] = collections.defaultdict(list)
+def build_abbreviations(entries, logps) -> dict[str, np.ndarray]:
+    by_key: dict[str, list[tuple[float, int]]] = collections.defaultdict(list)
     for idx, (word, reading, freq) in enumerate(entries):
-        if len(reading) in ABBREV_SYLLABLES:
-            by_key[letters_to_digits("".join(s[0] for s in reading))].append((freq, idx))
+        if len(reading) in ABBREV_SYLLABLES and freq >= ABBREV_MIN_FREQ:
+            by_key[letters_to_digits("".join(s[0] for s in reading))].append((logps[idx], idx))
     keys, offsets, ids = [], [0], []
     for key in sorted(by_key, key=pad_key):
-        group = sorted(by_key[key], reverse=True)
-        mass = sum(f for f, _ in group)
-        chosen = [i for f, i in group[:ABBREV_MAX_PER_KEY] if f >= ABBREV_MIN_FREQ and f >= ABBREV_MIN_SHARE * mass]
+        chosen = [i for _, i in sorted(by_key[key], reverse=True)[:ABBREV_MAX_PER_KEY]]
         if chosen:
             keys.append(pad_key(key))
             ids.extend(chosen)
@@ -213,9 +252,9 @@ def build_abbreviations(entries, digit_key) -> dict[str, np.ndarray]:
     }
 
 
-def build_associations(entries, min_freq) -> dict[str, np.ndarray]:
+def build_associations(entries, logps, min_freq) -> dict[str, np.ndarray]:
     known_words = {w for w, _, _ in entries}
-    best: dict[str, dict[str, tuple[int, int]]] = collections.defaultdict(dict)
+    best: dict[str, dict[str, tuple[float, int]]] = collections.defaultdict(dict)
     for idx, (word, _, freq) in enumerate(entries):
         if len(word) < 2 or freq < max(min_freq, ASSOC_MIN_FREQ):
             continue
@@ -225,8 +264,8 @@ def build_associations(entries, min_freq) -> dict[str, np.ndarray]:
                 continue
             suffix = word[cut:]
             # The same continuation can come from several readings: keep the best one.
-            if suffix not in best[prefix] or best[prefix][suffix][0] < freq:
-                best[prefix][suffix] = (freq, idx)
+            if suffix not in best[prefix] or best[prefix][suffix][0] < logps[idx]:
+                best[prefix][suffix] = (logps[idx], idx)
     table = sorted((pack_text_key(p), p) for p in best)
     keys, offsets, ids = [], [0], []
     for key, prefix in table:

@@ -29,7 +29,7 @@ from parrot.ime.t9 import SEPARATOR, letters_to_digits
 # Ranking weights, in natural-log probability units (tuned with `parrot ime eval`).
 WORD_LENGTH_BONUS = 2.0  # per character beyond the first
 MISSING_DIGIT_PENALTY = 0.8  # per key of the last syllable not typed yet
-ABBREVIATION_PENALTY = 3.0
+ABBREVIATION_PENALTY = 2.0  # per syllable cut short (other than the last)
 LEARNED_BONUS = 2.5  # times log2(1 + times picked)
 NEW_WORD_LOGP = math.log(1e-6)  # a word only the user knows starts like a moderately common one
 SENTENCE_MIN_DIGITS = 4
@@ -39,7 +39,8 @@ SENTENCE_WORD_PENALTY = 6.0
 PARTIAL_PER_LENGTH = 8  # partial words offered per covered length
 UNCOVERED_DIGIT_PENALTY = 3.0  # partial words: per key they leave for the next pick
 RESULT_LIMIT = 30  # candidates computed per key press (6+ pages); paging past them asks for more
-ABBREVIATION_MAX_KEYS = 4
+ABBREVIATION_MAX_KEYS = 7  # longer input is rarely abbreviated, and cutting it up costs time
+ABBREVIATION_MAX_SYLLABLES = 4
 CACHE_SIZE = 512
 ASSOCIATION_PER_PREFIX = 8
 COMMON_WORDS = 20
@@ -104,6 +105,7 @@ class Engine:
         self._whole = lru_cache(maxsize=CACHE_SIZE)(self._whole_uncached)
         self._partial = lru_cache(maxsize=CACHE_SIZE)(self._partial_uncached)
         self._sentence = lru_cache(maxsize=CACHE_SIZE)(self._sentence_uncached)
+        self._abbreviated = lru_cache(maxsize=CACHE_SIZE)(self._abbreviated_uncached)
 
     # -- public ----------------------------------------------------------------------------
     def candidates(self, keys: str, split: tuple[str, ...] | None = None, limit: int = RESULT_LIMIT) -> list[Candidate]:
@@ -114,7 +116,8 @@ class Engine:
             limit *= 4  # narrowing throws most away
         found: list[Candidate] = []
         sentence = self._sentence(plain, bounds)
-        whole = sorted(self._whole(plain, bounds, limit) + self._learned_whole(plain, bounds), key=_by_score)
+        whole = self._whole(plain, bounds, limit) + self._abbreviated(plain, bounds) + self._learned_whole(plain, bounds)
+        whole = sorted(whole, key=_by_score)
         partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds)
         if sentence is not None and all(c.text != sentence.text for c in whole):
             whole.append(sentence)  # competes on score with the single words
@@ -175,12 +178,42 @@ class Engine:
                 if bounds and not bounds <= syllable_bounds_digits(reading):
                     continue
                 out.append(Candidate(d.word(i), n, reading, typed_pieces(reading, n), s, Kind.WORD))
-        if 2 <= n <= ABBREVIATION_MAX_KEYS and (not bounds or len(bounds) == n - 1):
-            for i in d.abbreviations(plain):
-                reading = d.reading(i)
-                s = float(d.logp[i]) + WORD_LENGTH_BONUS * (len(reading) - 1) - ABBREVIATION_PENALTY
-                out.append(Candidate(d.word(i), n, reading, typed_pieces(reading, n, True), s, Kind.ABBREVIATION))
         return out
+
+    def _abbreviated_uncached(self, plain: str, bounds: frozenset[int]) -> list[Candidate]:
+        """Frequent words whose syllables were cut short, not only the last one.
+
+        Every way of cutting the keys into 2-4 pieces names the words' initials; the
+        abbreviation table lists frequent words by initials, and a word fits when each
+        piece starts its syllable's keys (94 = z'g -> 中国, 94664 4 = zhong'g, 5 8 = j't).
+        """
+        d = self.dict
+        n = len(plain)
+        out: list[Candidate] = []
+        if not 2 <= n <= ABBREVIATION_MAX_KEYS:
+            return out
+        for cuts in _cut_points(n):
+            if not bounds <= set(cuts):
+                continue  # a separator the user typed must fall between pieces
+            starts = (0, *cuts)
+            pieces = [plain[a:b] for a, b in zip(starts, (*cuts, n))]
+            for i in d.abbreviations("".join(plain[a] for a in starts)):
+                keys = self._syllable_keys(i)
+                if len(keys) != len(pieces) or not all(k.startswith(p) for k, p in zip(keys, pieces)):
+                    continue
+                shortened = sum(len(p) < len(k) for p, k in zip(pieces[:-1], keys[:-1]))
+                if not shortened:
+                    continue  # every syllable but the last typed in full: the prefix search has it
+                reading = d.reading(i)
+                s = (float(d.logp[i]) + WORD_LENGTH_BONUS * (len(keys) - 1) - ABBREVIATION_PENALTY * shortened
+                     - MISSING_DIGIT_PENALTY * (len(keys[-1]) - len(pieces[-1])))
+                typed = tuple(syl[: len(p)] for syl, p in zip(reading, pieces))
+                out.append(Candidate(d.word(i), n, reading, typed, s, Kind.ABBREVIATION))
+        return out
+
+    def _syllable_keys(self, entry: int) -> tuple[str, ...]:
+        lo, hi = int(self.dict.offsets[entry]), int(self.dict.offsets[entry + 1])
+        return tuple(self.dict.syllable_digits[s] for s in self.dict.sylls[lo:hi].tolist())
 
     def _partial_uncached(self, plain: str, bounds: frozenset[int], limit: int) -> list[Candidate]:
         """Words whose whole key is plain[:k], for every k < len(plain), longest first."""
@@ -272,6 +305,14 @@ class Engine:
 def syllable_bounds_digits(reading: tuple[str, ...]) -> set[int]:
     """Digit offsets between syllables (letters and digits are one to one)."""
     return syllable_bounds(reading)
+
+
+@lru_cache(maxsize=None)
+def _cut_points(n: int) -> list[tuple[int, ...]]:
+    """Every way to cut n keys into 2-4 non-empty pieces, as the cut positions."""
+    from itertools import combinations
+
+    return [cuts for pieces in range(2, ABBREVIATION_MAX_SYLLABLES + 1) for cuts in combinations(range(1, n), pieces - 1)]
 
 
 def _with_score(c: Candidate, score: float) -> Candidate:

@@ -57,8 +57,13 @@ PUNCTUATION_TAP = QUICK_PUNCTUATION
 PUNCTUATION_TAP_KEY = "1p"
 MULTITAP_TIMEOUT_S = 1.0
 MAX_PENDING_DIGITS = 24  # about 6-8 syllables; the candidate bar cannot show more anyway
-MAX_PAGE_ITEMS = 5  # candidates per page: Ctrl+1..5 pick them
-MAX_PAGE_WIDTH = 10  # hanzi per page (128 px at 12 px a glyph, less the gaps)
+# The candidate bar: 128 px wide; each candidate is its number label, its 12-px glyphs and
+# a gap. Single characters fit 6 a page, two-character words 4. Ctrl+1..9 pick them.
+BAR_WIDTH_PX = 128
+GLYPH_PX = 12
+LABEL_PX = 6
+GAP_PX = 2
+MAX_PAGE_ITEMS = 9
 MAX_LEARNED_WORD = 8  # characters: longer compositions are sentences, not words
 ASSOCIATION_CONTEXT = 3  # characters before the cursor that association looks at
 NEWLINE = "\n"
@@ -74,11 +79,12 @@ def layout_pages(texts: list[str]) -> list[list[int]]:
     current: list[int] = []
     width = 0
     for i, text in enumerate(texts):
-        if current and (len(current) >= MAX_PAGE_ITEMS or width + len(text) > MAX_PAGE_WIDTH):
+        item = LABEL_PX + GLYPH_PX * len(text) + GAP_PX
+        if current and (len(current) >= MAX_PAGE_ITEMS or width + item > BAR_WIDTH_PX + GAP_PX):
             pages.append(current)
             current, width = [], 0
         current.append(i)
-        width += len(text)
+        width += item
     if current:
         pages.append(current)
     return pages
