@@ -645,8 +645,19 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
 
 def requantize_q8_0(src: str | os.PathLike, dst: str | os.PathLike, *, progress: bool = True) -> ConvertResult:
     """Rewrite a GGUF with every 2-D weight as Q8_0 (dequantized first); metadata is copied."""
+    return requantize(src, dst, "q8_0", progress=progress)
+
+
+def requantize(src: str | os.PathLike, dst: str | os.PathLike, out_type: str, *, progress: bool = True) -> ConvertResult:
+    """Rewrite a GGUF with its 2-D weights as out_type (q8_0, f16 or f32); metadata is copied.
+
+    Besides the Q8_0 copy of the registry model, an F32 copy is the way to tell a kernel's
+    rounding from a model bug: the engine on F32 weights must match transformers closely."""
     import gguf
     from gguf import GGMLQuantizationType as Q, GGUFValueType
+
+    if out_type not in OUTPUT_TYPES:
+        raise UserError(f"unknown output type {out_type!r} (choose from {', '.join(OUTPUT_TYPES)})")
 
     src, dst = Path(src), _prepare_output_path(Path(dst))
     try:
@@ -662,7 +673,7 @@ def requantize_q8_0(src: str | os.PathLike, dst: str | os.PathLike, *, progress:
     by_name = {}
     for t in reader.tensors:
         shape = tuple(int(d) for d in reversed(t.shape.tolist()))  # GGUF dims are innermost-first
-        qtype = Q.F32 if len(shape) == 1 or shape[-1] % 32 else Q.Q8_0
+        qtype = _choose_type(shape, out_type)
         planned.append(_PlannedTensor(t.name, t.name, shape, qtype, _nbytes(shape, qtype)))
         by_name[t.name] = t
 
@@ -671,7 +682,7 @@ def requantize_q8_0(src: str | os.PathLike, dst: str | os.PathLike, *, progress:
             if field.name.startswith("GGUF.") or field.name == "general.architecture":
                 continue  # header pseudo-fields; the writer adds the architecture itself
             if field.name == "general.file_type":
-                w.add_file_type(_FILE_TYPES["q8_0"])
+                w.add_file_type(_FILE_TYPES[out_type])
                 continue
             if field.name == "general.alignment":
                 w.data_alignment = int(field.contents())
@@ -684,5 +695,5 @@ def requantize_q8_0(src: str | os.PathLike, dst: str | os.PathLike, *, progress:
         values = gguf.quants.dequantize(t.data, t.tensor_type).reshape(p.shape)
         return _encode(values, p.qtype)
 
-    total = _write_gguf(dst, arch, add_metadata, planned, tensor_data, progress, "requantize q8_0")
+    total = _write_gguf(dst, arch, add_metadata, planned, tensor_data, progress, f"requantize {out_type}")
     return ConvertResult(dst, arch, len(planned), total)
