@@ -327,6 +327,8 @@ def test_errors(trained):
         tk.encode(123)
     with pytest.raises(UnicodeEncodeError):
         tk.encode("lone \ud800 surrogate")
+    with pytest.raises(RuntimeError):  # immutable: another thread may be encoding with it
+        tk.__init__(tokens, types, merges, "gpt2")
 
 
 def test_merge_order_is_rank_then_leftmost():

@@ -50,6 +50,10 @@ static int Tokenizer_init(TokenizerObject *self, PyObject *args, PyObject *kw) {
     const char *pre = "default";
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|z", kwlist, &tokens_obj, &types_obj, &merges_obj, &pre))
         return -1;
+    if (self->tok) { /* another thread may be encoding with it right now (GIL released) */
+        PyErr_SetString(PyExc_RuntimeError, "Tokenizer is already initialised");
+        return -1;
+    }
     PyObject *tokens = NULL, *types = NULL, *merges = NULL;
     const char **tok_p = NULL, **mer_p = NULL;
     size_t *tok_l = NULL, *mer_l = NULL;
@@ -97,7 +101,6 @@ static int Tokenizer_init(TokenizerObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, err);
         goto done;
     }
-    pt_tokenizer_free(self->tok);
     self->tok = t;
     rc = 0;
 done:
