@@ -292,7 +292,7 @@ pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errl
     size_t rl = d > ff ? d : ff;
     if (qd > rl) rl = qd;
     c->rowbuf_len = (int)rl;
-    c->rowbuf = malloc(nt * rl * 4);
+    c->rowbuf = malloc((size_t)nt * 4 * rl * 4); /* 4 rows per thread */
     c->scores = malloc((size_t)nt * n_ctx * 4);
     if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->rope_cos || !c->rope_sin || !c->inv_freq || !c->rowbuf || !c->scores)
@@ -328,22 +328,41 @@ typedef struct {
 
 static void matmul_task(void *arg, int ith, int nth) {
     matmul_job *job = arg;
-    float *buf = job->c->rowbuf + (size_t)ith * job->c->rowbuf_len;
-    const int cols = job->cols;
+    float *buf = job->c->rowbuf + (size_t)ith * 4 * job->c->rowbuf_len;
+    const int cols = job->cols, n_tok = job->n_tok;
     for (int j = 0; j < job->n_mat; j++) {
         const gguf_tensor *w = job->w[j];
         const int rows = (int)w->ne[1];
         const pl_type_info *ti = pl_type(w->type);
         const size_t row_bytes = (size_t)cols / ti->blck * ti->bytes;
-        const int r0 = (int)((int64_t)rows * ith / nth), r1 = (int)((int64_t)rows * (ith + 1) / nth);
-        for (int r = r0; r < r1; r++) {
-            const uint8_t *src = w->data + (size_t)r * row_bytes;
-            const float *row = buf;
-            if (w->type == PL_F32 && ((uintptr_t)src & 3) == 0) row = (const float *)src;
-            else pl_dequant_row(w->type, src, buf, cols);
-            const float b = job->bias[j] ? job->bias[j][r] : 0.0f;
-            for (int t = 0; t < job->n_tok; t++)
-                job->y[j][(size_t)t * rows + r] = pl_dot_f32(row, job->x + (size_t)t * cols, cols) + b;
+        /* rows split in contiguous ranges, rounded to tiles of 4 */
+        const int tiles = (rows + 3) / 4;
+        const int r0 = (int)((int64_t)tiles * ith / nth) * 4, r1_ = (int)((int64_t)tiles * (ith + 1) / nth) * 4;
+        const int r1 = r1_ < rows ? r1_ : rows;
+        float *y = job->y[j];
+        const float *bias = job->bias[j];
+        for (int r = r0; r < r1; r += 4) {
+            const int nr = r1 - r < 4 ? r1 - r : 4;
+            const float *row[4];
+            for (int k = 0; k < 4; k++) {
+                const int rr = r + (k < nr ? k : 0);
+                const uint8_t *src = w->data + (size_t)rr * row_bytes;
+                if (w->type == PL_F32 && ((uintptr_t)src & 3) == 0) {
+                    row[k] = (const float *)src;
+                } else if (k < nr) {
+                    pl_dequant_row(w->type, src, buf + (size_t)k * cols, cols);
+                    row[k] = buf + (size_t)k * cols;
+                } else {
+                    row[k] = row[0];
+                }
+            }
+            for (int t = 0; t < n_tok; t++) {
+                float out[4];
+                const float *x = job->x + (size_t)t * cols;
+                if (nr == 4) pl_dot4_f32(row[0], row[1], row[2], row[3], x, cols, out);
+                else for (int k = 0; k < nr; k++) out[k] = pl_dot_f32(row[k], x, cols);
+                for (int k = 0; k < nr; k++) y[(size_t)t * rows + r + k] = out[k] + (bias ? bias[r + k] : 0.0f);
+            }
         }
     }
 }

@@ -92,6 +92,9 @@ void pl_init_tables(void); /* fp16 lookup table; idempotent, call once before co
 void pl_dequant_row(uint32_t type, const void *src, float *dst, int64_t n);
 /* Dot product of two f32 vectors (the one inner loop every matmul ends in). */
 float pl_dot_f32(const float *a, const float *b, int n);
+/* Four rows against one vector (out[r] = w_r . x), for batched matmuls. */
+void pl_dot4_f32(const float *w0, const float *w1, const float *w2, const float *w3, const float *x, int n,
+                 float out[4]);
 /* The KV cache is f16: dot against it, and y += a * row. */
 float pl_dot_f16(const uint16_t *a, const float *b, int n);
 void pl_axpy_f16(float *y, float a, const uint16_t *x, int n);

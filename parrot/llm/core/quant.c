@@ -7,6 +7,15 @@
 
 #include "parrot_llm.h"
 
+/* On x86-64 with glibc, hot loops are compiled twice: baseline and AVX2 (the loader picks one
+ * at start-up via ifunc), so one binary runs everywhere yet vectorizes where it can. The code
+ * stays plain C: the compiler does the vectorizing. Elsewhere (ARM, musl) only one version. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+#define HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define HOT
+#endif
+
 #define QK 32   /* block size of the simple formats */
 #define QK_K 256 /* super-block size of the K formats */
 
@@ -79,11 +88,17 @@ uint16_t pl_fp32_to_fp16(float f) { /* round to nearest even */
 }
 
 static float FP16[65536];
+static uint64_t BIT5[256]; /* Q5 high-bit expansion, see dq_q5_0 */
 static int fp16_ready;
 
 void pl_init_tables(void) {
     if (fp16_ready) return;
     for (uint32_t i = 0; i < 65536; i++) FP16[i] = pl_fp16_to_fp32((uint16_t)i);
+    for (int v = 0; v < 256; v++) {
+        uint8_t e[8];
+        for (int k = 0; k < 8; k++) e[k] = (v >> k) & 1 ? 0x10 : 0;
+        memcpy(&BIT5[v], e, 8);
+    }
     fp16_ready = 1;
 }
 
@@ -93,7 +108,7 @@ static inline float h2f(const uint8_t *p) { /* unaligned little-endian f16 */
 
 /* ---- one dequantizer per format; each handles nb blocks */
 
-static void dq_q4_0(const uint8_t *b, float *y, int64_t nb) {
+HOT static void dq_q4_0(const uint8_t *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, b += 18, y += QK) {
         const float d = h2f(b);
         const uint8_t *qs = b + 2;
@@ -104,7 +119,7 @@ static void dq_q4_0(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
-static void dq_q4_1(const uint8_t *b, float *y, int64_t nb) {
+HOT static void dq_q4_1(const uint8_t *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, b += 20, y += QK) {
         const float d = h2f(b), m = h2f(b + 2);
         const uint8_t *qs = b + 4;
@@ -115,36 +130,44 @@ static void dq_q4_1(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
-/* Q5: a 4-bit low part in nibbles plus a fifth bit per weight packed in a u32 */
-static void dq_q5_0(const uint8_t *b, float *y, int64_t nb) {
+/* Q5: a 4-bit low part in nibbles plus a fifth bit per weight packed in a u32 (bit j for
+ * weight j). The bits are expanded 8 at a time through a table (byte -> 8 bytes of 0 / 0x10)
+ * so the per-weight loop is plain byte arithmetic the compiler vectorizes. */
+static inline void expand_high_bits(uint32_t qh, uint8_t hi[32]) {
+    for (int k = 0; k < 4; k++) memcpy(hi + 8 * k, &BIT5[(qh >> (8 * k)) & 0xff], 8);
+}
+
+HOT static void dq_q5_0(const uint8_t *b, float *y, int64_t nb) {
+    uint8_t hi[32];
     for (int64_t i = 0; i < nb; i++, b += 22, y += QK) {
         const float d = h2f(b);
         uint32_t qh;
         memcpy(&qh, b + 2, 4);
+        expand_high_bits(qh, hi);
         const uint8_t *qs = b + 6;
         for (int j = 0; j < 16; j++) {
-            const int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
-            y[j] = (((qs[j] & 0x0f) | h0) - 16) * d;
-            y[j + 16] = (((qs[j] >> 4) | h1) - 16) * d;
+            y[j] = (float)((int)((qs[j] & 0x0f) | hi[j]) - 16) * d;
+            y[j + 16] = (float)((int)((qs[j] >> 4) | hi[j + 16]) - 16) * d;
         }
     }
 }
 
-static void dq_q5_1(const uint8_t *b, float *y, int64_t nb) {
+HOT static void dq_q5_1(const uint8_t *b, float *y, int64_t nb) {
+    uint8_t hi[32];
     for (int64_t i = 0; i < nb; i++, b += 24, y += QK) {
         const float d = h2f(b), m = h2f(b + 2);
         uint32_t qh;
         memcpy(&qh, b + 4, 4);
+        expand_high_bits(qh, hi);
         const uint8_t *qs = b + 8;
         for (int j = 0; j < 16; j++) {
-            const int h0 = ((qh >> j) << 4) & 0x10, h1 = (qh >> (j + 12)) & 0x10;
-            y[j] = ((qs[j] & 0x0f) | h0) * d + m;
-            y[j + 16] = ((qs[j] >> 4) | h1) * d + m;
+            y[j] = (float)((qs[j] & 0x0f) | hi[j]) * d + m;
+            y[j + 16] = (float)((qs[j] >> 4) | hi[j + 16]) * d + m;
         }
     }
 }
 
-static void dq_q8_0(const uint8_t *b, float *y, int64_t nb) {
+HOT static void dq_q8_0(const uint8_t *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, b += 34, y += QK) {
         const float d = h2f(b);
         const int8_t *qs = (const int8_t *)(b + 2);
@@ -163,7 +186,7 @@ static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *sc, uint8_t *m
     }
 }
 
-static void dq_q4_k(const uint8_t *b, float *y, int64_t nb) {
+HOT static void dq_q4_k(const uint8_t *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, b += 144) {
         const float d = h2f(b), dmin = h2f(b + 2);
         const uint8_t *scales = b + 4, *q = b + 16;
@@ -179,7 +202,7 @@ static void dq_q4_k(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
-static void dq_q5_k(const uint8_t *b, float *y, int64_t nb) {
+HOT static void dq_q5_k(const uint8_t *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, b += 176) {
         const float d = h2f(b), dmin = h2f(b + 2);
         const uint8_t *scales = b + 4, *qh = b + 16, *ql = b + 48;
@@ -196,23 +219,26 @@ static void dq_q5_k(const uint8_t *b, float *y, int64_t nb) {
     }
 }
 
-/* Q6_K: 4 low bits + 2 high bits per weight, 16 signed 8-bit scales, one f16 scale at the end */
-static void dq_q6_k(const uint8_t *b, float *y, int64_t nb) {
+/* Q6_K: 4 low bits + 2 high bits per weight, 16 signed 8-bit scales (one per 16 weights), one
+ * f16 scale at the end. Each group of 16 shares its scale, which keeps the inner loop simple. */
+HOT static void dq_q6_k(const uint8_t *b, float *y, int64_t nb) {
     for (int64_t i = 0; i < nb; i++, b += 210) {
         const uint8_t *ql = b, *qh = b + 128;
         const int8_t *sc = (const int8_t *)(b + 192);
         const float d = h2f(b + 208);
         for (int n = 0; n < QK_K; n += 128, y += 128, ql += 64, qh += 32, sc += 8) {
-            for (int l = 0; l < 32; l++) {
-                const int is = l / 16;
-                const int q1 = (int)((ql[l] & 0xf) | (((qh[l] >> 0) & 3) << 4)) - 32;
-                const int q2 = (int)((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32;
-                const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-                const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-                y[l] = d * sc[is] * q1;
-                y[l + 32] = d * sc[is + 2] * q2;
-                y[l + 64] = d * sc[is + 4] * q3;
-                y[l + 96] = d * sc[is + 6] * q4;
+            for (int g = 0; g < 2; g++) { /* l in [16g, 16g + 16) */
+                const float s0 = d * sc[g], s1 = d * sc[g + 2], s2 = d * sc[g + 4], s3 = d * sc[g + 6];
+                for (int l = 16 * g; l < 16 * g + 16; l++) {
+                    const int q1 = (int)((ql[l] & 0xf) | (((qh[l] >> 0) & 3) << 4)) - 32;
+                    const int q2 = (int)((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32;
+                    const int q3 = (int)((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+                    const int q4 = (int)((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+                    y[l] = s0 * (float)q1;
+                    y[l + 32] = s1 * (float)q2;
+                    y[l + 64] = s2 * (float)q3;
+                    y[l + 96] = s3 * (float)q4;
+                }
             }
         }
     }
@@ -243,19 +269,57 @@ void pl_dequant_row(uint32_t type, const void *src, float *dst, int64_t n) {
     }
 }
 
-/* Eight independent accumulators so the compiler can keep several multiply-adds in flight
- * (and vectorize) without reassociating floating point on its own. */
-float pl_dot_f32(const float *a, const float *b, int n) {
-    float acc[8] = {0};
+/* Written with GCC/Clang vector types (8 floats) so the AVX2 clone uses ymm registers and the
+ * baseline one pairs of SSE registers; the autovectorizer alone produced shuffle-heavy code. */
+typedef float v8f __attribute__((vector_size(32)));
+
+HOT float pl_dot_f32(const float *a, const float *b, int n) {
+    v8f acc0 = {0}, acc1 = {0};
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; i + 16 <= n; i += 16) {
+        v8f x0, y0, x1, y1;
+        memcpy(&x0, a + i, 32);
+        memcpy(&y0, b + i, 32);
+        memcpy(&x1, a + i + 8, 32);
+        memcpy(&y1, b + i + 8, 32);
+        acc0 += x0 * y0;
+        acc1 += x1 * y1;
+    }
+    acc0 += acc1;
+    float s = ((acc0[0] + acc0[4]) + (acc0[1] + acc0[5])) + ((acc0[2] + acc0[6]) + (acc0[3] + acc0[7]));
     for (; i < n; i++) s += a[i] * b[i];
     return s;
 }
 
-float pl_dot_f16(const uint16_t *a, const float *b, int n) {
+/* Four rows against one vector: each load of x serves four rows (prefill is bound by
+ * re-reading the activations otherwise). out[r] = w[r] . x */
+HOT void pl_dot4_f32(const float *w0, const float *w1, const float *w2, const float *w3, const float *x, int n,
+                     float out[4]) {
+    v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v8f xv, r0, r1, r2, r3;
+        memcpy(&xv, x + i, 32);
+        memcpy(&r0, w0 + i, 32);
+        memcpy(&r1, w1 + i, 32);
+        memcpy(&r2, w2 + i, 32);
+        memcpy(&r3, w3 + i, 32);
+        a0 += r0 * xv;
+        a1 += r1 * xv;
+        a2 += r2 * xv;
+        a3 += r3 * xv;
+    }
+    v8f *acc[4] = {&a0, &a1, &a2, &a3};
+    const float *w[4] = {w0, w1, w2, w3};
+    for (int r = 0; r < 4; r++) {
+        v8f v = *acc[r];
+        float s = ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+        for (int k = i; k < n; k++) s += w[r][k] * x[k];
+        out[r] = s;
+    }
+}
+
+HOT float pl_dot_f16(const uint16_t *a, const float *b, int n) {
     float acc[4] = {0};
     int i = 0;
     for (; i + 4 <= n; i += 4)
@@ -265,6 +329,6 @@ float pl_dot_f16(const uint16_t *a, const float *b, int n) {
     return s;
 }
 
-void pl_axpy_f16(float *y, float a, const uint16_t *x, int n) {
+HOT void pl_axpy_f16(float *y, float a, const uint16_t *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * FP16[x[i]];
 }
