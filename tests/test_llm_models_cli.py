@@ -126,3 +126,11 @@ def test_bench_llm_reports_figures(engine, capsys):
     assert main(argv[:-1] + ["--no-peer"]) == 0
     text = capsys.readouterr().out
     assert "prefill tok/s" in text and "parrot" in text
+
+
+def test_bench_llm_reports_a_broken_peer_without_failing(engine, capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("PARROT_PEER_PYTHON", str(tmp_path / "no-python"))
+    path = llm_tiny.tiny_gguf("llama", "q8_0")
+    assert main(["bench", "llm", "--model", str(path), "--prompt-tokens", "8", "--gen", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "peer: llama-cpp-python failed" in out and "no-python" in out

@@ -2,12 +2,14 @@
 
 If llama-cpp-python happens to be importable, the same model and prompt are also run through
 it (in a fresh interpreter, so its memory is measured on its own) and the ratios printed.
-It is a benchmark peer only, never a dependency.
+It is a benchmark peer only, never a dependency: it may also live in another environment,
+named by $PARROT_PEER_PYTHON (that environment's python).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -111,13 +113,25 @@ print(json.dumps({"engine": "llama.cpp", "load_s": load_s, "prefill_tps": len(id
 """
 
 
-def bench_peer(path: str, threads: int, ctx: int, ids: list[int], n_gen: int) -> dict | None:
+def _peer_python() -> str | None:
+    """An interpreter that can import llama_cpp: $PARROT_PEER_PYTHON, else this one if it can."""
     import importlib.util
 
-    if importlib.util.find_spec("llama_cpp") is None:
+    explicit = os.environ.get("PARROT_PEER_PYTHON")
+    if explicit:
+        return explicit
+    return sys.executable if importlib.util.find_spec("llama_cpp") is not None else None
+
+
+def bench_peer(path: str, threads: int, ctx: int, ids: list[int], n_gen: int) -> dict | None:
+    python = _peer_python()
+    if python is None:
         return None
     args = json.dumps({"path": path, "threads": threads, "ctx": ctx, "ids": ids, "n_gen": n_gen})
-    result = subprocess.run([sys.executable, "-c", _PEER_SCRIPT, args], capture_output=True, text=True)
+    try:
+        result = subprocess.run([python, "-c", _PEER_SCRIPT, args], capture_output=True, text=True)
+    except OSError as e:
+        return {"engine": "llama.cpp", "error": f"{python}: {e.strerror}"}
     if result.returncode != 0:
         tail = (result.stderr.strip().splitlines() or ["?"])[-1]
         return {"engine": "llama.cpp", "error": tail}
@@ -156,7 +170,7 @@ def run(args) -> int:
     row(ours)
     if peer is None:
         if not args.no_peer:
-            print("peer: llama-cpp-python not installed; skipped (pip install llama-cpp-python to compare)")
+            print("peer: llama-cpp-python not importable; skipped (install it, or set PARROT_PEER_PYTHON)")
     elif "error" in peer:
         print(f"peer: llama-cpp-python failed: {peer['error']}")
     else:
