@@ -127,7 +127,10 @@ def run_chat(args) -> int:
                 return 0
             if not prompt.strip():
                 return 0
-            _answer(model, prompt, settings, args, out)
+            try:
+                _answer(model, prompt, settings, args, out)
+            except UserError as e:  # e.g. a message too long for --ctx: say so, keep the session
+                print(f"parrot: {e}", file=sys.stderr)
     finally:
         model.close()
 
