@@ -115,13 +115,16 @@ def test_separator_forces_a_syllable_boundary(pad):
     pad.tap("94126")  # xi'an
     assert "西安" in s.candidates[:3]
     assert "先" not in [c for page in s.all_pages() for c in page]  # xian is one syllable
-    assert all(split.index("'") == 2 for split in s.splits if len(split) > 2)
+    for split in s.splits:
+        pieces = split.split("'")
+        if sum(map(len, pieces)) > 2:  # splits covering the separator put a boundary there
+            assert 2 in {sum(map(len, pieces[:n])) for n in range(1, len(pieces))}, split
 
 
 def test_split_row_narrows_candidates(pad):
     s = pad.session
     pad.tap("64")
-    assert s.splits[:2] == ["ni", "mi"] or set(s.splits[:2]) == {"ni", "mi"}
+    assert {"ni", "mi"} <= set(s.splits[:4])
     pad.tap("CC")  # Ctrl, Ctrl: focus on the pinyin row
     assert s.focus is Focus.SPLITS
     target = s.splits.index("mi")

@@ -56,8 +56,8 @@ ASSOC_MIN_FREQ = 20
 RARE_CHAR_FREQ = 1  # GB2312 characters jieba never saw alone
 # log frequency = JIEBA_WEIGHT * log p(jieba) + (1 - JIEBA_WEIGHT) * log p(wordfreq) when
 # wordfreq knows the word; otherwise log p(jieba) + UNSEEN_PENALTY (it is rarer than jieba says).
-JIEBA_WEIGHT = 0.25
-UNSEEN_LOG_PENALTY = -1.0
+JIEBA_WEIGHT = 0.0
+UNSEEN_LOG_PENALTY = -2.0
 CENTIBELS = 100.0  # wordfreq stores log10 frequencies in hundredths
 
 

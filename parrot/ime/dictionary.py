@@ -30,6 +30,7 @@ KEY_WIDTH = 19  # digits that fit a uint64 (10**19 < 2**64)
 TEXT_KEY_CHARS = 3  # association prefixes: up to 3 UTF-16 units packed in a uint64
 TEXT_KEY_BITS = 16
 DEFAULT_PATH_NAME = "pinyin.dict"
+ENTRY_CACHE = 8192  # decoded words and readings kept (~2 MB)
 
 
 def pad_key(digits: str) -> int:
@@ -77,6 +78,10 @@ class Dictionary:
         # Where each entry's characters start (one syllable per character, so shared).
         self.offsets = np.zeros(len(self.keys) + 1, dtype=np.uint32)
         np.cumsum(self.nchars, out=self.offsets[1:])
+        # Entries recur from key press to key press (the same prefixes): decode them once.
+        self.word = lru_cache(maxsize=ENTRY_CACHE)(self.word)
+        self.reading = lru_cache(maxsize=ENTRY_CACHE)(self.reading)
+        self.abbreviation_index  # noqa: B018 - built now so no key press pays for it
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -102,15 +107,28 @@ class Dictionary:
         padded = np.array([pad_key(k) for k in keys], dtype=np.uint64)
         return self.keys.searchsorted(padded, "left"), self.keys.searchsorted(padded, "right")
 
-    def abbreviations(self, initials: str) -> list[int]:
-        """Frequent words typed by one key per syllable (initials digits)."""
-        if not initials or len(initials) > KEY_WIDTH:
-            return []
-        key = np.uint64(pad_key(initials))
-        pos = int(self.abbr_key.searchsorted(key))
-        if pos >= len(self.abbr_key) or self.abbr_key[pos] != key:
-            return []
-        return self.abbr_ids[self.abbr_off[pos] : self.abbr_off[pos + 1]].tolist()
+    @cached_property
+    def abbreviation_index(self) -> dict[str, list[tuple[int, tuple[str, ...]]]]:
+        """initials keys -> [(entry, keys of each syllable)], most frequent first.
+
+        A plain dict (a few thousand keys, ~20k entries): abbreviation matching probes it
+        dozens of times per key press, too often for a numpy search each time.
+        """
+        index = {}
+        offsets = self.abbr_off.tolist()
+        ids = self.abbr_ids.tolist()
+        for k, key in enumerate(self.abbr_key.tolist()):
+            group = ids[offsets[k] : offsets[k + 1]]
+            index[str(key).rstrip("0")] = [(i, self.syllable_keys(i)) for i in group]
+        return index
+
+    def abbreviations(self, initials: str) -> list[tuple[int, tuple[str, ...]]]:
+        """Frequent multi-syllable words whose syllables start with these keys."""
+        return self.abbreviation_index.get(initials, [])
+
+    def syllable_keys(self, i: int) -> tuple[str, ...]:
+        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+        return tuple(self.syllable_digits[s] for s in self.sylls[lo:hi].tolist())
 
     def continuations(self, prefix: str) -> list[str]:
         """Association: the rest of frequent words that start with prefix (best first)."""
@@ -177,7 +195,8 @@ class LearnedWord:
 USER_DICT_VERSION = 1
 DEFAULT_USER_CAPACITY = 4000  # words; ~200 KB of JSON, a few hundred KB in memory
 DEFAULT_FOLLOW_CAPACITY = 4000  # learned "B follows A" pairs for association
-EVICT_FRACTION = 0.1  # drop the least valuable 10% at once so eviction is rare
+EVICT_FRACTION = 0.1
+PREFIX_SCAN_LIMIT = 200  # learned keys looked at per prefix query (bounds the key-press cost)  # drop the least valuable 10% at once so eviction is rare
 
 
 class UserDictionary:
@@ -277,7 +296,9 @@ class UserDictionary:
         index = self._index()
         keys = self._sorted_digits
         out = []
-        for pos in range(bisect.bisect_left(keys, digits), len(keys)):
+        first = bisect.bisect_left(keys, digits)
+        # Short inputs match many learned keys; the nearest ones (shortest completions) suffice.
+        for pos in range(first, min(len(keys), first + PREFIX_SCAN_LIMIT)):
             if not keys[pos].startswith(digits):
                 break
             out.extend(w for w in index[keys[pos]] if w.last_start < len(digits))

@@ -31,15 +31,19 @@ WORD_LENGTH_BONUS = 2.0  # per character beyond the first
 MISSING_DIGIT_PENALTY = 0.8  # per key of the last syllable not typed yet
 ABBREVIATION_PENALTY = 2.0  # per syllable cut short (other than the last)
 LEARNED_BONUS = 2.5  # times log2(1 + times picked)
-NEW_WORD_LOGP = math.log(1e-6)  # a word only the user knows starts like a moderately common one
+NEW_WORD_LOGP = math.log(1e-6)
+LEARNED_PER_QUERY = 12
+CONTEXT_BONUS = 3.0  # the candidate and the previous pick form a dictionary word
+CONTEXT_WINDOW = 24  # candidates checked for that
+CONTEXT_HOMOPHONES = 40  # entries of one key compared  # a word only the user knows starts like a moderately common one
 SENTENCE_MIN_DIGITS = 4
 # Each word of a sentence costs this much: it favours long dictionary words over chains
 # of frequent single characters (进是啊 for 546842).
 SENTENCE_WORD_PENALTY = 6.0
 PARTIAL_PER_LENGTH = 8  # partial words offered per covered length
 UNCOVERED_DIGIT_PENALTY = 3.0  # partial words: per key they leave for the next pick
-RESULT_LIMIT = 30  # candidates computed per key press (6+ pages); paging past them asks for more
-ABBREVIATION_MAX_KEYS = 7  # longer input is rarely abbreviated, and cutting it up costs time
+RESULT_LIMIT = 20  # candidates computed per key press (4+ pages); paging past them asks for more
+ABBREVIATION_MAX_KEYS = 6  # longer input is rarely abbreviated, and cutting it up costs time
 ABBREVIATION_MAX_SYLLABLES = 4
 CACHE_SIZE = 512
 ASSOCIATION_PER_PREFIX = 8
@@ -108,7 +112,10 @@ class Engine:
         self._abbreviated = lru_cache(maxsize=CACHE_SIZE)(self._abbreviated_uncached)
 
     # -- public ----------------------------------------------------------------------------
-    def candidates(self, keys: str, split: tuple[str, ...] | None = None, limit: int = RESULT_LIMIT) -> list[Candidate]:
+    def candidates(self, keys: str, split: tuple[str, ...] | None = None, limit: int = RESULT_LIMIT,
+                   context: Candidate | None = None) -> list[Candidate]:
+        """Ranked candidates for the keys. `context`: what was picked just before (its text
+        and reading), so that words it forms a dictionary word with rank higher (一 + 件)."""
         plain, bounds = parse_keys(keys)
         if not plain:
             return []
@@ -121,11 +128,11 @@ class Engine:
         partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds)
         if sentence is not None and all(c.text != sentence.text for c in whole):
             whole.append(sentence)  # competes on score with the single words
-        whole = self._apply_learning(whole)
+        whole = self._apply_context(self._apply_learning(whole), context)
         # Words covering only the first keys mix in, each uncovered key costing a penalty;
         # the best whole-input candidate stays first.
         partial = [_with_score(c, c.score - UNCOVERED_DIGIT_PENALTY * (len(plain) - c.consumed))
-                   for c in self._apply_learning(partial)]
+                   for c in self._apply_context(self._apply_learning(partial), context)]
         merged = sorted(whole[1:] + partial, key=_by_score)
         found.extend(whole[:1] + merged)
         found = _dedupe(found)
@@ -197,8 +204,7 @@ class Engine:
                 continue  # a separator the user typed must fall between pieces
             starts = (0, *cuts)
             pieces = [plain[a:b] for a, b in zip(starts, (*cuts, n))]
-            for i in d.abbreviations("".join(plain[a] for a in starts)):
-                keys = self._syllable_keys(i)
+            for i, keys in d.abbreviations("".join(plain[a] for a in starts)):
                 if len(keys) != len(pieces) or not all(k.startswith(p) for k, p in zip(keys, pieces)):
                     continue
                 shortened = sum(len(p) < len(k) for p, k in zip(pieces[:-1], keys[:-1]))
@@ -210,10 +216,6 @@ class Engine:
                 typed = tuple(syl[: len(p)] for syl, p in zip(reading, pieces))
                 out.append(Candidate(d.word(i), n, reading, typed, s, Kind.ABBREVIATION))
         return out
-
-    def _syllable_keys(self, entry: int) -> tuple[str, ...]:
-        lo, hi = int(self.dict.offsets[entry]), int(self.dict.offsets[entry + 1])
-        return tuple(self.dict.syllable_digits[s] for s in self.dict.sylls[lo:hi].tolist())
 
     def _partial_uncached(self, plain: str, bounds: frozenset[int], limit: int) -> list[Candidate]:
         """Words whose whole key is plain[:k], for every k < len(plain), longest first."""
@@ -227,7 +229,7 @@ class Engine:
             # A separator the user typed may not fall inside one of the word's syllables.
             inner = {b for b in bounds if b < k}
             # Paging deeper (a larger limit) reaches further down each length's list.
-            for i in range(lo, min(hi, lo + max(PARTIAL_PER_LENGTH, limit // 2))):
+            for i in range(lo, min(hi, lo + max(PARTIAL_PER_LENGTH, limit // 4))):
                 reading = d.reading(i)
                 if inner and not inner <= syllable_bounds_digits(reading):
                     continue
@@ -273,7 +275,9 @@ class Engine:
     # -- learning --------------------------------------------------------------------------
     def _learned_whole(self, plain: str, bounds: frozenset[int]) -> list[Candidate]:
         out = []
-        for w in self.user.prefix_matches(plain):
+        # The most used ones are enough: each is only a bonus on top of the dictionary.
+        learned = sorted(self.user.prefix_matches(plain), key=lambda w: -w.count)[:LEARNED_PER_QUERY]
+        for w in learned:
             if bounds and not bounds <= syllable_bounds_digits(w.reading):
                 continue
             s = NEW_WORD_LOGP + WORD_LENGTH_BONUS * (len(w.word) - 1) - MISSING_DIGIT_PENALTY * (len(w.digits) - len(plain))
@@ -287,6 +291,27 @@ class Engine:
                 s = NEW_WORD_LOGP + WORD_LENGTH_BONUS * (len(w.word) - 1)
                 out.append(Candidate(w.word, k, w.reading, w.reading, s, Kind.PARTIAL))
         return out
+
+    def _apply_context(self, cands: list[Candidate], context: Candidate | None) -> list[Candidate]:
+        """Boost candidates that make a dictionary word with the end of the previous pick."""
+        if context is None or not context.reading or not cands:
+            return cands
+        head = cands[:CONTEXT_WINDOW]
+        tails = [(context.text[-n:], context.reading[-n:]) for n in (1, 2) if len(context.text) >= n]
+        probes = [(t + c.text, digits_of(r + c.reading)) for c in head for t, r in tails]
+        probes = [(text, key) for text, key in probes if len(key) <= KEY_WIDTH]
+        if not probes:
+            return cands
+        los, his = self.dict.exact_ranges([key for _, key in probes])
+        joined = set()
+        for (text, _), lo, hi in zip(probes, los.tolist(), his.tolist()):
+            if any(self.dict.word(i) == text for i in range(lo, min(hi, lo + CONTEXT_HOMOPHONES))):
+                joined.add(text)
+        if not joined:
+            return cands
+        boosted = [_with_score(c, c.score + CONTEXT_BONUS) if any(t + c.text in joined for t, _ in tails) else c
+                   for c in cands]
+        return sorted(boosted, key=_by_score)
 
     def _apply_learning(self, cands: list[Candidate]) -> list[Candidate]:
         if not self.user.words:

@@ -311,7 +311,7 @@ class OurUser(Typist):
         room = min(len(target), MAX_PENDING_DIGITS) - len(pending)
         for extra in range(0 if pending else 1, room + 1):
             keys = pending + target[len(pending) : len(pending) + extra]
-            cands = self.engine.candidates(keys)
+            cands = self.engine.candidates(keys, context=self.session._context())
             pages = [[cands[i] for i in page] for page in layout_pages([c.text for c in cands])[:LOOK_PAGES]]
             for p, i, gain in self._matches(pages, pos, char_digits, len(keys)):
                 cost = extra + p + (1 if i == 0 else 2)

@@ -114,6 +114,7 @@ class InputSession:
         self.split_index: int | None = None
         self._composed: list[Candidate] = []  # picks since the composition began (for learning)
         self._last_word = ""  # the previous pick, for learned association
+        self._last_pick: Candidate | None = None  # with its reading: context for ranking
 
     # -- drawable state ----------------------------------------------------------------------
     @property
@@ -365,7 +366,7 @@ class InputSession:
 
     def _refresh_compose(self, keep_splits: bool = False) -> None:
         split = self._split_tuples[self.split_index] if self.split_index is not None else None
-        found = self.engine.candidates(self.digits, split, self._limit)
+        found = self.engine.candidates(self.digits, split, self._limit, self._context())
         if not keep_splits:
             plain = parse_keys(self.digits)[0]
             self._split_tuples = self.engine.splits(found if split is None else self.engine.candidates(self.digits), len(plain))
@@ -418,7 +419,7 @@ class InputSession:
         self._limit *= 2
         split = self._split_tuples[self.split_index] if self.split_index is not None else None
         before = len(self._items)
-        self._items = self.engine.candidates(self.digits, split, self._limit)
+        self._items = self.engine.candidates(self.digits, split, self._limit, self._context())
         self._exhausted = len(self._items) <= before  # asking for more found nothing new
         self._pages = layout_pages([c.text for c in self._items])
         self.page = min(page, len(self._pages) - 1)
@@ -436,7 +437,15 @@ class InputSession:
         else:
             self._commit_composed(cand)
 
+    def _context(self) -> Candidate | None:
+        """The previous pick, if it still ends the text left of the cursor."""
+        pick = self._last_pick
+        if pick is not None and pick.reading and self.editor.before_cursor(len(pick.text)) == pick.text:
+            return pick
+        return None
+
     def _commit_composed(self, cand: Candidate) -> None:
+        self._last_pick = cand
         self.user_dict.learn(cand.text, cand.reading)
         if self._last_word:
             self.user_dict.learn_follow(self._last_word, cand.text)
