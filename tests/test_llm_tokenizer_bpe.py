@@ -397,4 +397,6 @@ def test_speed(trained):
     t0 = time.perf_counter()
     tk.encode(" " * 200_000 + "x")
     tk.encode("a" * 100_000)
+    for pre in PRES:  # long stretches without digits or newlines (smollm scans for the next digit)
+        _core.Tokenizer(tokens, types, merges, pre).encode("word, " * 40_000 + "\n" + " \n" * 40_000)
     assert time.perf_counter() - t0 < 5.0

@@ -628,6 +628,7 @@ static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t
         n++;
     }
     e->off[n] = (uint32_t)len;
+    int lim = 0; /* smollm: end of the digit-free stretch that holds i */
     for (int i = 0; i < n;) {
         int end;
         switch (t->pre) {
@@ -637,8 +638,8 @@ static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t
             if (is_digits_numeric(e->cp[i], e->cls[i])) {
                 end = i + 1;
             } else {
-                int lim = i;
-                while (lim < n && !is_digits_numeric(e->cp[lim], e->cls[lim])) lim++;
+                if (lim <= i)
+                    for (lim = i; lim < n && !is_digits_numeric(e->cp[lim], e->cls[lim]);) lim++;
                 end = match_gpt2(e, i, lim);
             }
             break;
