@@ -341,6 +341,12 @@ def test_merge_order_is_rank_then_leftmost():
     for text in ["abc", "aaa", "aaaa", "aaaaa", "abab", "bcbc", "aabc", "ab c", "x"]:
         assert tk.encode(text) == hf.encode(text).ids, text
     assert tk.encode("abc") == [5, 2]
+    # a merge listed twice keeps its last rank (HF builds a map from the list)
+    for merges in (["a b", "b c", "a b"], ["b c", "a b", "b c"]):
+        tk = _core.Tokenizer(tokens, [1] * len(tokens), merges, "gpt2")
+        hf = Tokenizer(models.BPE({t: i for i, t in enumerate(tokens)}, [tuple(m.split()) for m in merges]))
+        hf.pre_tokenizer = hf_pre_tokenizer("gpt2")
+        assert tk.encode("abc") == hf.encode("abc").ids
 
 
 def test_llama3_takes_a_piece_that_is_a_token_whole():

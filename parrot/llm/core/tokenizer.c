@@ -248,6 +248,10 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
         snprintf(err, errlen, "empty or missing vocabulary");
         return NULL;
     }
+    if (n_vocab > (1 << 28) || n_merges > (1 << 28)) { /* keeps the hash table sizes in 32 bits */
+        snprintf(err, errlen, "vocabulary too large");
+        return NULL;
+    }
     pt_tokenizer *t = calloc(1, sizeof *t);
     if (!t) goto oom;
     t->n_vocab = n_vocab;
