@@ -37,9 +37,11 @@ def test_picked_word_rises_in_rank(dictionary):
     pad = Pad(InputSession(Editor(), dictionary, user))
     engine = pad.session.engine
     before = texts(engine, "64426")
-    target = before[3]  # 蜜柑 or so: not the first choice
     pad.tap("64426")
-    pad.tap("C4")
+    slot = len(pad.session.candidates)  # the last one on the first page: not the first choice
+    target = pad.session.candidates[-1]
+    assert slot > 1 and before.index(target) == slot - 1
+    pad.tap(f"C{slot}")
     assert pad.session.editor.text == target
     after = texts(engine, "64426")
     assert after.index(target) < before.index(target)

@@ -38,13 +38,13 @@ from parrot.ime.dictionary import Dictionary, UserDictionary
 from parrot.ime.editor import Editor
 from parrot.ime.engine import Engine, parse_keys
 from parrot.ime.session import (MAX_PENDING_DIGITS, MODE_CYCLE, MULTITAP_LETTERS, MULTITAP_TIMEOUT_S,
-                                InputSession, ListKind, Mode, layout_pages)
+                                InputSession, ListKind, Mode)
 from parrot.ime.symbols import PAGE_SIZE, QUICK_PUNCTUATION, SYMBOLS, SymbolPicker
 from parrot.ime.t9 import is_hanzi, letters_to_digits
 from parrot.keys import Key, KeyAction
 
 LOOK_PAGES = 3  # how far a user pages before typing more instead
-DEEP_PAGES = 60  # fallback when nothing fits: page until the character shows up
+DEEP_PAGES = 300  # fallback when nothing fits: page until the character shows up
 MAX_WORD_CHARS = 6
 KEY_INTERVAL_S = 0.3  # simulated time between presses (well inside the multi-tap timeout)
 CATEGORIES = ("digits", "navigation", "selection", "symbols")
@@ -312,7 +312,7 @@ class OurUser(Typist):
         for extra in range(0 if pending else 1, room + 1):
             keys = pending + target[len(pending) : len(pending) + extra]
             cands = self.engine.candidates(keys, context=self.session._context())
-            pages = [[cands[i] for i in page] for page in layout_pages([c.text for c in cands])[:LOOK_PAGES]]
+            pages = [[cands[i] for i in page] for page in self.session.layout([c.text for c in cands])[:LOOK_PAGES]]
             for p, i, gain in self._matches(pages, pos, char_digits, len(keys)):
                 cost = extra + p + (1 if i == 0 else 2)
                 options.append((cost / gain, -gain, extra, p, i, False))

@@ -57,12 +57,14 @@ PUNCTUATION_TAP = QUICK_PUNCTUATION
 PUNCTUATION_TAP_KEY = "1p"
 MULTITAP_TIMEOUT_S = 1.0
 MAX_PENDING_DIGITS = 24  # about 6-8 syllables; the candidate bar cannot show more anyway
-# The candidate bar: 128 px wide; each candidate is its number label, its 12-px glyphs and
-# a gap. Single characters fit 6 a page, two-character words 4. Ctrl+1..9 pick them.
+# The candidate bar: a page is what fits in one row of the display. Each candidate is drawn
+# as its number then its text ("1你好"), plus ITEM_PAD_PX of frame and gap. The screen can
+# pass its font's measure; the default is a 12-px CJK font with 6-px digits on 128 px, where
+# single characters fit 6 a page and two-character words 3. Ctrl+1..9 pick them.
 BAR_WIDTH_PX = 128
-GLYPH_PX = 12
-LABEL_PX = 6
-GAP_PX = 2
+WIDE_GLYPH_PX = 12
+NARROW_GLYPH_PX = 6
+ITEM_PAD_PX = 3
 MAX_PAGE_ITEMS = 9
 MAX_LEARNED_WORD = 8  # characters: longer compositions are sentences, not words
 ASSOCIATION_CONTEXT = 3  # characters before the cursor that association looks at
@@ -73,16 +75,22 @@ LONG_PRESS_KEYS = {Key.A, Key.K0}
 MOVE_KEYS = {Key.STAR: -1, Key.HASH: +1}
 
 
-def layout_pages(texts: list[str]) -> list[list[int]]:
+def default_measure(text: str) -> int:
+    """Pixel width of text in a 12-px font: CJK and full-width glyphs 12, the rest 6."""
+    return sum(WIDE_GLYPH_PX if ord(c) >= 0x2E80 else NARROW_GLYPH_PX for c in text)
+
+
+def layout_pages(texts: list[str], measure=default_measure, bar_width_px: int = BAR_WIDTH_PX) -> list[list[int]]:
     """Split candidates into pages that fit the candidate bar (indices into texts)."""
     pages: list[list[int]] = []
     current: list[int] = []
     width = 0
     for i, text in enumerate(texts):
-        item = LABEL_PX + GLYPH_PX * len(text) + GAP_PX
-        if current and (len(current) >= MAX_PAGE_ITEMS or width + item > BAR_WIDTH_PX + GAP_PX):
+        item = measure(f"{len(current) + 1}{text}") + ITEM_PAD_PX
+        if current and (len(current) >= MAX_PAGE_ITEMS or width + item > bar_width_px):
             pages.append(current)
             current, width = [], 0
+            item = measure(f"1{text}") + ITEM_PAD_PX
         current.append(i)
         width += item
     if current:
@@ -91,8 +99,13 @@ def layout_pages(texts: list[str]) -> list[list[int]]:
 
 
 class InputSession:
-    def __init__(self, editor: Editor, dictionary: Dictionary | Engine, user_dict: UserDictionary | None = None):
+    def __init__(self, editor: Editor, dictionary: Dictionary | Engine, user_dict: UserDictionary | None = None,
+                 *, measure=default_measure, bar_width_px: int = BAR_WIDTH_PX):
+        """measure(text) -> pixels and bar_width_px: how the screen draws the candidate row
+        (a page holds what fits, so Ctrl+N always names a visible candidate)."""
         self.editor = editor
+        self.measure = measure
+        self.bar_width_px = bar_width_px
         self.engine = dictionary if isinstance(dictionary, Engine) else Engine(dictionary, user_dict)
         self.user_dict = self.engine.user
         self._mode_index = 0
@@ -156,6 +169,9 @@ class InputSession:
     def save(self) -> None:
         """Persist the user dictionary (call from a worker, not the key path)."""
         self.user_dict.save()
+
+    def layout(self, texts: list[str]) -> list[list[int]]:
+        return layout_pages(texts, self.measure, self.bar_width_px)
 
     def all_pages(self) -> list[list[str]]:
         """Every page of the current list (what paging would show)."""
@@ -378,7 +394,7 @@ class InputSession:
     def _show_list(self, kind: ListKind, items: list[Candidate]) -> None:
         self._list_kind = kind
         self._items = items
-        self._pages = layout_pages([c.text for c in items])
+        self._pages = self.layout([c.text for c in items])
         self.page = 0
         self.candidate_index = None if kind is ListKind.ASSOCIATION else 0
         # Association candidates are picked with Ctrl+digit; * # still move the cursor.
@@ -418,10 +434,14 @@ class InputSession:
         page = self.page
         self._limit *= 2
         split = self._split_tuples[self.split_index] if self.split_index is not None else None
-        before = len(self._items)
-        self._items = self.engine.candidates(self.digits, split, self._limit, self._context())
-        self._exhausted = len(self._items) <= before  # asking for more found nothing new
-        self._pages = layout_pages([c.text for c in self._items])
+        # Pages already seen stay as they were; only what was not shown yet is appended.
+        shown = {(c.text, c.consumed) for c in self._items}
+        more = [c for c in self.engine.candidates(self.digits, split, self._limit, self._context())
+                if (c.text, c.consumed) not in shown]
+        self._exhausted = not more
+        offset = len(self._items)
+        self._items = self._items + more
+        self._pages = self._pages + [[offset + i for i in p] for p in self.layout([c.text for c in more])]
         self.page = min(page, len(self._pages) - 1)
 
     # -- committing ---------------------------------------------------------------------------
