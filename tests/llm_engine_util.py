@@ -172,8 +172,9 @@ def _rope(x, pos, base, neox):
     return out
 
 
-def reference_logits(t: Tiny, ids: list[int]) -> np.ndarray:
-    """float64 numpy forward pass over ids (positions 0..len-1) -> logits [len, n_vocab]."""
+def reference_logits(t: Tiny, ids: list[int], kv_f16: bool = False) -> np.ndarray:
+    """float64 numpy forward pass over ids (positions 0..len-1) -> logits [len, n_vocab].
+    kv_f16: round K and V to half precision like the engine's KV cache."""
     s, w = t.spec, t.w
     hd = s.head_dim or s.n_embd // s.n_head
     T = len(ids)
@@ -196,6 +197,9 @@ def reference_logits(t: Tiny, ids: list[int]) -> np.ndarray:
             q = _rms(q, w[p + "attn_q_norm.weight"], s.eps)
             k = _rms(k, w[p + "attn_k_norm.weight"], s.eps)
         q, k = _rope(q, pos, s.rope_base, neox), _rope(k, pos, s.rope_base, neox)
+        if kv_f16:
+            k = k.astype(np.float16).astype(np.float64)
+            v = v.astype(np.float16).astype(np.float64)
         group = s.n_head // s.n_head_kv
         att = np.zeros((T, s.n_head, hd))
         for hh in range(s.n_head):
