@@ -277,6 +277,8 @@ class OurUser(Typist):
         for d in target[len(pending) : len(char_digits[0])]:
             self.press(d, "digits")
         typed = len(parse_keys(self.session.digits)[0])
+        if self._narrow_with_split(pos, char_digits, typed):
+            return
         for _ in range(DEEP_PAGES):
             page = [self.session.candidate_at(self.session.page, i) for i in range(len(self.session.candidates))]
             for _p, index, _gain in self._matches([page], pos, char_digits, typed):
@@ -317,6 +319,31 @@ class OurUser(Typist):
                 cost = extra + p + (1 if i == 0 else 2)
                 options.append((cost / gain, -gain, extra, p, i, False))
         return min(options) if options else None
+
+
+    def _narrow_with_split(self, pos, char_digits, typed) -> bool:
+        """Choose a pinyin split (C C, # to it, D) when that brings the character within
+        LOOK_PAGES; returns whether it did."""
+        s = self.session
+        options = []
+        for j, split in enumerate(s._split_tuples):
+            cands = self.engine.candidates(s.digits, split, context=s._context())
+            pages = [[cands[i] for i in page] for page in s.layout([c.text for c in cands])[:LOOK_PAGES]]
+            for p, i, gain in self._matches(pages, pos, char_digits, typed):
+                options.append((2 + (j + 1) + 1 + p + (1 if i == 0 else 2), j, p, i))
+                break
+        if not options:
+            return False
+        _cost, j, page, index = min(options)
+        self.press("C", "navigation")
+        self.press("C", "navigation")
+        for _ in range(j + 1):
+            self.press("#", "navigation")
+        self.press("D", "navigation")
+        for _ in range(page):
+            self.press("0", "navigation")
+        self._pick(index, "selection")
+        return True
 
 
 class BaselineUser(Typist):

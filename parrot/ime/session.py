@@ -466,7 +466,8 @@ class InputSession:
 
     def _commit_composed(self, cand: Candidate) -> None:
         self._last_pick = cand
-        self.user_dict.learn(cand.text, cand.reading)
+        if len(cand.text) <= MAX_LEARNED_WORD:  # a long sentence pick is not a word to keep
+            self.user_dict.learn(cand.text, cand.reading)
         if self._last_word:
             self.user_dict.learn_follow(self._last_word, cand.text)
         self._last_word = cand.text
