@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from parrot.llm import _core
 
@@ -362,6 +362,35 @@ def test_llama3_takes_a_piece_that_is_a_token_whole():
         for text in ["abc", "abcabc", "ab", "cab"]:
             assert tk.encode(text) == hf.encode(text).ids, (pre, text)
         assert tk.encode("abc") == ([5] if ignore else [0, 4])
+
+
+def test_nfc_option_matches_hf_normalizer(trained):
+    """nfc=True: like Qwen2's tokenizer.json, whose normalizer is NFC (HF's has Unicode 9.0 data)."""
+    hf = hf_for(trained, "qwen2")
+    hf.normalizer = normalizers.NFC()
+    tk = _core.Tokenizer(*trained[1:], "qwen2", nfc=True)
+    plain = _core.Tokenizer(*trained[1:], "qwen2")
+    assert plain.decode(plain.encode("e\u0301")) == "e\u0301"  # off by default
+    assert tk.decode(tk.encode("e\u0301")) == "\u00e9"
+    rng = random.Random(21)
+    marks = [0x300, 0x301, 0x308, 0x323, 0x327, 0x31B, 0x345, 0xF71, 0xF72, 0xF80, 0x5B0, 0x591, 0x93C, 0x94D, 0x3099,
+             0x309A, 0x1DCE, 0x1DF6, 0x20D0, 0x1AC1, 0x7FD]  # the last three are newer than Unicode 9.0
+    bases = [ord(c) for c in "aeoAEOnNcsSzyYwαωΑΩιυеиок中"] + [
+        0x1100, 0x1112, 0x1161, 0x1175, 0x11A8, 0x11C2, 0xAC00, 0xAC01, 0xD7A3, 0x958, 0x2126, 0x212B, 0x344, 0xF900,
+        0xFA10, 0x2F800, 0x1E0A, 0x1E9B, 0xCC6, 0xCC2, 0x9C7, 0x9BE, 0xB47, 0xB3E, 0xDD9, 0xDCF, 0x1025, 0x102E,
+        0x304B, 0x30CF, 0x11099, 0x110BA, 0xC5, 0xE9, 0x1D5, 0x390, 0x20, 0x0A, 0x27]
+    texts = [
+        "".join(chr(rng.choice(marks) if rng.random() < 0.4 else rng.choice(bases)) for _ in range(rng.randrange(1, 12)))
+        for _ in range(3000)
+    ]
+    texts += ["a" + chr(cp) + "\u0323\u0301" for cp in list(range(0x300, 0x3400)) + list(range(0xF900, 0xFB50))]
+    texts += ["<|im_start|>\u0301e\u0301<think>\u0301", "\u1100\u1161\u11a8 \ud55c\u11a8", "Å Å Ω 福 \uf9a8"]
+    texts = [t for t in texts if not any(0xD800 <= ord(c) <= 0xDFFF for c in t)]
+    for text in texts:
+        ids = tk.encode(text)
+        assert ids == hf.encode(text, add_special_tokens=False).ids, [hex(ord(c)) for c in text]
+        assert tk.decode(ids) == hf.normalizer.normalize_str(text) or "<" in text
+    assert tk.encode("\u0958" * 10) == hf.encode("\u0958" * 10).ids  # NFC grows this text: more ids than bytes
 
 
 def test_utf8_stream_matches_incremental_decoder():

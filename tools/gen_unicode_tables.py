@@ -8,10 +8,12 @@ a number (\\p{N}) or white space (\\s)? We store the answer as a sorted list of 
 The tables must match the Unicode version of the regex engine inside Hugging Face
 `tokenizers` (Oniguruma), which is what the ids are compared against. tokenizers 0.2x uses
 Unicode 16.0 (checked: 16.0 letters match \\p{L}, 17.0 ones do not), while Python 3.11's
-`unicodedata` is 14.0, so we prefer the `unicodedata2` backport when it is importable:
+`unicodedata` is 14.0, so we use a backport of Unicode 16.0 with the age property:
 
-    pip install --target /tmp/ud2 unicodedata2==16.0.0
-    PYTHONPATH=/tmp/ud2 python tools/gen_unicode_tables.py
+    pip install --target /tmp/udp unicodedataplus==16.0.0.post1
+    PYTHONPATH=/tmp/udp python tools/gen_unicode_tables.py
+
+It also writes the tables of the optional NFC normalizer (see NFC_UNICODE_AGE).
 
 \\s follows Oniguruma: U+0009..U+000D, U+0085 and the categories Zs, Zl, Zp (not U+001C..1F,
 which Python's str.isspace() includes).
@@ -20,10 +22,19 @@ import argparse
 import os
 import sys
 
-try:
-    import unicodedata2 as ud
-except ImportError:  # pragma: no cover - fallback, older Unicode
-    import unicodedata as ud
+try:  # unicodedata2 plus age(), which the NFC tables need
+    import unicodedataplus as ud
+except ImportError:  # pragma: no cover
+    try:
+        import unicodedata2 as ud
+    except ImportError:  # fallback, older Unicode
+        import unicodedata as ud
+
+# HF's NFC normalizer (tokenizers -> unicode-normalization-alignments) has Unicode 9.0 data:
+# marks of 9.0 are reordered, those added in 10.0 are not. Normalization data of an assigned
+# character never changes (Unicode stability policy), so 9.0's NFC is today's NFC restricted to
+# the characters assigned by 9.0, which needs the age property (unicodedataplus).
+NFC_UNICODE_AGE = (9, 0)
 
 OTHER, LETTER, NUMBER, SPACE = 0, 1, 2, 3
 
@@ -65,6 +76,74 @@ def ranges():
     return out
 
 
+def merge_ranges(cps):
+    out = []
+    for cp in sorted(cps):
+        if out and out[-1][1] == cp - 1:
+            out[-1][1] = cp
+        else:
+            out.append([cp, cp])
+    return out
+
+
+def assigned_by(ch: str, version) -> bool:
+    age = ud.age(ch)
+    if not age or not age[0].isdigit():  # "Unassigned"
+        return False
+    return tuple(int(x) for x in age.split(".")) <= version
+
+
+def nfc_tables():
+    """Tables for the optional NFC normalizer (Qwen2's tokenizer.json normalizes with NFC)."""
+    if not hasattr(ud, "age"):
+        sys.exit("the NFC tables need unicodedataplus (Unicode 16 with the age property)")
+    decomp, ccc = {}, {}
+    for cp in range(0x110000):
+        ch = chr(cp)
+        if not assigned_by(ch, NFC_UNICODE_AGE):
+            continue
+        d = ud.decomposition(ch)
+        if d and not d.startswith("<"):  # canonical only
+            decomp[cp] = [int(x, 16) for x in d.split()]
+        if ud.combining(ch):
+            ccc[cp] = ud.combining(ch)
+    # primary composites: pairs whose composition NFC does not exclude
+    comp = {tuple(v): cp for cp, v in decomp.items() if len(v) == 2 and ud.normalize("NFC", chr(v[0]) + chr(v[1])) == chr(cp)}
+    # Quick check: a string with none of these is already NFC (NFC_QC=Yes and ccc=0 everywhere).
+    hangul_vt = set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    qc_no = {
+        cp
+        for cp in range(0x110000)
+        if not 0xD800 <= cp <= 0xDFFF and assigned_by(chr(cp), NFC_UNICODE_AGE) and ud.normalize("NFC", chr(cp)) != chr(cp)
+    }
+    check = merge_ranges(qc_no | {b for _, b in comp} | set(ccc) | hangul_vt)
+    ccc_ranges = []
+    for cp in sorted(ccc):
+        if ccc_ranges and ccc_ranges[-1][1] == cp - 1 and ccc_ranges[-1][2] == ccc[cp]:
+            ccc_ranges[-1][1] = cp
+        else:
+            ccc_ranges.append([cp, cp, ccc[cp]])
+    lines = [
+        f"/* NFC normalization (optional), Unicode {NFC_UNICODE_AGE[0]}.{NFC_UNICODE_AGE[1]} like HF's normalizer: canonical combining classes, one-level canonical",
+        " * decompositions (cp -> a [b]; Hangul syllables are algorithmic), primary composites",
+        " * (a, b) -> c sorted by (a, b), and the code points that can make a string not NFC. */",
+        "typedef struct { uint32_t lo, hi; } pt_cp_range;",
+        "typedef struct { uint32_t cp, a, b; } pt_cp_triple;",
+        "",
+        f"#define PT_NFC_N_CHECK {len(check)}",
+        "static const pt_cp_range pt_nfc_check[PT_NFC_N_CHECK] = {",
+    ]
+    lines += [f"    {{0x{lo:05X}, 0x{hi:05X}}}," for lo, hi in check]
+    lines += ["};", "", f"#define PT_NFC_N_CCC {len(ccc_ranges)}", "static const pt_unicode_range pt_nfc_ccc[PT_NFC_N_CCC] = {"]
+    lines += [f"    {{0x{lo:05X}, 0x{hi:05X}, {c}}}," for lo, hi, c in ccc_ranges]
+    lines += ["};", "", f"#define PT_NFC_N_DECOMP {len(decomp)}", "static const pt_cp_triple pt_nfc_decomp[PT_NFC_N_DECOMP] = {"]
+    lines += [f"    {{0x{cp:05X}, 0x{v[0]:05X}, 0x{(v[1] if len(v) > 1 else 0):05X}}}," for cp, v in sorted(decomp.items())]
+    lines += ["};", "", f"#define PT_NFC_N_COMP {len(comp)}", "static const pt_cp_triple pt_nfc_comp[PT_NFC_N_COMP] = { /* {a, b, composite} */"]
+    lines += [f"    {{0x{a:05X}, 0x{b:05X}, 0x{c:05X}}}," for (a, b), c in sorted(comp.items())]
+    lines += ["};", ""]
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     here = os.path.dirname(os.path.abspath(__file__))
@@ -103,7 +182,9 @@ def main() -> int:
     for lo, hi in RUST_EXTRA_NUMERIC:
         assert char_class(lo) == OTHER and char_class(hi) == OTHER
         lines.append(f"    {{0x{lo:05X}, 0x{hi:05X}, PT_CLS_NUMBER}},")
-    lines += ["};", "", "#endif", ""]
+    lines += ["};", ""]
+    lines += nfc_tables()
+    lines += ["#endif", ""]
     with open(args.output, "w") as f:
         f.write("\n".join(lines))
     print(f"wrote {args.output}: Unicode {ud.unidata_version}, {len(rs)} ranges", file=sys.stderr)

@@ -39,6 +39,7 @@ struct pt_tokenizer {
     int n_vocab;
     enum pre_kind pre;
     int ignore_merges;   /* a piece that is itself a token is taken whole (Llama-3) */
+    int nfc;             /* NFC-normalize text spans before splitting (off unless asked for) */
     /* All strings live in one arena: token id's text as stored (byte-to-unicode spelled) at
      * text_off[id], its raw bytes at piece_off[id] (the same place for added tokens). */
     char *arena;
@@ -391,6 +392,10 @@ void pt_tokenizer_free(pt_tokenizer *t) {
 
 int pt_tokenizer_n_vocab(const pt_tokenizer *t) { return t ? t->n_vocab : 0; }
 
+void pt_tokenizer_set_nfc(pt_tokenizer *t, int on) {
+    if (t) t->nfc = on != 0;
+}
+
 int pt_tokenizer_token_type(const pt_tokenizer *t, int32_t id) {
     return (t && id >= 0 && id < t->n_vocab) ? t->type[id] : -1;
 }
@@ -427,10 +432,35 @@ typedef struct {
     int n_heap;
     char *spelled; /* the piece in the byte-to-unicode alphabet (ignore_merges lookup) */
     int failed;    /* out of memory */
+    size_t chars_cap; /* capacity of cp/cls/off (characters) */
+    /* NFC scratch: code points of the span, and the normalized UTF-8 */
+    uint32_t *ncp;
+    size_t ncp_cap;
+    char *norm;
+    size_t norm_cap;
     /* output */
     int32_t *out;
     int cap, count;
 } encoder;
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 0;
+    size_t n = *cap * 2 > need ? *cap * 2 : need;
+    void *q = realloc(*p, n * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static int reserve_chars(encoder *e, size_t n) { /* n characters (+1 offset) */
+    if (n + 1 <= e->chars_cap) return 0;
+    size_t cap = e->chars_cap * 2 > n + 1 ? e->chars_cap * 2 : n + 1, c1 = e->chars_cap, c2 = e->chars_cap;
+    if (grow((void **)&e->cp, &c1, cap, sizeof *e->cp) < 0 || grow((void **)&e->cls, &c2, cap, 1) < 0 ||
+        grow((void **)&e->off, &e->chars_cap, cap, sizeof *e->off) < 0)
+        return -1;
+    return 0;
+}
 
 static int reserve_piece(encoder *e, size_t n) {
     if (n <= e->piece_cap) return 0;
@@ -453,6 +483,10 @@ static int reserve_piece(encoder *e, size_t n) {
 #define INVALID_CP 0xFFFFFFFFu
 
 static void emit(encoder *e, int32_t id) {
+    if (e->count == INT32_MAX) { /* only reachable through NFC growing a 2 GB text */
+        e->failed = 1;
+        return;
+    }
     if (e->count < e->cap) e->out[e->count] = id;
     e->count++;
 }
@@ -612,9 +646,170 @@ static int match_gpt2(const encoder *e, int i, int n) {
     return j;
 }
 
+/* ---------------------------------------------------------------- NFC (optional) */
+
+/* Hangul syllables compose and decompose by arithmetic (Unicode 3.12). */
+enum { H_SBASE = 0xAC00, H_LBASE = 0x1100, H_VBASE = 0x1161, H_TBASE = 0x11A7,
+       H_LCOUNT = 19, H_VCOUNT = 21, H_TCOUNT = 28, H_NCOUNT = H_VCOUNT * H_TCOUNT, H_SCOUNT = H_LCOUNT * H_NCOUNT };
+#define RAW_BYTE 0x80000000u /* marks an invalid UTF-8 byte kept as is (ccc 0, never composes) */
+
+static int in_ranges(const pt_cp_range *r, int n, uint32_t cp) {
+    int lo = 0, hi = n - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (cp < r[mid].lo) hi = mid - 1;
+        else if (cp > r[mid].hi) lo = mid + 1;
+        else return 1;
+    }
+    return 0;
+}
+
+static int ccc_of(uint32_t cp) {
+    if (cp < 0x300 || cp >= 0x110000) return 0;
+    int lo = 0, hi = PT_NFC_N_CCC - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (cp < pt_nfc_ccc[mid].lo) hi = mid - 1;
+        else if (cp > pt_nfc_ccc[mid].hi) lo = mid + 1;
+        else return pt_nfc_ccc[mid].cls;
+    }
+    return 0;
+}
+
+static const pt_cp_triple *decomp_of(uint32_t cp) {
+    int lo = 0, hi = PT_NFC_N_DECOMP - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (cp < pt_nfc_decomp[mid].cp) hi = mid - 1;
+        else if (cp > pt_nfc_decomp[mid].cp) lo = mid + 1;
+        else return &pt_nfc_decomp[mid];
+    }
+    return NULL;
+}
+
+static uint32_t compose_pair(uint32_t a, uint32_t b) { /* 0 if a, b do not compose */
+    if (a >= H_LBASE && a < H_LBASE + H_LCOUNT && b >= H_VBASE && b < H_VBASE + H_VCOUNT)
+        return H_SBASE + ((a - H_LBASE) * H_VCOUNT + (b - H_VBASE)) * H_TCOUNT;
+    if (a >= H_SBASE && a < H_SBASE + H_SCOUNT && (a - H_SBASE) % H_TCOUNT == 0 && b > H_TBASE &&
+        b < H_TBASE + H_TCOUNT)
+        return a + (b - H_TBASE);
+    int lo = 0, hi = PT_NFC_N_COMP - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        const pt_cp_triple *c = &pt_nfc_comp[mid];
+        if (a < c->cp || (a == c->cp && b < c->a)) hi = mid - 1;
+        else if (a > c->cp || b > c->a) lo = mid + 1;
+        else return c->b;
+    }
+    return 0;
+}
+
+/* Appends the full canonical decomposition of cp (at most 4 code points). */
+static size_t decompose(uint32_t cp, uint32_t *out) {
+    if (cp >= H_SBASE && cp < H_SBASE + H_SCOUNT) {
+        uint32_t si = cp - H_SBASE, t = si % H_TCOUNT;
+        out[0] = H_LBASE + si / H_NCOUNT;
+        out[1] = H_VBASE + (si % H_NCOUNT) / H_TCOUNT;
+        if (t == 0) return 2;
+        out[2] = H_TBASE + t;
+        return 3;
+    }
+    const pt_cp_triple *d = cp >= 0xC0 && cp < 0x110000 ? decomp_of(cp) : NULL;
+    if (!d) {
+        out[0] = cp;
+        return 1;
+    }
+    size_t n = decompose(d->a, out);
+    if (d->b) n += decompose(d->b, out + n);
+    return n;
+}
+
+/* Quick check: 0 when s is certainly NFC already (the common case), so nothing is copied. */
+static int needs_nfc(const uint8_t *s, size_t len) {
+    for (size_t i = 0; i < len;) {
+        if (s[i] < 0x80) { i++; continue; }
+        uint32_t cp;
+        int k = utf8_next(s + i, len - i, &cp);
+        if (k <= 0) { i++; continue; }
+        if (cp >= 0x300 && in_ranges(pt_nfc_check, PT_NFC_N_CHECK, cp)) return 1;
+        i += (size_t)k;
+    }
+    return 0;
+}
+
+/* NFC of s[0..len) into e->norm (decompose, order marks by combining class, recompose).
+ * Returns the new length, or -1 when out of memory. */
+static long nfc_normalize(encoder *e, const uint8_t *s, size_t len) {
+    if (grow((void **)&e->ncp, &e->ncp_cap, 4 * len + 4, sizeof *e->ncp) < 0) return -1;
+    uint32_t *c = e->ncp;
+    size_t m = 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp;
+        int k = utf8_next(s + i, len - i, &cp);
+        if (k <= 0) { c[m++] = RAW_BYTE | s[i++]; continue; }
+        size_t first = m;
+        m += decompose(cp, c + m);
+        /* canonical ordering: stable insertion of each mark behind marks of a higher class */
+        for (size_t j = first; j < m; j++) {
+            int cc = ccc_of(c[j]);
+            if (cc == 0) continue;
+            for (size_t q = j; q > 0; q--) {
+                int pc = ccc_of(c[q - 1]);
+                if (pc == 0 || pc <= cc) break;
+                uint32_t tmp = c[q]; c[q] = c[q - 1]; c[q - 1] = tmp;
+            }
+        }
+        i += (size_t)k;
+    }
+    /* canonical composition, in place */
+    size_t o = 0;
+    long starter = -1; /* index in c of the last starter that may still compose */
+    int last_cc = 0;   /* class of the last character kept after the starter (0: adjacent) */
+    for (size_t i = 0; i < m; i++) {
+        uint32_t cp = c[i];
+        int cc = (cp & RAW_BYTE) ? 0 : ccc_of(cp);
+        if (starter >= 0 && !(cp & RAW_BYTE) && (last_cc < cc || last_cc == 0)) {
+            uint32_t comp = compose_pair(c[starter], cp);
+            if (comp) {
+                c[starter] = comp;
+                continue;
+            }
+        }
+        if (cc == 0) {
+            starter = (cp & RAW_BYTE) ? -1 : (long)o;
+            last_cc = 0;
+        } else {
+            last_cc = cc;
+            if (starter < 0) last_cc = 256; /* marks with no starter before them never compose */
+        }
+        c[o++] = cp;
+    }
+    if (grow((void **)&e->norm, &e->norm_cap, 4 * o + 1, 1) < 0) return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < o; i++) {
+        if (c[i] & RAW_BYTE) e->norm[n++] = (char)(c[i] & 0xFF);
+        else n += put_utf8(c[i], e->norm + n);
+    }
+    return (long)n;
+}
+
 /* Pre-tokenizes and encodes the text span s[0..len) that holds no added token. */
 static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t len) {
     const uint8_t *u = (const uint8_t *)s;
+    if (e->failed) return;
+    if (t->nfc && needs_nfc(u, len)) {
+        long n = nfc_normalize(e, u, len);
+        if (n < 0) {
+            e->failed = 1;
+            return;
+        }
+        u = (const uint8_t *)e->norm;
+        len = (size_t)n;
+    }
+    if (len > (size_t)INT32_MAX || reserve_chars(e, len) < 0) {
+        e->failed = 1;
+        return;
+    }
     int n = 0;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
@@ -677,11 +872,8 @@ int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int
     e.out = out;
     e.cap = cap;
     if (len == 0) return 0;
-    e.cp = malloc(len * sizeof *e.cp);
-    e.cls = malloc(len);
-    e.off = malloc((len + 1) * sizeof *e.off);
     int rc = -1;
-    if (!e.cp || !e.cls || !e.off || reserve_piece(&e, 64) < 0) goto done;
+    if (reserve_chars(&e, len) < 0 || reserve_piece(&e, 64) < 0) goto done;
     size_t start = 0, pos = 0; /* start of the pending text span, where the search resumes */
     for (;;) {
         int32_t sid = -1;
@@ -707,6 +899,8 @@ done:
     free(e.sym_next);
     free(e.heap);
     free(e.spelled);
+    free(e.ncp);
+    free(e.norm);
     return rc;
 }
 

@@ -49,6 +49,12 @@ const char *pt_tokenizer_piece(const pt_tokenizer *t, int32_t id, size_t *len);
  * tokens; special tokens are their plain text) -> id, or -1. */
 int pt_tokenizer_find(const pt_tokenizer *t, const char *text, size_t len);
 
+/* Turns NFC normalization of the text (outside added tokens) on or off; off by default.
+ * Qwen2's original tokenizer.json normalizes with NFC; a GGUF does not record it, and llama.cpp
+ * and transformers' GGUF loader do not normalize, so the engine leaves it off. Call before the
+ * tokenizer is shared between threads. */
+void pt_tokenizer_set_nfc(pt_tokenizer *t, int on);
+
 int pt_tokenizer_n_vocab(const pt_tokenizer *t);
 int pt_tokenizer_token_type(const pt_tokenizer *t, int32_t id); /* -1 for an out-of-range id */
 

@@ -1,7 +1,7 @@
 /* Python type _core.Tokenizer over the C byte-level BPE tokenizer (tokenizer.c).
  *
  *   Tokenizer(tokens: list[str | bytes], token_types: list[int] | None, merges: list[str | bytes],
- *             pre: str)
+ *             pre: str, *, nfc: bool = False)   (nfc: normalize text like Qwen2's tokenizer.json)
  *   .encode(text: str | bytes, special=True) -> list[int]
  *   .decode(ids) -> str                 (invalid UTF-8 -> U+FFFD, like errors='replace')
  *   .piece(id) -> bytes                 (raw bytes of one token)
@@ -45,10 +45,11 @@ static int string_list(PyObject *seq, Py_ssize_t n, const char **ptrs, size_t *l
 }
 
 static int Tokenizer_init(TokenizerObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"tokens", "token_types", "merges", "pre", NULL};
+    static char *kwlist[] = {"tokens", "token_types", "merges", "pre", "nfc", NULL};
     PyObject *tokens_obj, *types_obj, *merges_obj;
     const char *pre = "default";
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|z", kwlist, &tokens_obj, &types_obj, &merges_obj, &pre))
+    int nfc = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OOO|z$p", kwlist, &tokens_obj, &types_obj, &merges_obj, &pre, &nfc))
         return -1;
     if (self->tok) { /* another thread may be encoding with it right now (GIL released) */
         PyErr_SetString(PyExc_RuntimeError, "Tokenizer is already initialised");
@@ -101,6 +102,7 @@ static int Tokenizer_init(TokenizerObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_ValueError, err);
         goto done;
     }
+    pt_tokenizer_set_nfc(t, nfc);
     self->tok = t;
     rc = 0;
 done:
@@ -137,19 +139,30 @@ static PyObject *Tokenizer_encode(TokenizerObject *self, PyObject *args, PyObjec
     Py_ssize_t n;
     if (as_bytes(text, &s, &n) < 0) return NULL;
     if (n > INT32_MAX - 1) return PyErr_Format(PyExc_ValueError, "text too long");
-    /* Every token covers at least one byte, so n ids always suffice. bytes objects are
-     * immutable and a str's UTF-8 cache lives as long as the str, so s stays valid. */
-    int32_t *ids = PyMem_RawMalloc(((size_t)n + 1) * sizeof *ids);
+    /* Every token covers at least one byte, so n + 1 ids suffice, unless NFC made the text longer:
+     * then the call is repeated with the size it asked for. bytes objects are immutable and a
+     * str's UTF-8 cache lives as long as the str, so s stays valid without the GIL. */
+    int cap = (int)n + 1, count;
+    int32_t *ids = PyMem_RawMalloc((size_t)cap * sizeof *ids);
     if (!ids) return PyErr_NoMemory();
-    int count;
     Py_INCREF(text);
-    Py_BEGIN_ALLOW_THREADS
-    count = pt_tokenizer_encode(self->tok, s, (size_t)n, special, ids, (int)n + 1);
-    Py_END_ALLOW_THREADS
+    for (;;) {
+        Py_BEGIN_ALLOW_THREADS
+        count = pt_tokenizer_encode(self->tok, s, (size_t)n, special, ids, cap);
+        Py_END_ALLOW_THREADS
+        if (count <= cap) break;
+        int32_t *more = PyMem_RawRealloc(ids, (size_t)count * sizeof *ids);
+        if (!more) {
+            count = -1;
+            break;
+        }
+        ids = more;
+        cap = count;
+    }
     Py_DECREF(text);
-    if (count < 0 || count > n + 1) {
+    if (count < 0) {
         PyMem_RawFree(ids);
-        return count < 0 ? PyErr_NoMemory() : PyErr_Format(PyExc_RuntimeError, "token count overflow");
+        return PyErr_NoMemory();
     }
     PyObject *list = PyList_New(count);
     for (int i = 0; list && i < count; i++) {
@@ -256,7 +269,7 @@ static PyGetSetDef Tokenizer_getset[] = {
 };
 
 static PyType_Slot Tokenizer_slots[] = {
-    {Py_tp_doc, "Tokenizer(tokens, token_types, merges, pre): byte-level BPE (GPT-2/Qwen2/Llama-3/SmolLM)."},
+    {Py_tp_doc, "Tokenizer(tokens, token_types, merges, pre, *, nfc=False): byte-level BPE (GPT-2/Qwen2/Llama-3/SmolLM)."},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_init, Tokenizer_init},
     {Py_tp_dealloc, Tokenizer_dealloc},
