@@ -1,8 +1,10 @@
-/* Byte-level BPE tokenizer (GPT-2 / Qwen2 / Llama-3 style) built from a GGUF vocabulary.
+/* Byte-level BPE tokenizer (GPT-2 / Qwen2 / Llama-3 / SmolLM style) built from a GGUF vocabulary.
  *
- * Pure C core (pt_*) usable from other C code without Python, plus the Python type
- * _core.Tokenizer registered by parrot_tokenizer_register(). Ids are meant to be identical
- * to the Hugging Face `tokenizers` implementation of the same vocabulary. */
+ * Pure C core (pt_*) usable from other C code without Python, plus the Python types
+ * _core.Tokenizer and _core.Utf8Stream registered by parrot_tokenizer_register(). Ids are
+ * identical to Hugging Face `tokenizers` with the same vocabulary, merges and added tokens
+ * (checked by tests/test_llm_tokenizer_*.py), Unicode 16.0 character classes as in its regex
+ * engine. */
 #ifndef PARROT_TOKENIZER_H
 #define PARROT_TOKENIZER_H
 #define PY_SSIZE_T_CLEAN
@@ -34,10 +36,15 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
                                const int32_t *token_types, int n_merges, const char *const *merges,
                                const size_t *merge_lens, const char *pre, char *err, size_t errlen);
 
-/* Encodes len bytes of UTF-8 text (invalid bytes are handled, never crash). parse_special:
- * control and user-defined tokens written in the text are matched whole (longest match first).
+/* Encodes len bytes of UTF-8 text. Added tokens (control and user-defined) written in the text
+ * are matched whole, leftmost-longest, like HF; with parse_special = 0 a matched control token
+ * stays plain text (HF's encode_special_tokens) while user-defined ones (Qwen3 <think>) still
+ * match. Invalid UTF-8 never fails: each bad byte splits like punctuation and is encoded as
+ * its own byte, so the pieces of the ids give back the input bytes exactly.
  * Returns the number of tokens; if that is > cap only the first cap were written (call again
- * with a bigger buffer); < 0 on error (out of memory). */
+ * with a bigger buffer). It is at most len unless NFC (off by default) lengthened the text.
+ * < 0 on error (out of memory, len > INT32_MAX). Thread-safe: t is read-only here; scratch
+ * memory is linear in len and freed before returning. */
 int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int parse_special,
                         int32_t *out, int cap);
 
