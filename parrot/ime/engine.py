@@ -37,6 +37,7 @@ CONTEXT_BONUS = 3.0  # the candidate and the previous pick form a dictionary wor
 CONTEXT_WINDOW = 24  # candidates checked for that
 CONTEXT_HOMOPHONES = 40  # entries of one key compared  # a word only the user knows starts like a moderately common one
 SENTENCE_MIN_DIGITS = 4
+PREFIX_SENTENCES = 3  # multi-word candidates for the longest prefixes of the keys
 # Each word of a sentence costs this much: it favours long dictionary words over chains
 # of frequent single characters (进是啊 for 546842).
 SENTENCE_WORD_PENALTY = 6.0
@@ -122,10 +123,10 @@ class Engine:
         if split is not None:
             limit *= 4  # narrowing throws most away
         found: list[Candidate] = []
-        sentence = self._sentence(plain, bounds)
+        sentence, prefix_sentences = self._sentence(plain, bounds)
         whole = self._whole(plain, bounds, limit) + self._abbreviated(plain, bounds) + self._learned_whole(plain, bounds)
         whole = sorted(whole, key=_by_score)
-        partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds)
+        partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds) + prefix_sentences
         if sentence is not None and all(c.text != sentence.text for c in whole):
             whole.append(sentence)  # competes on score with the single words
         whole = self._apply_context(self._apply_learning(whole), context)
@@ -237,11 +238,13 @@ class Engine:
                 out.append(Candidate(d.word(i), k, reading, reading, s, Kind.PARTIAL))
         return out
 
-    def _sentence_uncached(self, plain: str, bounds: frozenset[int]) -> Candidate | None:
-        """Viterbi over dictionary words with exact keys: the likeliest full segmentation."""
+    def _sentence_uncached(self, plain: str, bounds: frozenset[int]) -> tuple[Candidate | None, list[Candidate]]:
+        """Viterbi over dictionary words with exact keys: the likeliest segmentation of all
+        the keys (None unless it takes two words or more), and of the longest prefixes
+        (several words picked at once, the rest of the keys left composing)."""
         n = len(plain)
         if n < SENTENCE_MIN_DIGITS:
-            return None
+            return None, []
         spans = [(i, j) for i in range(n) for j in range(i + 1, min(n, i + KEY_WIDTH) + 1)
                  if not any(i < b < j for b in bounds)]
         los, his = self.dict.exact_ranges([plain[i:j] for i, j in spans])
@@ -258,19 +261,29 @@ class Engine:
                 s = best[i] + float(logp[entry]) - SENTENCE_WORD_PENALTY
                 if s > best[j]:
                     best[j], back[j] = s, (i, entry)
-        if back[n] is None:
-            return None
-        words, pos = [], n
-        while pos > 0:
+        full = self._path_candidate(back, best, n)
+        prefixes = []
+        for j in range(n - 1, SENTENCE_MIN_DIGITS - 1, -1):
+            if len(prefixes) >= PREFIX_SENTENCES:
+                break
+            cand = self._path_candidate(back, best, j)
+            if cand is not None:
+                prefixes.append(cand)
+        return full, prefixes
+
+    def _path_candidate(self, back, best, end: int) -> Candidate | None:
+        """The best path to `end` as one candidate, if it has two words or more."""
+        words, pos = [], end
+        while pos > 0 and back[pos] is not None:
             i, entry = back[pos]
             words.append(entry)
             pos = i
-        if len(words) < 2:
+        if pos != 0 or len(words) < 2:
             return None
         words.reverse()
         text = "".join(self.dict.word(e) for e in words)
         reading = tuple(s for e in words for s in self.dict.reading(e))
-        return Candidate(text, n, reading, reading, best[n] + WORD_LENGTH_BONUS * (len(text) - 1), Kind.SENTENCE)
+        return Candidate(text, end, reading, reading, best[end] + WORD_LENGTH_BONUS * (len(text) - 1), Kind.SENTENCE)
 
     # -- learning --------------------------------------------------------------------------
     def _learned_whole(self, plain: str, bounds: frozenset[int]) -> list[Candidate]:

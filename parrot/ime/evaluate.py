@@ -4,15 +4,19 @@ The simulated user knows the text and its reading. Readings come from our dictio
 run of hanzi is segmented into dictionary words (most probable segmentation) and takes the
 words' readings, so polyphones are read as in context (银行 yin'hang). The user then:
 
-* Chinese (our IME): before each piece, looks at what the screen offers and takes the
-  cheapest way per character: for every number k of further pinyin digits (0..all digits
-  left in the run of hanzi) it looks at the first LOOK_PAGES pages the screen would show
-  and finds candidates that equal the next characters of the text (with the digits they
-  consume matching the reading). Cost = k digits + page turns (key 0) + 1 (OK, first on
-  the page) or 2 (C then its number). Association candidates shown after a commit are
-  options too (page turns + C + number). The option with the fewest keys per character
-  wins (ties: the longer piece). The chosen keys are then sent one event at a time and the
-  screen is checked to show what was predicted.
+* Chinese (our IME): before each piece, lists what the screen would offer: for every
+  number k of further pinyin digits (0..all digits left in the run of hanzi) the first
+  LOOK_PAGES pages, and the candidates there that equal the next characters of the text
+  (with the digits they consume matching the reading). Cost = k digits + page turns
+  (key 0) + 1 (OK, first on the page) or 2 (C then its number). 联想 candidates shown
+  after a commit are options too (page turns + C + number). Each option is scored by its
+  cost plus the fewest keys to finish the run of hanzi from where it leaves off (a plan
+  over later steps that types at most PLAN_LOOKAHEAD_CHARS characters ahead per step and
+  ignores learning and context on the way); the cheapest wins (ties: the longer piece).
+  Only the first step is taken: its keys are sent one event at a time, the screen is
+  checked to show what was predicted, and the next step is chosen afresh.
+  Nothing within reach: type the character's digits, narrow with the pinyin row
+  (C C, #, D) if that brings it within LOOK_PAGES, else page until it shows.
 * Chinese (baseline): types the digits of the character's syllable, OK, # to the right
   page, the digit of the slot. If the character is not in that list under the reading of
   the text it tries its other readings.
@@ -37,13 +41,15 @@ from parrot.ime.baseline import BaselineSession, single_characters
 from parrot.ime.dictionary import Dictionary, UserDictionary
 from parrot.ime.editor import Editor
 from parrot.ime.engine import Engine, parse_keys
-from parrot.ime.session import (MAX_PENDING_DIGITS, MODE_CYCLE, MULTITAP_LETTERS, MULTITAP_TIMEOUT_S,
+from parrot.ime.session import (ASSOCIATION_CONTEXT, MAX_PENDING_DIGITS, MODE_CYCLE, MULTITAP_LETTERS, MULTITAP_TIMEOUT_S,
                                 InputSession, ListKind, Mode)
 from parrot.ime.symbols import PAGE_SIZE, QUICK_PUNCTUATION, SYMBOLS, SymbolPicker
 from parrot.ime.t9 import is_hanzi, letters_to_digits
 from parrot.keys import Key, KeyAction
 
 LOOK_PAGES = 3  # how far a user pages before typing more instead
+PLAN_LOOKAHEAD_CHARS = 4  # a planned step types at most this many characters' digits ahead
+UNREACHABLE_KEYS_PER_CHAR = 8.0  # what the plan assumes for characters it finds no way to
 DEEP_PAGES = 300  # fallback when nothing fits: page until the character shows up
 MAX_WORD_CHARS = 6
 KEY_INTERVAL_S = 0.3  # simulated time between presses (well inside the multi-tap timeout)
@@ -197,11 +203,23 @@ def _multitap_keys(ch: str) -> tuple[str, int]:
     raise EvalError(f"cannot type {ch!r}")
 
 
+class _Shown:
+    """A 联想 text as the planner sees it (consumes no digits)."""
+
+    consumed = 0
+
+    def __init__(self, text: str):
+        self.text = text
+
+
 class OurUser(Typist):
     def __init__(self, session: InputSession, text: str, readings: list[str | None]):
         super().__init__(session, text)
         self.readings = readings
+        self.char_digits = [letters_to_digits(r) if r else "" for r in readings]
         self.engine: Engine = session.engine
+        self._plan: dict[tuple[int, int, int], float] = {}
+        self._plan_run = -1
 
     def type_all(self) -> None:
         while self.pos < len(self.text):
@@ -281,18 +299,19 @@ class OurUser(Typist):
             return
         for _ in range(DEEP_PAGES):
             page = [self.session.candidate_at(self.session.page, i) for i in range(len(self.session.candidates))]
-            for _p, index, _gain in self._matches([page], pos, char_digits, typed):
+            for _p, index, _gain, _rest in self._matches([page], pos, char_digits, typed):
                 self._pick(index, "selection")
                 return
             self.press("0", "navigation")
         raise EvalError(f"cannot find {self.text[pos]!r} ({self.readings[pos]}) at {pos}")
 
     def _matches(self, pages, pos: int, char_digits: list[str], typed: int = 0):
-        """Yield (page, index, gain) for on-screen candidates that continue the text.
+        """Yield (page, index, gain, pending after) for candidates that continue the text.
 
         A candidate fits when its text is the next characters and the digits it consumes
-        leave the rest aligned with the reading: exactly those characters' digits, or all
-        the typed digits when they do not reach past those characters (prefix match).
+        leave the rest aligned with the reading: exactly those characters' digits (the
+        typed digits beyond them stay pending), or all the typed digits when they do not
+        reach past those characters (a prefix match). 联想 candidates consume none.
         """
         for p, page in enumerate(pages):
             for i, c in enumerate(page):
@@ -300,26 +319,64 @@ class OurUser(Typist):
                 if gain > len(char_digits) or not self.text.startswith(c.text, pos):
                     continue
                 needed = sum(len(d) for d in char_digits[:gain])
-                if c.consumed == 0 or c.consumed == needed or (c.consumed == typed and typed <= needed):
-                    yield p, i, gain
+                if c.consumed == 0 or (c.consumed == typed and typed <= needed):
+                    yield p, i, gain, 0
+                elif c.consumed == needed:
+                    yield p, i, gain, typed - needed
+
+    def _step_options(self, pos, run_end, pending, context, association_pages, lookahead=None):
+        """Every way to take the next piece from this state: (cost, gain, pending after,
+        extra digits, page, index, is association)."""
+        char_digits = self.char_digits[pos:run_end]
+        target = "".join(char_digits)
+        out = []
+        if pending == 0 and association_pages:
+            for p, i, gain, _rest in self._matches(association_pages[:LOOK_PAGES], pos, char_digits):
+                out.append((p + 2, gain, 0, 0, p, i, True))
+        room = min(len(target), MAX_PENDING_DIGITS)
+        if lookahead is not None:
+            room = min(room, max(pending, len("".join(char_digits[:lookahead]))))
+        for extra in range(0 if pending else 1, room - pending + 1):
+            keys = target[: pending + extra]
+            cands = self.engine.candidates(keys, context=context)
+            pages = [[cands[i] for i in page] for page in self.session.layout([c.text for c in cands])[:LOOK_PAGES]]
+            for p, i, gain, rest in self._matches(pages, pos, char_digits, len(keys)):
+                out.append((extra + p + (1 if i == 0 else 2), gain, rest, extra, p, i, False))
+        return out
+
+    def _future(self, pos, pending, run_end) -> float:
+        """Fewest keys to finish the run of hanzi from this state (planning: no context
+        boost, no learning on the way; 联想 from the text before pos)."""
+        if pos >= run_end:
+            return 0.0 if pending == 0 else math.inf
+        key = (pos, pending, run_end)
+        if key not in self._plan:
+            self._plan[key] = UNREACHABLE_KEYS_PER_CHAR * (run_end - pos)  # guards re-entry
+            association = None
+            if pending == 0:
+                texts = self.engine.associations(self.text[max(0, pos - ASSOCIATION_CONTEXT) : pos], "")
+                items = [_Shown(t) for t in texts]
+                association = [[items[i] for i in page] for page in self.session.layout(texts)]
+            options = self._step_options(pos, run_end, pending, None, association, PLAN_LOOKAHEAD_CHARS)
+            costs = [cost + self._future(pos + gain, rest, run_end) for cost, gain, rest, *_ in options]
+            self._plan[key] = min(costs, default=UNREACHABLE_KEYS_PER_CHAR * (run_end - pos))
+        return self._plan[key]
 
     def _best_option(self, pos, char_digits, target, pending):
-        options = []
+        """The first step of the cheapest plan for the rest of this run of hanzi."""
         s = self.session
+        run_end = pos + len(char_digits)
+        if self._plan_run != run_end:
+            self._plan, self._plan_run = {}, run_end
+        association = None
         if not pending and s.association and s._pages:
-            pages = [[s._items[i] for i in page] for page in s._pages[:LOOK_PAGES]]
-            for p, i, gain in self._matches(pages, pos, char_digits):
-                options.append(((p + 2) / gain, -gain, 0, p, i, True))
-        room = min(len(target), MAX_PENDING_DIGITS) - len(pending)
-        for extra in range(0 if pending else 1, room + 1):
-            keys = pending + target[len(pending) : len(pending) + extra]
-            cands = self.engine.candidates(keys, context=self.session._context())
-            pages = [[cands[i] for i in page] for page in self.session.layout([c.text for c in cands])[:LOOK_PAGES]]
-            for p, i, gain in self._matches(pages, pos, char_digits, len(keys)):
-                cost = extra + p + (1 if i == 0 else 2)
-                options.append((cost / gain, -gain, extra, p, i, False))
-        return min(options) if options else None
-
+            association = [[s._items[i] for i in page] for page in s._pages]
+        options = self._step_options(pos, run_end, len(pending), s._context(), association)
+        if not options:
+            return None
+        scored = [(cost + self._future(pos + gain, rest, run_end), -gain, extra, page, index, assoc)
+                  for cost, gain, rest, extra, page, index, assoc in options]
+        return min(scored)
 
     def _narrow_with_split(self, pos, char_digits, typed) -> bool:
         """Choose a pinyin split (C C, # to it, D) when that brings the character within
@@ -329,7 +386,7 @@ class OurUser(Typist):
         for j, split in enumerate(s._split_tuples):
             cands = self.engine.candidates(s.digits, split, context=s._context())
             pages = [[cands[i] for i in page] for page in s.layout([c.text for c in cands])[:LOOK_PAGES]]
-            for p, i, gain in self._matches(pages, pos, char_digits, typed):
+            for p, i, _gain, _rest in self._matches(pages, pos, char_digits, typed):
                 options.append((2 + (j + 1) + 1 + p + (1 if i == 0 else 2), j, p, i))
                 break
         if not options:
