@@ -223,3 +223,29 @@ def test_presets_by_family():
     sm = preset_for("llama", "SmolLM2 135M").sampling
     assert (sm.temperature, sm.top_p) == (0.2, 0.9)
     assert GREEDY.temperature == 0
+
+
+def test_abort_before_iteration_starts(tiny):
+    with Model(tiny.path, threads=1, context=256) as m:
+        g = m.generate([1, 2, 3], greedy(50))
+        m.abort()  # e.g. the user pressed A while the request was being queued
+        assert list(g) == [] and m.last_stop == "abort"
+        run(m.generate([1, 2, 3], greedy(3)))  # a new generation is not affected
+        assert m.last_stop in ("length", "stop")
+
+
+def test_qwen3_template_thinking_switch():
+    from parrot.llm.chat import template_for
+
+    t = template_for("qwen3", "Qwen3 0.6B", lambda s: True)
+    pre, post = t.user("hi", thinking=False)
+    assert "".join(x for x, _ in post).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    pre, post = t.user("hi", thinking=True)
+    assert "".join(x for x, _ in post).endswith("<|im_start|>assistant\n")
+    assert t.system(None) == []  # Qwen3 has no default system prompt
+    q25 = template_for("qwen2", "Qwen2.5", lambda s: True)
+    assert "Alibaba Cloud" in "".join(x for x, _ in q25.system(None))
+    smol = template_for("llama", "SmolLM2 135M", lambda s: s == "<|im_start|>")
+    assert "SmolLM" in "".join(x for x, _ in smol.system(None))
+    # the user's own text is never parsed for special tokens
+    assert all(special for _, special in pre)

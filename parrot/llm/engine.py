@@ -63,6 +63,7 @@ class Model:
         self._system_text: str | None = None
         self._turns: list[list[int]] = []  # chat: finished turns (user markup + answer + end)
         self._busy = threading.Lock()
+        self._abort_requested = False  # an abort() that may arrive before the C thread starts
         self.stats: dict = self._empty_stats()
         self.last_stop: str = ""
 
@@ -93,7 +94,9 @@ class Model:
         self._turns = []
 
     def abort(self) -> None:
-        """Stops a running generation within one token; safe to call from any thread."""
+        """Stops a running generation within one token; safe to call from any thread. Also
+        stops a generation created (chat()/generate() called) but not yet started."""
+        self._abort_requested = True
         self._c.abort()
 
     def meta(self, key: str):
@@ -151,6 +154,7 @@ class Model:
             raise ModelError("empty prompt")
         if len(full) >= self.n_ctx:
             raise ModelError(f"prompt of {len(full)} tokens does not fit the context of {self.n_ctx}")
+        self._abort_requested = False
         return self._stream(full, sampling or Sampling(), on_progress, None)
 
     def _stream(self, full, s: Sampling, on_progress, done: Callable[[list[int]], None] | None) -> Iterator[str]:
@@ -163,6 +167,8 @@ class Model:
             self._c.gen_start(new, self._cached, float(s.temperature), int(s.top_k), float(s.top_p),
                               float(s.min_p), float(s.repeat_penalty), int(s.repeat_last_n),
                               seed & 0xFFFFFFFFFFFFFFFF, int(s.max_tokens))
+            if self._abort_requested:  # abort() came between chat()/generate() and now
+                self._c.abort()
         except BaseException:
             self._busy.release()
             raise
@@ -209,6 +215,7 @@ class Model:
              on_progress: Progress | None = None) -> Iterator[str]:
         """One conversation turn: streams the answer. The conversation (and its KV cache) is
         kept for the next turn; a different system prompt starts a new conversation."""
+        self._abort_requested = False
         s = sampling or Sampling()
         t = self.template
         if self._system is None or system != self._system_text:
