@@ -123,6 +123,11 @@ class Model:
         """Appends ids to the cache; returns float32 logits [len(ids), n_vocab] for every position."""
         ids = [int(i) for i in ids]
         out = np.empty((len(ids), self.n_vocab), dtype=np.float32)
+        if self._abort_requested:  # abort() came between chat()/generate() and the first next()
+            self.stats, self.last_stop = dict(self._empty_stats(), stop="abort"), "abort"
+            if done:
+                done([])
+            return
         if not self._busy.acquire(blocking=False):
             raise ModelError("model is busy generating")
         try:
@@ -159,6 +164,11 @@ class Model:
 
     def _stream(self, full, s: Sampling, on_progress, done: Callable[[list[int]], None] | None) -> Iterator[str]:
         # a generator: nothing runs (and nothing is locked) until the caller starts iterating
+        if self._abort_requested:  # abort() came between chat()/generate() and the first next()
+            self.stats, self.last_stop = dict(self._empty_stats(), stop="abort"), "abort"
+            if done:
+                done([])
+            return
         if not self._busy.acquire(blocking=False):
             raise ModelError("model is busy generating")
         try:
@@ -167,7 +177,7 @@ class Model:
             self._c.gen_start(new, self._cached, float(s.temperature), int(s.top_k), float(s.top_p),
                               float(s.min_p), float(s.repeat_penalty), int(s.repeat_last_n),
                               seed & 0xFFFFFFFFFFFFFFFF, int(s.max_tokens))
-            if self._abort_requested:  # abort() came between chat()/generate() and now
+            if self._abort_requested:  # ... or while gen_start was being called
                 self._c.abort()
         except BaseException:
             self._busy.release()
