@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from parrot.ime import dictfile  # noqa: E402
-from parrot.ime.dictionary import KEY_WIDTH, pad_key, pack_text_key  # noqa: E402
+from parrot.ime.dictionary import KEY_WIDTH, pack_text_key, pad_key, text_hash  # noqa: E402
 from parrot.ime.t9 import is_hanzi, letters_to_digits, toneless  # noqa: E402
 
 DEFAULT_OUT = ROOT / "parrot" / "ime" / "data" / "pinyin.dict"
@@ -216,6 +216,8 @@ def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
         "entry_last": np.array([len(digit_key(r[:-1])) for _, r, _ in entries], dtype=np.uint8),
         "chars": np.array([ord(c) for w, _, _ in entries for c in w], dtype=np.uint16),
         "sylls": np.array([syllable_id[s] for _, r, _ in entries for s in r], dtype=np.uint16),
+        # "Is this a word?" for context ranking (一 + 件 = 一件): sorted hashes of the texts.
+        "word_hash": np.unique(np.array([text_hash(w) for w, _, _ in words], dtype=np.uint32)),
     }
     logps = arrays["entry_logp"].tolist()
     arrays.update(build_abbreviations(entries, logps))

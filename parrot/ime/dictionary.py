@@ -46,6 +46,20 @@ def prefix_span(digits: str) -> tuple[int, int]:
     return lo, lo + 10 ** (KEY_WIDTH - len(digits))
 
 
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+UINT64_MASK = (1 << 64) - 1
+HASH_BITS = 32  # 125k words: a false "is a word" once in ~30,000 probes, harmless for ranking
+
+
+def text_hash(text: str) -> int:
+    """FNV-1a (64-bit, folded to 32) of the code points: the key for "is this text a word?"."""
+    h = FNV_OFFSET
+    for ch in text:
+        h = ((h ^ ord(ch)) * FNV_PRIME) & UINT64_MASK
+    return (h ^ (h >> HASH_BITS)) & ((1 << HASH_BITS) - 1)
+
+
 def pack_text_key(text: str) -> int:
     """Up to 3 BMP characters -> uint64 (first character in the high bits)."""
     if not 0 < len(text) <= TEXT_KEY_CHARS:
@@ -75,6 +89,7 @@ class Dictionary:
         self.sylls = arrays["sylls"]
         self.abbr_key, self.abbr_off, self.abbr_ids = arrays["abbr_key"], arrays["abbr_off"], arrays["abbr_ids"]
         self.assoc_key, self.assoc_off, self.assoc_ids = arrays["assoc_key"], arrays["assoc_off"], arrays["assoc_ids"]
+        self.word_hashes = np.array(arrays["word_hash"])  # sorted text_hash of every multi-character word
         # Where each entry's characters start (one syllable per character, so shared).
         self.offsets = np.zeros(len(self.keys) + 1, dtype=np.uint32)
         np.cumsum(self.nchars, out=self.offsets[1:])
@@ -129,6 +144,15 @@ class Dictionary:
     def syllable_keys(self, i: int) -> tuple[str, ...]:
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         return tuple(self.syllable_digits[s] for s in self.sylls[lo:hi].tolist())
+
+    def are_words(self, texts: list[str]) -> list[bool]:
+        """Which texts (of two characters or more) are dictionary words."""
+        if not texts:
+            return []
+        hashes = np.array([text_hash(t) for t in texts], dtype=np.uint32)
+        pos = self.word_hashes.searchsorted(hashes)
+        found = self.word_hashes[np.minimum(pos, len(self.word_hashes) - 1)] == hashes
+        return found.tolist()
 
     def continuations(self, prefix: str) -> list[str]:
         """Association: the rest of frequent words that start with prefix (best first)."""
@@ -196,7 +220,7 @@ USER_DICT_VERSION = 1
 DEFAULT_USER_CAPACITY = 4000  # words; ~200 KB of JSON, a few hundred KB in memory
 DEFAULT_FOLLOW_CAPACITY = 4000  # learned "B follows A" pairs for association
 EVICT_FRACTION = 0.1
-PREFIX_SCAN_LIMIT = 200  # learned keys looked at per prefix query (bounds the key-press cost)  # drop the least valuable 10% at once so eviction is rare
+PREFIX_SCAN_LIMIT = 64  # learned keys looked at per prefix query (bounds the key-press cost)  # drop the least valuable 10% at once so eviction is rare
 
 
 class UserDictionary:

@@ -34,7 +34,7 @@ LEARNED_BONUS = 2.5  # times log2(1 + times picked)
 NEW_WORD_LOGP = math.log(1e-6)
 LEARNED_PER_QUERY = 12
 CONTEXT_BONUS = 3.0  # the candidate and the previous pick form a dictionary word
-CONTEXT_WINDOW = 24  # candidates checked for that
+CONTEXT_WINDOW = 12  # candidates checked for that
 CONTEXT_HOMOPHONES = 40  # entries of one key compared  # a word only the user knows starts like a moderately common one
 SENTENCE_MIN_DIGITS = 4
 PREFIX_SENTENCES = 3  # multi-word candidates for the longest prefixes of the keys
@@ -44,7 +44,7 @@ SENTENCE_WORD_PENALTY = 6.0
 PARTIAL_PER_LENGTH = 8  # partial words offered per covered length
 UNCOVERED_DIGIT_PENALTY = 3.0  # partial words: per key they leave for the next pick
 RESULT_LIMIT = 20  # candidates computed per key press (4+ pages); paging past them asks for more
-ABBREVIATION_MAX_KEYS = 6  # longer input is rarely abbreviated, and cutting it up costs time
+ABBREVIATION_MAX_KEYS = 5  # longer input is rarely abbreviated, and cutting it up costs time
 ABBREVIATION_MAX_SYLLABLES = 4
 CACHE_SIZE = 512
 ASSOCIATION_PER_PREFIX = 8
@@ -129,11 +129,13 @@ class Engine:
         partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds) + prefix_sentences
         if sentence is not None and all(c.text != sentence.text for c in whole):
             whole.append(sentence)  # competes on score with the single words
-        whole = self._apply_context(self._apply_learning(whole), context)
+        whole, partial = self._apply_learning(whole), self._apply_learning(partial)
+        joined = self._joined_words(whole[:CONTEXT_WINDOW] + partial[:CONTEXT_WINDOW], context)
+        whole = self._apply_context(whole, context, joined)
         # Words covering only the first keys mix in, each uncovered key costing a penalty;
         # the best whole-input candidate stays first.
         partial = [_with_score(c, c.score - UNCOVERED_DIGIT_PENALTY * (len(plain) - c.consumed))
-                   for c in self._apply_context(self._apply_learning(partial), context)]
+                   for c in self._apply_context(partial, context, joined)]
         merged = sorted(whole[1:] + partial, key=_by_score)
         found.extend(whole[:1] + merged)
         found = _dedupe(found)
@@ -305,24 +307,19 @@ class Engine:
                 out.append(Candidate(w.word, k, w.reading, w.reading, s, Kind.PARTIAL))
         return out
 
-    def _apply_context(self, cands: list[Candidate], context: Candidate | None) -> list[Candidate]:
-        """Boost candidates that make a dictionary word with the end of the previous pick."""
+    def _joined_words(self, cands: list[Candidate], context: Candidate | None) -> set[str]:
+        """The texts `end of the previous pick + candidate` that are dictionary words."""
         if context is None or not context.reading or not cands:
-            return cands
-        head = cands[:CONTEXT_WINDOW]
-        tails = [(context.text[-n:], context.reading[-n:]) for n in (1, 2) if len(context.text) >= n]
-        probes = [(t + c.text, digits_of(r + c.reading)) for c in head for t, r in tails]
-        probes = [(text, key) for text, key in probes if len(key) <= KEY_WIDTH]
-        if not probes:
-            return cands
-        los, his = self.dict.exact_ranges([key for _, key in probes])
-        joined = set()
-        for (text, _), lo, hi in zip(probes, los.tolist(), his.tolist()):
-            if any(self.dict.word(i) == text for i in range(lo, min(hi, lo + CONTEXT_HOMOPHONES))):
-                joined.add(text)
+            return set()
+        probes = [context.text[-n:] + c.text for c in cands for n in (1, 2) if len(context.text) >= n]
+        return {text for text, ok in zip(probes, self.dict.are_words(probes)) if ok}
+
+    def _apply_context(self, cands: list[Candidate], context: Candidate | None, joined: set[str]) -> list[Candidate]:
+        """Boost candidates that make a dictionary word with the end of the previous pick."""
         if not joined:
             return cands
-        boosted = [_with_score(c, c.score + CONTEXT_BONUS) if any(t + c.text in joined for t, _ in tails) else c
+        tails = [context.text[-n:] for n in (1, 2) if len(context.text) >= n]
+        boosted = [_with_score(c, c.score + CONTEXT_BONUS) if any(t + c.text in joined for t in tails) else c
                    for c in cands]
         return sorted(boosted, key=_by_score)
 
