@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +32,15 @@ def test_letters_to_digits_is_the_phone_keypad():
     assert letters_to_digits("nihao") == "64426"
     assert letters_to_digits("zhongguo") == "94664486"
     assert letters_to_digits("lv") == "58"  # u-umlaut on 8 with u, as on phones
+
+
+@pytest.mark.parametrize("ch", list("绿女略中行重嗯呣了儿"))
+def test_toneless_matches_pypinyin_normal_style(ch):
+    from parrot.ime.t9 import toneless
+
+    marked = pinyin(ch, style=Style.TONE, heteronym=True)[0]
+    plain = lazy_pinyin(ch, style=Style.NORMAL, v_to_u=False)[0]
+    assert toneless(marked[0]) == plain
 
 
 def test_padded_keys_sort_like_strings():

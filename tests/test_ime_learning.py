@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 import signal
 import subprocess
@@ -15,7 +14,6 @@ import pytest
 
 from parrot.ime.dictionary import UserDictionary, load_dictionary
 from parrot.ime.editor import Editor
-from parrot.ime.engine import Engine
 from parrot.ime.session import InputSession
 try:
     from test_ime_session import Pad

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import enum
 import math
+from itertools import combinations
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from parrot.ime.dictionary import KEY_WIDTH, Dictionary, UserDictionary
-from parrot.ime.t9 import SEPARATOR, letters_to_digits
+from parrot.ime.t9 import SEPARATOR
 
 # Ranking weights, in natural-log probability units (tuned with `parrot ime eval`).
 WORD_LENGTH_BONUS = 2.0  # per character beyond the first
@@ -57,7 +58,6 @@ class Kind(enum.Enum):
     ABBREVIATION = "abbreviation"
     PARTIAL = "partial"  # covers a prefix of the digits
     ASSOCIATION = "association"
-    SYMBOL = "symbol"
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ def typed_pieces(reading: tuple[str, ...], typed: int, abbreviated: bool = False
 
 
 def syllable_bounds(reading: tuple[str, ...]) -> set[int]:
+    """Offsets between syllables (letters and keys are one to one, so digit offsets too)."""
     bounds, pos = set(), 0
     for s in reading[:-1]:
         pos += len(s)
@@ -185,7 +186,7 @@ class Engine:
             order = np.argsort(-score, kind="stable")
             for i, s in zip(idx[order].tolist(), score[order].tolist()):
                 reading = d.reading(i)
-                if bounds and not bounds <= syllable_bounds_digits(reading):
+                if bounds and not bounds <= syllable_bounds(reading):
                     continue
                 out.append(Candidate(d.word(i), n, reading, typed_pieces(reading, n), s, Kind.WORD))
         return out
@@ -234,7 +235,7 @@ class Engine:
             # Paging deeper (a larger limit) reaches further down each length's list.
             for i in range(lo, min(hi, lo + max(PARTIAL_PER_LENGTH, limit // 4))):
                 reading = d.reading(i)
-                if inner and not inner <= syllable_bounds_digits(reading):
+                if inner and not inner <= syllable_bounds(reading):
                     continue
                 s = float(d.logp[i]) + WORD_LENGTH_BONUS * (len(reading) - 1)
                 out.append(Candidate(d.word(i), k, reading, reading, s, Kind.PARTIAL))
@@ -293,7 +294,7 @@ class Engine:
         # The most used ones are enough: each is only a bonus on top of the dictionary.
         learned = sorted(self.user.prefix_matches(plain), key=lambda w: -w.count)[:LEARNED_PER_QUERY]
         for w in learned:
-            if bounds and not bounds <= syllable_bounds_digits(w.reading):
+            if bounds and not bounds <= syllable_bounds(w.reading):
                 continue
             s = NEW_WORD_LOGP + WORD_LENGTH_BONUS * (len(w.word) - 1) - MISSING_DIGIT_PENALTY * (len(w.digits) - len(plain))
             out.append(Candidate(w.word, len(plain), w.reading, typed_pieces(w.reading, len(plain)), s, Kind.WORD))
@@ -337,16 +338,9 @@ class Engine:
         return sorted(boosted, key=_by_score) if changed else boosted
 
 
-def syllable_bounds_digits(reading: tuple[str, ...]) -> set[int]:
-    """Digit offsets between syllables (letters and digits are one to one)."""
-    return syllable_bounds(reading)
-
-
 @lru_cache(maxsize=None)
 def _cut_points(n: int) -> list[tuple[int, ...]]:
     """Every way to cut n keys into 2-4 non-empty pieces, as the cut positions."""
-    from itertools import combinations
-
     return [cuts for pieces in range(2, ABBREVIATION_MAX_SYLLABLES + 1) for cuts in combinations(range(1, n), pieces - 1)]
 
 
@@ -373,7 +367,3 @@ def _fits_split(c: Candidate, split: tuple[str, ...]) -> bool:
     if len(c.pieces) > len(split):
         return False
     return all(a == b for a, b in zip(c.pieces, split))
-
-
-def digits_of(reading: tuple[str, ...]) -> str:
-    return letters_to_digits("".join(reading))

@@ -279,8 +279,8 @@ class OurUser(Typist):
         if best is None:
             self._page_until_found(pos, char_digits, target, pending)
             return
-        _ratio, _neg_gain, extra, page, index, _association = best
-        expected = self.text[pos : pos - _neg_gain]
+        _total, neg_gain, extra, page, index, _association = best
+        expected = self.text[pos : pos - neg_gain]
         for d in target[len(pending) : len(pending) + extra]:
             self.press(d, "digits")
         for _ in range(page):
@@ -442,13 +442,6 @@ class BaselineUser(Typist):
         for _ in range(page):
             self.press("#", "navigation")
         self.press(str((slot + 1) % PAGE_SIZE), "selection")
-
-
-def _page_slot(pages: list[list[int]], flat_index: int) -> tuple[int, int]:
-    for p, page in enumerate(pages):
-        if flat_index in page:
-            return p, page.index(flat_index)
-    raise ValueError(flat_index)
 
 
 def _mode_distance(current: int, wanted: int) -> int:
