@@ -212,3 +212,22 @@ def test_association_pick_with_ctrl_digit(pad):
     first = s.candidates[0]
     pad.tap("C1")
     assert s.editor.text == "中国" + first
+
+
+def test_ctrl_d_inserts_a_newline_and_long_d_is_the_screens(pad):
+    s = pad.session
+    pad.tap("64426D")
+    pad.tap("CD")
+    assert s.editor.text == "你好\n"
+    assert s.handle(KeyEvent(Key.D, KeyAction.LONG), pad.now) is Outcome.IGNORED
+
+
+def test_a_takes_back_a_cycling_letter(pad):
+    s = pad.session
+    pad.tap("B")
+    pad.tap("22")
+    assert s.multitap[0] == "b"
+    pad.tap("A")
+    assert s.multitap is None and s.editor.text == ""
+    pad.tap("1")
+    assert s.multitap[0] == "."  # key 1 is punctuation in English

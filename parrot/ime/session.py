@@ -73,6 +73,7 @@ NEWLINE = "\n"
 # Keys whose short press acts on release because their long press means something else.
 LONG_PRESS_KEYS = {Key.A, Key.K0}
 MOVE_KEYS = {Key.STAR: -1, Key.HASH: +1}
+QUIET_ACTIONS = {KeyAction.PRESS, KeyAction.RELEASE, KeyAction.LONG_RELEASE}
 
 
 def default_measure(text: str) -> int:
@@ -190,7 +191,9 @@ class InputSession:
         self.tick(now)
         press = self._classify(event)
         if press is None:
-            return Outcome.CONSUMED if event.action in (KeyAction.RELEASE, KeyAction.LONG_RELEASE, KeyAction.PRESS) else Outcome.IGNORED
+            # Releases and presses that act later (A, 0) are ours; other long presses and
+            # repeats are left to the screen.
+            return Outcome.CONSUMED if event.action in QUIET_ACTIONS else Outcome.IGNORED
         key, long = press
         if self.symbol_picker is not None:
             return self._picker_key(key, long)
@@ -220,8 +223,6 @@ class InputSession:
             return None
         if action is KeyAction.PRESS or (action is KeyAction.REPEAT and key in MOVE_KEYS):
             return key, False
-        if action is KeyAction.LONG and key is Key.D:
-            return None  # long OK is the screen's
         return None
 
     # -- keys common to all modes -------------------------------------------------------------
