@@ -16,6 +16,8 @@ Output: a memory-mappable file (see parrot/ime/dictfile.py) holding
 The sha256 of each source file is stored in the header and printed.
 
 Usage: python tools/build_ime_dict.py [--out PATH] [--min-freq N]
+(needs pypinyin==0.55.0 jieba==0.42.1 wordfreq==3.1.1; the output is byte-for-byte
+reproducible from the same sources)
 """
 
 from __future__ import annotations
@@ -143,27 +145,31 @@ def reading_shares(readings: list[str], usage: collections.Counter) -> list[floa
     return shares
 
 
-def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
+Entry = tuple  # (text, syllables, jieba-scale frequency)
+
+
+def source_files() -> dict[str, Path]:
     import jieba
     import pypinyin
     import wordfreq
+
+    pp_dir = Path(pypinyin.__file__).parent
+    return {
+        f"jieba {jieba.__version__} dict.txt": Path(jieba.__file__).parent / "dict.txt",
+        "wordfreq 3.1.1 large_zh.msgpack.gz": Path(wordfreq.__file__).parent / "data" / "large_zh.msgpack.gz",
+        f"pypinyin {pypinyin.__version__} pinyin_dict.json": pp_dir / "pinyin_dict.json",
+        f"pypinyin {pypinyin.__version__} phrases_dict.json": pp_dir / "phrases_dict.json",
+    }
+
+
+def collect_words(freqs: dict[str, int], min_freq: int):
+    """Multi-character words with their readings; and how often words read each
+    character each way (for polyphone shares)."""
     from pypinyin import Style, lazy_pinyin
     from pypinyin.phrases_dict import phrases_dict
     from pypinyin.pinyin_dict import pinyin_dict
 
-    jieba_dict = Path(jieba.__file__).parent / "dict.txt"
-    pp_dir = Path(pypinyin.__file__).parent
-    wordfreq_zh = Path(wordfreq.__file__).parent / "data" / "large_zh.msgpack.gz"
-    sources = {
-        f"jieba {jieba.__version__} dict.txt": sha256(jieba_dict),
-        "wordfreq 3.1.1 large_zh.msgpack.gz": sha256(wordfreq_zh),
-        f"pypinyin {pypinyin.__version__} pinyin_dict.json": sha256(pp_dir / "pinyin_dict.json"),
-        f"pypinyin {pypinyin.__version__} phrases_dict.json": sha256(pp_dir / "phrases_dict.json"),
-    }
-    freqs = load_jieba(jieba_dict)
-
-    # (word, syllables, freq) for every multi-character word kept.
-    words: list[tuple[str, list[str], int]] = []
+    words: list[Entry] = []
     usage: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for word, freq in freqs.items():
         if len(word) < 2 or len(word) > MAX_WORD_CHARS or freq < min_freq:
@@ -174,63 +180,85 @@ def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
         words.append((word, reading, freq))
         for ch, r in zip(word, reading):
             usage[ch][r] += freq
+    return words, usage
 
-    chars = {w for w, f in freqs.items() if len(w) == 1}
+
+def collect_characters(freqs: dict[str, int], words: list[Entry], usage) -> list[Entry]:
+    """One entry per reading of every character of jieba, GB2312 and the words."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    chars = {w for w in freqs if len(w) == 1}
     chars.update(gb2312_hanzi())
     chars.update(c for w, _, _ in words for c in w)
-    singles: list[tuple[str, list[str], int]] = []
+    singles: list[Entry] = []
     for ch in sorted(chars):
         readings = char_readings(pinyin_dict, ch)
         base = freqs.get(ch, RARE_CHAR_FREQ)
         for r, share in zip(readings, reading_shares(readings, usage[ch])):
             singles.append((ch, [r], max(1, round(base * share))))
+    return singles
 
-    entries = singles + words
-    syllables = sorted({s for _, reading, _ in entries for s in reading})
-    syllable_id = {s: i for i, s in enumerate(syllables)}
-    total_freq = sum(f for _, _, f in entries)
-    modern = load_wordfreq(wordfreq_zh)
-    # A polyphone's reading shares carry over: its blended log p is shifted by log(share).
-    char_total = {ch: freqs.get(ch, RARE_CHAR_FREQ) for ch, _, _ in singles}
 
-    def logp(entry) -> float:
-        word, reading, freq = entry
-        jieba_logp = math.log(freq / total_freq)
+def score_entries(entries: list[Entry], freqs: dict[str, int], modern: dict[str, float]) -> list[float]:
+    """Log probability of each entry: blended jieba/wordfreq; a polyphone's reading keeps
+    its share of the character's probability."""
+    total = sum(f for _, _, f in entries)
+    scores = []
+    for word, _, freq in entries:
         if len(word) == 1:
-            share = freq / max(1, char_total[word])
-            whole = blend(word, math.log(char_total[word] / total_freq), modern)
-            return whole + math.log(min(1.0, share))
-        return blend(word, jieba_logp, modern)
+            char_freq = freqs.get(word, RARE_CHAR_FREQ)
+            whole = blend(word, math.log(char_freq / total), modern)
+            scores.append(whole + math.log(min(1.0, freq / max(1, char_freq))))
+        else:
+            scores.append(blend(word, math.log(freq / total), modern))
+    return scores
 
-    def digit_key(reading):
-        return letters_to_digits("".join(reading))
 
-    scores = {id(e): logp(e) for e in entries}
-    entries.sort(key=lambda e: (pad_key(digit_key(e[1])), -scores[id(e)], e[0]))
-    n = len(entries)
-    arrays = {
+def digit_key(reading) -> str:
+    return letters_to_digits("".join(reading))
+
+
+def entry_arrays(entries: list[Entry], scores: list[float], syllables: list[str]):
+    """The entry table (arrays, and the entries in its order): sorted by padded digit key,
+    most probable first within a key."""
+    syllable_id = {s: i for i, s in enumerate(syllables)}
+    order = sorted(range(len(entries)), key=lambda i: (pad_key(digit_key(entries[i][1])), -scores[i], entries[i][0]))
+    entries = [entries[i] for i in order]
+    return {
         "entry_key": np.array([pad_key(digit_key(r)) for _, r, _ in entries], dtype=np.uint64),
-        "entry_logp": np.array([scores[id(e)] for e in entries], dtype=np.float32),
+        "entry_logp": np.array([scores[i] for i in order], dtype=np.float32),
         "entry_nchars": np.array([len(w) for w, _, _ in entries], dtype=np.uint8),
         "entry_digits": np.array([len(digit_key(r)) for _, r, _ in entries], dtype=np.uint8),
         "entry_last": np.array([len(digit_key(r[:-1])) for _, r, _ in entries], dtype=np.uint8),
         "chars": np.array([ord(c) for w, _, _ in entries for c in w], dtype=np.uint16),
         "sylls": np.array([syllable_id[s] for _, r, _ in entries for s in r], dtype=np.uint16),
-        # "Is this a word?" for context ranking (一 + 件 = 一件): sorted hashes of the texts.
-        "word_hash": np.unique(np.array([text_hash(w) for w, _, _ in words], dtype=np.uint32)),
-    }
+    }, entries
+
+
+def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
+    files = source_files()
+    by_name = {name.split()[-1]: path for name, path in files.items()}
+    freqs = load_jieba(by_name["dict.txt"])
+    words, usage = collect_words(freqs, min_freq)
+    singles = collect_characters(freqs, words, usage)
+    entries = singles + words
+    syllables = sorted({s for _, reading, _ in entries for s in reading})
+    scores = score_entries(entries, freqs, load_wordfreq(by_name["large_zh.msgpack.gz"]))
+    arrays, entries = entry_arrays(entries, scores, syllables)
+    # "Is this a word?" for context ranking (一 + 件 = 一件): sorted hashes of the texts.
+    arrays["word_hash"] = np.unique(np.array([text_hash(w) for w, _, _ in words], dtype=np.uint32))
     logps = arrays["entry_logp"].tolist()
     arrays.update(build_abbreviations(entries, logps))
     arrays.update(build_associations(entries, logps, min_freq))
     meta = {
         "format": 1,
         "syllables": syllables,
-        "entries": n,
+        "entries": len(entries),
         "words": len(words),
         "single_char_readings": len(singles),
-        "total_freq": total_freq,
+        "total_freq": sum(f for _, _, f in entries),
         "min_word_freq": min_freq,
-        "sources_sha256": sources,
+        "sources_sha256": {name: sha256(path) for name, path in files.items()},
     }
     return meta, arrays
 
