@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 # Chinese full-width punctuation first (what prose needs), then ASCII.
-CHINESE_SYMBOLS = list("，。？！、：；“”‘’（）《》【】…—·～「」『』〈〉") + ["……", "——"]
+CHINESE_SYMBOLS = list("，。？！、：；“”‘’（）《》【】…—·～「」『』〈〉") + ["……", "——"] + list("￥℃°×÷±№")
 ASCII_SYMBOLS = list(".,?!:;'\"()[]{}<>-_+=*/\\@#$%^&|~`") + [" "]
 SYMBOLS = CHINESE_SYMBOLS + ASCII_SYMBOLS
 
