@@ -45,7 +45,7 @@ SENTENCE_WORD_PENALTY = 6.0
 PARTIAL_PER_LENGTH = 8  # partial words offered per covered length
 UNCOVERED_DIGIT_PENALTY = 3.0  # partial words: per key they leave for the next pick
 RESULT_LIMIT = 20  # candidates computed per key press (4+ pages); paging past them asks for more
-ABBREVIATION_MAX_KEYS = 5  # longer input is rarely abbreviated, and cutting it up costs time
+ABBREVIATION_MAX_KEYS = 4  # longer input is rarely abbreviated (measured), and cutting it up costs time
 ABBREVIATION_MAX_SYLLABLES = 4
 CACHE_SIZE = 512
 ASSOCIATION_PER_PREFIX = 8
@@ -209,7 +209,7 @@ class Engine:
             starts = (0, *cuts)
             pieces = [plain[a:b] for a, b in zip(starts, (*cuts, n))]
             for i, keys in d.abbreviations("".join(plain[a] for a in starts)):
-                if len(keys) != len(pieces) or not all(k.startswith(p) for k, p in zip(keys, pieces)):
+                if len(keys) != len(pieces) or not _starts_each(keys, pieces):
                     continue
                 shortened = sum(len(p) < len(k) for p, k in zip(pieces[:-1], keys[:-1]))
                 if not shortened:
@@ -342,6 +342,13 @@ class Engine:
 def _cut_points(n: int) -> list[tuple[int, ...]]:
     """Every way to cut n keys into 2-4 non-empty pieces, as the cut positions."""
     return [cuts for pieces in range(2, ABBREVIATION_MAX_SYLLABLES + 1) for cuts in combinations(range(1, n), pieces - 1)]
+
+
+def _starts_each(keys: tuple[str, ...], pieces: list[str]) -> bool:
+    for key, piece in zip(keys, pieces):
+        if not key.startswith(piece):
+            return False
+    return True
 
 
 def _with_score(c: Candidate, score: float) -> Candidate:
