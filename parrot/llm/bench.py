@@ -75,6 +75,16 @@ def bench_parrot(path: str, threads: int, ctx: int, n_prompt: int, n_gen: int) -
         for _ in range(n_gen):
             token = int(np.argmax(model.eval([token])[-1]))  # greedy, one token per step
         decode_s = time.perf_counter() - t0
+
+        # The streaming path chat uses (generation thread + sampler), same prompt, greedy.
+        import dataclasses
+
+        from parrot.llm import GREEDY
+
+        model.reset()
+        for _ in model.generate(ids, dataclasses.replace(GREEDY, max_tokens=n_gen)):
+            pass
+        stream = model.stats
         name, arch = model.name, model.arch
     finally:
         model.close()
@@ -85,6 +95,8 @@ def bench_parrot(path: str, threads: int, ctx: int, n_prompt: int, n_gen: int) -
         "load_s": load_s,
         "prefill_tps": n_prompt / prefill_s,
         "decode_tps": n_gen / decode_s,
+        "generate_decode_tps": stream["decode_tps"],
+        "generate_decode_tokens": stream["decode_tokens"],
         "max_rss_mb": _max_rss_mb(),
     }
 
@@ -168,6 +180,10 @@ def run(args) -> int:
         print(f"{r['engine']:<10} {r['load_s']:7.2f} {r['prefill_tps']:14.1f} {r['decode_tps']:13.1f} {r['max_rss_mb']:11.0f}")
 
     row(ours)
+    print(
+        f"{'':<10} generate() streaming path: decode {ours['generate_decode_tps']:.1f} tok/s "
+        f"over {ours['generate_decode_tokens']} tokens"
+    )
     if peer is None:
         if not args.no_peer:
             print("peer: llama-cpp-python not importable; skipped (install it, or set PARROT_PEER_PYTHON)")
