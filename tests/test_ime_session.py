@@ -231,3 +231,30 @@ def test_a_takes_back_a_cycling_letter(pad):
     assert s.multitap is None and s.editor.text == ""
     pad.tap("1")
     assert s.multitap[0] == "."  # key 1 is punctuation in English
+
+
+def test_random_key_storm_keeps_the_state_consistent(dictionary):
+    import random
+
+    rng = random.Random(5)
+    session = InputSession(Editor(max_len=40), dictionary, UserDictionary(None, capacity=50))
+    keys = list(Key)
+    actions = list(KeyAction)
+    now = 0.0
+    for _ in range(3000):
+        now += rng.choice([0.05, 0.3, 1.5])
+        outcome = session.handle(KeyEvent(rng.choice(keys), rng.choice(actions)), now)
+        assert isinstance(outcome, Outcome)
+        s = session
+        assert len(s.editor.text) <= 40 and 0 <= s.editor.cursor <= len(s.editor.text)
+        if s.page_count:
+            assert 0 <= s.page < s.page_count and s.candidates
+            assert s.candidate_index is None or 0 <= s.candidate_index < len(s.candidates)
+        if s.split_index is not None:
+            assert 0 <= s.split_index < len(s.splits)
+        if s.symbol_picker is not None:
+            assert 0 <= s.symbol_picker.index < len(s.symbol_picker.page_items)
+        assert all(d in "123456789" for d in s.digits)
+        if outcome is Outcome.SUBMIT:
+            session.editor.clear()
+    assert len(session.user_dict.words) <= 50
