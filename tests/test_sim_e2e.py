@@ -106,3 +106,28 @@ def test_bad_key_in_script_is_a_clean_error(tmp_path, capsys, monkeypatch):
     script.write_text("press 6\njump 4\n")
     assert main(["sim", "--backend", "echo", "--script", str(script)]) == 1
     assert "s.script:2" in capsys.readouterr().err
+
+
+def test_every_candidate_of_a_page_is_drawn(tmp_path, monkeypatch):
+    """Ctrl+N must always name a visible candidate: draw each page and find each candidate."""
+    from parrot.app.core import ScreenName
+    from parrot.app.wiring import build_app
+    from parrot.config import Config, validate
+    from parrot.events import KeyEvent
+    from parrot.keys import Key, KeyAction
+
+    app = build_app(Config(validate({})), tmp_path, now=0.0)
+    app.go(ScreenName.INPUT)
+    session = app.screen.session
+    for digits in ("64426", "744", "9", "2", "48264"):
+        for d in digits:
+            app.handle(KeyEvent(Key.from_label(d), KeyAction.PRESS))
+        for _ in range(min(session.page_count, 4)):
+            frame = np.asarray(app.render().image)
+            row = frame[64 - 12:, :]
+            for i, cand in enumerate(session.candidates):
+                label = f"{i + 1}{cand}"
+                assert find_text(row, label) or find_text(row, label, inverse=True), (digits, label)
+            app.handle(KeyEvent(Key.K0, KeyAction.PRESS))
+            app.handle(KeyEvent(Key.K0, KeyAction.RELEASE))  # next page
+        app.handle(KeyEvent(Key.A, KeyAction.LONG))  # clear the digits

@@ -47,9 +47,14 @@ def make_input_session_factory(data_dir: Path):
     dictionary = shipped_dictionary()
     user_dict = UserDictionary(data_dir / "user_dict.json")
 
+    from parrot.ui.canvas import WIDTH
+    from parrot.ui.font import load_font
+
+    font = load_font(12)
+
     def new_session(text: str = ""):
-        editor = Editor(text)
-        return InputSession(editor, dictionary, user_dict)
+        # The session pages candidates by what the input screen can draw in one row.
+        return InputSession(Editor(text), dictionary, user_dict, measure=font.text_width, bar_width_px=WIDTH)
 
     return new_session
 

@@ -12,9 +12,11 @@ from parrot.app.core import SAMPLE_PROMPTS, ScreenName
 from parrot.app.screens.base import BODY_TOP, Screen
 from parrot.events import KeyEvent, Tick
 from parrot.ui.canvas import HEIGHT, WIDTH
+from parrot.ime.session import ITEM_PAD_PX
 from parrot.ui.layout import cursor_position, wrap
 
 TEXT_W = WIDTH - 5
+CANDIDATE_PAD = ITEM_PAD_PX  # frame + gap around each candidate, as the session pages them
 MODE_LABELS = {"PINYIN": "拼", "ENGLISH": "En", "DIGITS": "123"}
 
 
@@ -113,12 +115,16 @@ class InputScreen(Screen):
         font = self.app.font
         lh = font.line_height
         canvas.hline(0, y - 1, WIDTH)
-        # Pinyin row: the splits of the pending digits, the chosen one inverted.
+        # Pinyin row: the splits of the pending digits (the chosen one framed, inverted while
+        # the row has focus); at its right the page counter and the 联想 tag.
+        tag = " ".join(t for t in ("联想" if s.association and not s.digits else "",
+                                   f"{s.page + 1}/{s.page_count}" if s.page_count > 1 else "") if t)
+        right_limit = WIDTH - (font.text_width(tag) + 3 if tag else 0)
         x = 1
-        focus = getattr(s.focus, "name", "")
+        focus = s.focus.name
         for i, split in enumerate(s.splits or ([s.digits] if s.digits else [])):
             w = font.text_width(split) + 3
-            if x + w > WIDTH:
+            if x + w > right_limit:
                 break
             if s.split_index == i or (s.split_index is None and i == 0 and focus == "SPLITS"):
                 if focus == "SPLITS":
@@ -129,25 +135,22 @@ class InputScreen(Screen):
             else:
                 canvas.text(x, y, split)
             x += w + 2
-        if s.association and not s.digits:
-            canvas.text_right(WIDTH - 1, y, "联想")
-        # Candidate row: numbered, the highlighted one inverted, page counter at the right.
+        if tag:
+            canvas.text_right(WIDTH - 1, y, tag)
+        # Candidate row: the whole width, numbered, the highlighted one inverted. The session
+        # pages candidates with this same measure, so every one of a page is drawn.
         y += lh
         x = 1
-        page_tag = f"{s.page + 1}/{s.page_count}" if s.page_count > 1 else ""
-        right_limit = WIDTH - (font.text_width(page_tag) + 2 if page_tag else 0)
         for i, cand in enumerate(s.candidates):
             label = f"{i + 1}{cand}"
-            w = font.text_width(label) + 2
-            if x + w > right_limit:
+            w = font.text_width(label) + CANDIDATE_PAD - 1
+            if x + w > WIDTH:
                 break
             if i == s.candidate_index and focus != "SPLITS":
                 canvas.highlight(x - 1, y, w, lh, label)
             else:
                 canvas.text(x, y, label)
             x += w + 1
-        if page_tag:
-            canvas.text_right(WIDTH - 1, y, page_tag)
 
     def render_symbols(self, canvas) -> None:
         """Two rows of five: the digit that picks each symbol, then the symbol (page n/N on top)."""
