@@ -249,3 +249,16 @@ def test_qwen3_template_thinking_switch():
     assert "SmolLM" in "".join(x for x, _ in smol.system(None))
     # the user's own text is never parsed for special tokens
     assert all(special for _, special in pre)
+
+
+def test_close_from_another_thread_while_streaming(slow_tiny):
+    m = Model(slow_tiny.path, threads=2, context=4096)
+    pieces = []
+    closer = threading.Thread(target=lambda: (time.sleep(0.05), m.close()))
+    closer.start()
+    for p in m.generate([1, 2, 3], greedy(250)):
+        pieces.append(p)
+    closer.join()
+    assert m.last_stop == "abort" and len(pieces) < 250
+    with pytest.raises(ModelError, match="closed"):
+        m.eval([1])

@@ -301,15 +301,23 @@ static void release(ModelObject *self) {
         pthread_join(self->thread, NULL); /* stops within one layer */
         self->running = 0;
     }
+    /* a Python thread may be waiting in gen_next(): leave it a finished, empty queue */
+    pthread_mutex_lock(&self->mu);
+    free(self->out);
+    self->out = NULL;
+    self->n_out = self->out_read = 0;
+    self->finished = 1;
+    self->end_reason = END_ABORT;
+    pthread_cond_broadcast(&self->cv);
+    pthread_mutex_unlock(&self->mu);
     pl_ctx_free(self->ctx);
     pl_model_free(self->m);
     if (self->tok) pt_tokenizer_free(self->tok);
     free(self->logits);
     free(self->prompt);
     free(self->recent);
-    free(self->out);
     self->ctx = NULL, self->m = NULL, self->tok = NULL, self->logits = NULL;
-    self->prompt = self->recent = self->out = NULL;
+    self->prompt = self->recent = NULL;
 }
 
 static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
@@ -451,7 +459,7 @@ static PyObject *Model_gen_start(ModelObject *self, PyObject *args) {
 
 /* gen_next() -> (0, token) | (1, prefill_done) | (2, end_reason); waits without the GIL. */
 static PyObject *Model_gen_next(ModelObject *self, PyObject *unused) {
-    if (!self->running) {
+    if (!self->running && !self->finished) {
         PyErr_SetString(error_class(), "no generation in progress");
         return NULL;
     }
