@@ -130,12 +130,21 @@ static void *gen_thread(void *arg) {
     return NULL;
 }
 
+/* Exactly one caller may join the thread (gen_next, gen_join and close can race): whoever
+ * clears `running` under the lock does it. */
+static int claim_join(ModelObject *self) {
+    pthread_mutex_lock(&self->mu);
+    int r = self->running;
+    self->running = 0;
+    pthread_mutex_unlock(&self->mu);
+    return r;
+}
+
 static void join_thread(ModelObject *self) {
-    if (!self->running) return;
+    if (!claim_join(self)) return;
     Py_BEGIN_ALLOW_THREADS
     pthread_join(self->thread, NULL);
     Py_END_ALLOW_THREADS
-    self->running = 0;
 }
 
 static int check_idle(ModelObject *self) {
@@ -143,10 +152,10 @@ static int check_idle(ModelObject *self) {
         PyErr_SetString(error_class(), "model is closed");
         return -1;
     }
-    if (self->running) {
-        pthread_mutex_lock(&self->mu);
-        int fin = self->finished;
-        pthread_mutex_unlock(&self->mu);
+    pthread_mutex_lock(&self->mu);
+    int running = self->running, fin = self->finished;
+    pthread_mutex_unlock(&self->mu);
+    if (running) {
         if (!fin) {
             PyErr_SetString(error_class(), "model is busy generating (abort or finish it first)");
             return -1;
@@ -296,11 +305,8 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
 }
 
 static void release(ModelObject *self) {
-    if (self->running) {
-        self->abort_flag = 1;
-        pthread_join(self->thread, NULL); /* stops within one layer */
-        self->running = 0;
-    }
+    self->abort_flag = 1;
+    if (claim_join(self)) pthread_join(self->thread, NULL); /* stops within one layer */
     /* a Python thread may be waiting in gen_next(): leave it a finished, empty queue */
     pthread_mutex_lock(&self->mu);
     free(self->out);
@@ -449,17 +455,24 @@ static PyObject *Model_gen_start(ModelObject *self, PyObject *args) {
     self->abort_flag = 0;
     self->st_prefill_tokens = self->st_decode_tokens = 0;
     self->st_prefill_s = self->st_decode_s = 0;
+    pthread_mutex_lock(&self->mu);
+    self->running = 1;
     if (pthread_create(&self->thread, NULL, gen_thread, self) != 0) {
+        self->running = 0;
+        pthread_mutex_unlock(&self->mu);
         PyErr_SetString(error_class(), "cannot start the generation thread");
         return NULL;
     }
-    self->running = 1;
+    pthread_mutex_unlock(&self->mu);
     Py_RETURN_NONE;
 }
 
 /* gen_next() -> (0, token) | (1, prefill_done) | (2, end_reason); waits without the GIL. */
 static PyObject *Model_gen_next(ModelObject *self, PyObject *unused) {
-    if (!self->running && !self->finished) {
+    pthread_mutex_lock(&self->mu);
+    int idle = !self->running && !self->finished;
+    pthread_mutex_unlock(&self->mu);
+    if (idle) {
         PyErr_SetString(error_class(), "no generation in progress");
         return NULL;
     }
