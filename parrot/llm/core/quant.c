@@ -9,8 +9,9 @@
 
 /* On x86-64 with glibc, hot loops are compiled twice: baseline and AVX2 (the loader picks one
  * at start-up via ifunc), so one binary runs everywhere yet vectorizes where it can. The code
- * stays plain C: the compiler does the vectorizing. Elsewhere (ARM, musl) only one version. */
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
+ * stays plain C: the compiler does the vectorizing. Elsewhere (ARM, musl) only one version.
+ * Build with CFLAGS=-DPARROT_NO_SIMD_CLONES to get the baseline code only. */
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && !defined(PARROT_NO_SIMD_CLONES)
 #define HOT __attribute__((target_clones("avx2", "default")))
 #else
 #define HOT
