@@ -4,7 +4,6 @@ import pytest
 
 from parrot.app import effects as fx
 from parrot.app.core import ScreenName
-from parrot.app.settings import defaults
 from parrot.app.wiring import build_app
 from parrot.config import validate, Config
 from parrot.events import BatteryReading, KeyEvent, LlmDone, LlmLoaded, LlmProgress, LlmToken, Tick

@@ -262,3 +262,11 @@ def test_close_from_another_thread_while_streaming(slow_tiny):
     assert m.last_stop == "abort" and len(pieces) < 250
     with pytest.raises(ModelError, match="closed"):
         m.eval([1])
+
+
+def test_eval_after_an_abort_still_computes(tiny):
+    """An abort() with nothing running must not turn the next eval() into a no-op."""
+    with Model(tiny.path, threads=1, context=256) as m:
+        m.abort()
+        logits = m.eval([1, 2, 3])
+        assert logits.shape == (3, m.n_vocab) and np.isfinite(logits).all()

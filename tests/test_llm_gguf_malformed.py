@@ -212,8 +212,6 @@ def test_unsupported_weight_type_is_named(tmp_path):
 
 
 def test_wrong_shape_is_named(tmp_path, good):
-    from gguf import GGUFReader
-
     r = GGUFReader_safe(tmp_path, good)
     t = next(t for t in r.tensors if t.name == "blk.0.attn_q.weight")
     # dims are stored right after the name length+name and n_dims: patch ne[1]

@@ -654,7 +654,7 @@ def requantize(src: str | os.PathLike, dst: str | os.PathLike, out_type: str, *,
     Besides the Q8_0 copy of the registry model, an F32 copy is the way to tell a kernel's
     rounding from a model bug: the engine on F32 weights must match transformers closely."""
     import gguf
-    from gguf import GGMLQuantizationType as Q, GGUFValueType
+    from gguf import GGUFValueType
 
     if out_type not in OUTPUT_TYPES:
         raise UserError(f"unknown output type {out_type!r} (choose from {', '.join(OUTPUT_TYPES)})")

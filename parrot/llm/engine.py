@@ -123,11 +123,6 @@ class Model:
         """Appends ids to the cache; returns float32 logits [len(ids), n_vocab] for every position."""
         ids = [int(i) for i in ids]
         out = np.empty((len(ids), self.n_vocab), dtype=np.float32)
-        if self._abort_requested:  # abort() came between chat()/generate() and the first next()
-            self.stats, self.last_stop = dict(self._empty_stats(), stop="abort"), "abort"
-            if done:
-                done([])
-            return
         if not self._busy.acquire(blocking=False):
             raise ModelError("model is busy generating")
         try:
