@@ -20,7 +20,7 @@ build: $(STAMP)
 
 run: build
 	$(BIN)/parrot models pull --default || true
-	$(BIN)/parrot sim --script demo/demo.script --record demo.gif
+	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif
 
 test: build
 	$(BIN)/python -m pytest -q

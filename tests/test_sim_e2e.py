@@ -131,3 +131,17 @@ def test_every_candidate_of_a_page_is_drawn(tmp_path, monkeypatch):
             app.handle(KeyEvent(Key.K0, KeyAction.PRESS))
             app.handle(KeyEvent(Key.K0, KeyAction.RELEASE))  # next page
         app.handle(KeyEvent(Key.A, KeyAction.LONG))  # clear the digits
+
+
+def test_the_readme_demo_types_its_question(tmp_path, monkeypatch):
+    """demo/demo.script (what `make run` records) must still type 你好，你是谁？ with T9."""
+    monkeypatch.setenv("PARROT_DATA_DIR", str(tmp_path / "data"))
+    frames = tmp_path / "frames"
+    script = Path(__file__).resolve().parents[1] / "demo" / "demo.script"
+    assert main(["sim", "--fresh", "--backend", "echo", "--script", str(script), "--frames", str(frames),
+                 "--clock", "2026-11-29 09:30"]) == 0
+    question = read_frame(frames / "question.png")
+    assert text_at(question, "你好，你是谁？", 1, BODY_TOP)
+    answer = read_frame(frames / "answer.png")
+    assert find_text(answer, "你说：你好，你是谁？") or find_text(answer, "问：你好，你是谁？")
+    assert not (tmp_path / "data" / "user_dict.json").exists(), "--fresh leaves the real state alone"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import shutil
 import sys
+import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -40,6 +42,8 @@ def register(sub) -> None:
     p.add_argument("--chip", default="ssd1306", choices=("ssd1306", "sh1106", "ssd1309"), help="emulated OLED controller")
     p.add_argument("--term-style", default="half", choices=("half", "braille"), help="terminal drawing")
     p.add_argument("--headless", action="store_true", help="no terminal even without a script")
+    p.add_argument("--fresh", action="store_true",
+                   help="factory settings and no learned words (a throw-away state directory): reproducible recordings")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("run", help="run on the device: OLED, keypad, gauge from the config")
@@ -115,9 +119,11 @@ def cmd_sim(args) -> int:
     from parrot.display import MultiDisplay
 
     kind = default_backend_kind(config) if args.backend == "auto" else args.backend
-    app = build_app(config, data_dir(), now=0.0 if headless else time.monotonic(), wall_clock_base=wall,
+    # Settings, history and learned words; models always come from the data directory.
+    state_dir = Path(tempfile.mkdtemp(prefix="parrot-sim-")) if args.fresh else data_dir()
+    app = build_app(config, state_dir, now=0.0 if headless else time.monotonic(), wall_clock_base=wall,
                     seed=0 if headless else None)  # headless runs are deterministic
-    runtime = make_runtime(config, app, MultiDisplay(*displays), kind, data_dir(), dry_run_shutdown=True,
+    runtime = make_runtime(config, app, MultiDisplay(*displays), kind, state_dir, dry_run_shutdown=True,
                            on_frame=(lambda t: recorder.add(t, oled_bus.image())) if recorder else None)
     try:
         if headless:
@@ -131,6 +137,8 @@ def cmd_sim(args) -> int:
             _run_interactive(runtime, config, gauge, args)
     finally:
         runtime.close(wait=False)
+        if args.fresh:
+            shutil.rmtree(state_dir, ignore_errors=True)
     return 0
 
 
