@@ -53,3 +53,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except OSError as e:  # a file we could not read or write, a full disk, a missing device
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"parrot: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # a bug: one line for the user, the traceback with -v
+        logging.getLogger("parrot").debug("internal error", exc_info=True)
+        print(f"parrot: internal error: {type(e).__name__}: {e} (run with -v for the traceback)", file=sys.stderr)
+        return 70

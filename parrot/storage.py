@@ -31,7 +31,10 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str):
         data = data.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # name the file the user asked for, not our temp name
+        raise OSError(e.errno, e.strerror, str(path)) from None
     try:
         # mkstemp makes 0600 files: keep the old file's mode, else what the umask allows.
         try:

@@ -66,3 +66,12 @@ def test_cli_config_error_is_one_line(tmp_path, capsys):
     assert main(["config", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "keypad.long_press_ms" in err and "Traceback" not in err
+
+
+def test_unwritable_output_is_one_line(tmp_path, capsys):
+    from parrot.cli import main
+
+    assert main(["render", "hi", "-o", str(tmp_path / "no" / "such" / "dir" / "x.png")]) == 0  # parents are made
+    assert main(["render", "hi", "-o", "/proc/parrot-test.png"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("parrot: ") and err.count("\n") == 1 and "Traceback" not in err
