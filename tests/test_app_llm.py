@@ -49,11 +49,17 @@ def run_until(runtime, done, timeout=60.0):
         runtime.step(t)
 
 
-def test_question_answered_by_the_model(tmp_path):
+def with_tiny_model(tmp_path):
+    """An app whose runtime has loaded the tiny Qwen2 model (loaded like on the device)."""
     app, runtime, seen = make(tmp_path, llm_tiny.tiny_gguf("qwen2", "q8_0"))
+    runtime.carry_out(fx.LoadModel("tiny"))
+    run_until(runtime, lambda: app.status.model == "tiny")
+    return app, runtime, seen
+
+
+def test_question_answered_by_the_model(tmp_path):
+    app, runtime, seen = with_tiny_model(tmp_path)
     try:
-        runtime.carry_out(fx.LoadModel("tiny"))
-        run_until(runtime, lambda: app.status.model == "tiny")
         chat = app.screens[ScreenName.CHAT]
         app.settings["max_tokens"] = 12
         chat.ask("你好")
@@ -75,10 +81,8 @@ def test_question_answered_by_the_model(tmp_path):
 
 
 def test_abort_stops_within_a_token(tmp_path):
-    app, runtime, seen = make(tmp_path, llm_tiny.tiny_gguf("qwen2", "q8_0"))
+    app, runtime, seen = with_tiny_model(tmp_path)
     try:
-        runtime.carry_out(fx.LoadModel("tiny"))
-        run_until(runtime, lambda: app.status.model == "tiny")
         chat = app.screens[ScreenName.CHAT]
         app.settings["max_tokens"] = 4000
         chat.ask("讲个很长的故事")

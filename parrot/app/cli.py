@@ -143,7 +143,7 @@ def cmd_sim(args) -> int:
 
 
 def _run_headless(runtime, config, steps, gauge, args, recorder, oled_bus) -> float:
-    from parrot.app.wiring import make_tracker
+    from parrot.keypad.wiring import tracker_from_config
     from parrot.sim.headless import HeadlessRunner, VirtualClock
 
     if gauge is not None:
@@ -155,12 +155,12 @@ def _run_headless(runtime, config, steps, gauge, args, recorder, oled_bus) -> fl
         if recorder and recorder.frames_dir:
             recorder.save_png(recorder.frames_dir / f"{name}.png", oled_bus.image())
 
-    runner = HeadlessRunner(runtime, make_tracker(config), VirtualClock(0.0), snap=snap, exit_after=args.exit_after)
+    runner = HeadlessRunner(runtime, tracker_from_config(config["keypad"]), VirtualClock(0.0), snap=snap, exit_after=args.exit_after)
     return runner.run(steps)
 
 
 def _run_interactive(runtime, config, gauge, args) -> None:
-    from parrot.app.wiring import make_tracker
+    from parrot.keypad.wiring import tracker_from_config
     from parrot.events import Quit
     from parrot.keypad.poller import KeypadPoller
     from parrot.power.battery import BatteryMonitor
@@ -168,7 +168,7 @@ def _run_interactive(runtime, config, gauge, args) -> None:
     from parrot.sim.terminal import read_terminal_keys
 
     keypad = SimKeypad(time.monotonic)
-    poller = KeypadPoller(keypad, make_tracker(config), runtime.post, interval_s=config.keypad.poll_ms / 1000)
+    poller = KeypadPoller(keypad, tracker_from_config(config["keypad"]), runtime.post, interval_s=config.keypad.poll_ms / 1000)
     tasks = [poller.run(), read_terminal_keys(keypad.hold, lambda: runtime.post(Quit("user")))]
     if gauge is not None:
         tasks.append(BatteryMonitor(gauge, runtime.post, interval_s=config.battery.poll_s).run())

@@ -17,8 +17,6 @@ from parrot.config import Config
 from parrot.app.effects import LoadModel
 from parrot.app.runtime import Runtime
 from parrot.events import LlmLoaded
-from parrot.keypad.tracker import KeyTracker
-from parrot.keypad.wiring import tracker_from_config
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +96,6 @@ def build_app(config: Config, data_dir: Path, now: float, wall_clock_base: float
         rng=random.Random(seed),
     )
     return App(deps, load_settings(data_dir / "settings.json"), now=now)
-
-
-def make_tracker(config: Config) -> KeyTracker:
-    return tracker_from_config(config["keypad"])
 
 
 @dataclass

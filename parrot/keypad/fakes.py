@@ -288,7 +288,23 @@ class SeedKeypadDevice(FakeI2CDevice):
         return self._answer
 
 
-class FakeSeedKeypadBus(FakeI2CBus):
+class _FakeKeypadBus(FakeI2CBus):
+    """A bus with a keypad on it: keys can also be held by hand (tests, --fake-i2c)."""
+
+    held: _HeldKeys
+
+    def hold(self, key: Key) -> None:
+        self.held.by_hand.add(key)
+
+    def release(self, key: Key | None = None) -> None:
+        """Release one key held by hand, or all of them."""
+        if key is None:
+            self.held.by_hand.clear()
+        else:
+            self.held.by_hand.discard(key)
+
+
+class FakeSeedKeypadBus(_FakeKeypadBus):
     """A bus with the seed's keypad module at 0x27."""
 
     def __init__(
@@ -302,16 +318,6 @@ class FakeSeedKeypadBus(FakeI2CBus):
         self.held = _HeldKeys(clock, script)
         self.module = SeedKeypadDevice(self.held, layout)
         super().__init__({address: self.module}, seed)
-
-    def hold(self, key: Key) -> None:
-        self.held.by_hand.add(key)
-
-    def release(self, key: Key | None = None) -> None:
-        """Release one key held by hand, or all of them."""
-        if key is None:
-            self.held.by_hand.clear()
-        else:
-            self.held.by_hand.discard(key)
 
     def answer_garbage(self, *values: int) -> None:
         """The next reads answer these bytes (e.g. 0x5A), as a glitching module would."""
@@ -347,7 +353,7 @@ class PCF8574MatrixDevice(FakeI2CDevice):
         return sum(1 << pin for pin in range(8) if root(pin) not in low_nets)
 
 
-class FakePCF8574Bus(FakeI2CBus):
+class FakePCF8574Bus(_FakeKeypadBus):
     """A bus with a PCF8574 expander scanning a bare 4x4 key matrix."""
 
     def __init__(
@@ -363,15 +369,6 @@ class FakePCF8574Bus(FakeI2CBus):
         self.held = _HeldKeys(clock, script)
         self.expander = PCF8574MatrixDevice(self.held, row_pins, column_pins, layout)
         super().__init__({address: self.expander}, seed)
-
-    def hold(self, key: Key) -> None:
-        self.held.by_hand.add(key)
-
-    def release(self, key: Key | None = None) -> None:
-        if key is None:
-            self.held.by_hand.clear()
-        else:
-            self.held.by_hand.discard(key)
 
 
 class Max17048Device(FakeI2CDevice):

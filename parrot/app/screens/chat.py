@@ -43,7 +43,7 @@ class ChatScreen(Screen):
         self.request = 0
         self.progress = (0, 0)
         self.abort_press = False  # the A that aborted: its release must not also act
-        self.view = TextView(app.font, TEXT_W, self.rows)
+        self.clear()
 
     @property
     def rows(self) -> int:
