@@ -1,0 +1,1 @@
+"""Audio in and out: the microphone and speaker ports and their adapters."""
