@@ -56,7 +56,7 @@ def shown_answer(answer: str, expanded: bool) -> str:
         return answer
     if expanded:
         return f"〔思考〕{think}\n〔回答〕{rest}"
-    return f"〔思考{len(think)}字 C展开〕\n{rest}"
+    return f"〔思考{len(think)}字 C〕\n{rest}"  # one line: C opens it
 
 
 def conversation_id(started: float) -> str:
@@ -101,6 +101,15 @@ class ChatScreen(Screen):
         self.app.effect(ResetChat())
         self.app.effect(RestoreChat(tuple((t.question, t.answer) for t in self.turns)))
 
+    def new_id(self, started: float) -> str:
+        """The start time, made unique among the saved ones (two in one second)."""
+        base = conversation_id(started)
+        taken = self.app.saved_conversations
+        n = 1
+        while (candidate := base if n == 1 else f"{base}-{n}") in taken:
+            n += 1
+        return candidate
+
     def transcript(self) -> str:
         parts = []
         for i, turn in enumerate(self.turns):
@@ -127,7 +136,7 @@ class ChatScreen(Screen):
         self.turns.append(Turn(question))
         if self.conversation is None:
             started = self.app.deps.wall(self.app.now)
-            self.conversation = {"id": conversation_id(started), "started": started, "turns": []}
+            self.conversation = {"id": self.new_id(started), "started": started, "turns": []}
         self.phase = Phase.PREFILL
         self.progress = (0, 0)
         self.view.append(("\n" if len(self.turns) > 1 else "") + f"问：{question}\n答：")

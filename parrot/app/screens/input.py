@@ -146,7 +146,9 @@ class InputScreen(Screen):
         elif int((now - self.blink_epoch) / self.app.deps.cursor_blink_s) % 2 == 0:
             y = BODY_TOP + (cursor_line - self.top) * lh
             if 0 <= cursor_line - self.top < rows:
-                canvas.vline(1 + cursor_x, y, lh - 1)
+                # In the blank column left of the next glyph's cell (text starts at x = 1),
+                # so the bar never covers ink of the characters beside it.
+                canvas.vline(cursor_x, y, lh - 1)
         canvas.scrollbar(WIDTH - 3, BODY_TOP, bottom - BODY_TOP, max(len(lines), cursor_line + 1), rows, self.top)
         if self.composing():
             self.render_candidates(canvas, bottom)
@@ -176,6 +178,8 @@ class InputScreen(Screen):
             else:
                 canvas.text(x, y, split)
             x += w + 2
+        if not s.digits and not s.splits and s.association:
+            canvas.text(1, y, "C+数字 选词")  # the row is never blank: say how to pick
         if tag:
             canvas.text_right(WIDTH - 1, y, tag)
         # Candidate row: the whole width, numbered, the highlighted one inverted. The session
