@@ -284,3 +284,24 @@ def test_every_screen_has_help(tmp_path, name):
     appliance = make(tmp_path)
     screen = appliance.app.screens[name]
     assert screen.title and screen.KEYS, name
+
+
+@pytest.mark.slow
+def test_real_model_recordings_are_byte_identical(tmp_path, monkeypatch):
+    """`parrot sim --script demo/demo.script --record` twice with the registry model (seeded
+    sampling, one token per tick of virtual time): identical files."""
+    from pathlib import Path
+
+    from parrot.llm.models import resolve_model
+
+    try:
+        resolve_model("qwen2.5-coder-0.5b")
+    except Exception as e:
+        pytest.fail(f"the slow set needs the registry model: {e}")
+    script = Path(__file__).resolve().parents[1] / "demo" / "demo.script"
+    gifs = []
+    for run in ("a", "b"):
+        gif = tmp_path / f"{run}.gif"
+        assert main(["sim", "--fresh", "--script", str(script), "--record", str(gif), "--clock", "2026-11-29 09:30"]) == 0
+        gifs.append(gif.read_bytes())
+    assert gifs[0] == gifs[1]

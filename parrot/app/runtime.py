@@ -103,6 +103,19 @@ class SteppedJobs(ThreadedJobs):
         self.jobs.clear()
 
 
+TIMING_STATS = ("prefill_s", "decode_s", "prefill_tps", "decode_tps")
+
+
+def without_timings(job: Job) -> Job:
+    """On a virtual clock the wall-clock speed of the model is not shown: it would differ from
+    run to run, and the same script must give the same frames (token counts stay)."""
+    for event in job:
+        if isinstance(event, LlmDone) and any(k in event.stats for k in TIMING_STATS):
+            stats = {k: v for k, v in event.stats.items() if k not in TIMING_STATS}
+            event = LlmDone(event.request, event.aborted, event.error, stats)
+        yield event
+
+
 def call(fn, *args) -> Job:
     """A plain call as a job with no events."""
     fn(*args)
@@ -175,6 +188,8 @@ class Runtime:
     def carry_out(self, effect: fx.Effect) -> None:
         if isinstance(effect, fx.AskLlm):
             job = self.backend.ask(effect.request, effect.question, effect.max_tokens, effect.thinking, self.post)
+            if self.clock.virtual:
+                job = without_timings(job)
             self.llm.submit(job, lambda e: LlmDone(effect.request, error=str(e) or type(e).__name__))
         elif isinstance(effect, fx.AbortLlm):
             self.backend.abort()
