@@ -37,3 +37,6 @@ fonts:
 
 clean:
 	rm -rf $(VENV) build *.egg-info parrot/llm/_core*.so
+
+# Cross builds and emulated targets (issue 13): see tools/cross/targets.mk
+include tools/cross/targets.mk
