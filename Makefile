@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test build clean fonts
+.PHONY: venv run test build clean fonts peer
 
 $(STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -30,3 +30,9 @@ fonts:
 
 clean:
 	rm -rf $(VENV) build *.egg-info parrot/llm/_core*.so
+
+# llama.cpp's own llama-bench/llama-quantize as a benchmark peer (not a runtime dependency):
+# `make peer PEER_DIR=/some/dir`; `parrot bench llm` finds it through PARROT_PEER_DIR.
+PEER_DIR ?= build/peer
+peer:
+	PEER_DIR=$(PEER_DIR) PY=$(BIN)/python nice -n 10 sh tools/build_peer.sh
