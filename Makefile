@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: venv run test build clean fonts
+.PHONY: venv run test build clean fonts peer
 
 $(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -40,3 +40,9 @@ clean:
 
 # Cross builds and emulated targets (issue 13): see tools/cross/targets.mk
 include tools/cross/targets.mk
+
+# llama.cpp's own llama-bench/llama-quantize as a benchmark peer (not a runtime dependency):
+# `make peer PEER_DIR=/some/dir`; `parrot bench llm` finds it through PARROT_PEER_DIR.
+PEER_DIR ?= build/peer
+peer:
+	PEER_DIR=$(PEER_DIR) PY=$(BIN)/python nice -n 10 sh tools/build_peer.sh

@@ -45,9 +45,10 @@ Progress = Callable[[int, int], None]
 
 
 class Model:
-    def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048):
+    def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048, kernels: str | None = None):
+        """kernels: an integer kernel set ("avx2", "portable", ...); None = the fastest this CPU runs."""
         self.path = os.fspath(path)
-        self._c = _core.Model(self.path, int(threads), int(context))
+        self._c = _core.Model(self.path, int(threads), int(context), kernels)
         info = self._c.info()
         self.info = info
         self.arch: str = info["arch"]
