@@ -80,8 +80,8 @@ class FunAsrWsClient:
                     ws.send(data[i : i + FRAME * 2])
                 if self.mode == "2pass":
                     while (msg := _recv(ws, 0)) is not None:  # partials that are already here
-                        if state.add(msg):
-                            yield state.text, False
+                        state.add(msg)
+                yield state.text, False  # one answer per chunk: the caller paces the stream
             ws.send(json.dumps({"is_speaking": False}))
             settled = False  # a sentence's offline text came after the end flag
             while not state.final:

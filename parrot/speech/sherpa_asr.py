@@ -136,21 +136,17 @@ class SherpaAsr:
         return decode(self._recognizer, self.kind, pcm)
 
     def stream(self, chunks: Iterator[np.ndarray]) -> Iterator[tuple[str, bool]]:
-        """Partial text after every chunk (streaming kinds); offline kinds give one final text."""
+        """(text so far, False) after every chunk, then (final, True); offline kinds: the final only."""
         if not self.streaming:
             yield self.transcribe(np.concatenate(list(chunks) or [np.zeros(0, np.float32)])), True
             return
         r = self._recognizer
         s = r.create_stream()
-        last = None
         for chunk in chunks:
             s.accept_waveform(CAPTURE_RATE, np.asarray(chunk, np.float32))
             while r.is_ready(s):
                 r.decode_stream(s)
-            text = r.get_result(s).strip()
-            if text != last:
-                last = text
-                yield text, False
+            yield r.get_result(s).strip(), False
         s.accept_waveform(CAPTURE_RATE, np.zeros(CAPTURE_RATE // 2, np.float32))
         s.input_finished()
         while r.is_ready(s):

@@ -72,6 +72,10 @@ class SileroVad:
         """True while the detector is inside speech."""
         return bool(self._vad.is_speech_detected())
 
+    def heard(self) -> bool:
+        """Any speech so far (finished segments or one in progress)."""
+        return bool(self._segments) or self.speaking()
+
     def ended(self) -> bool:
         """At least one utterance heard and followed by min_silence_s of silence."""
         return bool(self._segments) and not self.speaking()
