@@ -7,12 +7,12 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: venv run test build clean fonts peer
+.PHONY: venv run test build clean fonts peer audio-deps
 
 $(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[speech]'
 	touch $(RUN_STAMP)
 
 $(TEST_STAMP): $(RUN_STAMP)
@@ -30,7 +30,13 @@ run: build
 	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif
 
 test: $(TEST_STAMP) build
+	$(BIN)/parrot models pull --speech --quiet || true
 	$(BIN)/python -m pytest -q
+
+# PortAudio for the sounddevice microphone/speaker (Debian); the app runs text-only without it.
+audio-deps:
+	apt-get update
+	apt-get install -y -o DPkg::Lock::Timeout=600 libportaudio2
 
 fonts:
 	$(BIN)/python tools/build_font_atlas.py
