@@ -62,6 +62,17 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "context": Option(2048, "context length in tokens (clamps the model's)", min=128, max=32768),
         "max_tokens": Option(512, "longest answer in tokens", min=1, max=32768),
     },
+    "tts": {
+        "engine": Option("baker", "voice: 'baker' (default Mandarin voice, `parrot tts pull`), 'espeak' (tiny, robotic), 'sherpa' (a sherpa-onnx model directory)", ("baker", "espeak", "sherpa")),
+        "voice_dir": Option("", "baker: the converted voice's directory ('' = the data directory's voices/baker)"),
+        "model_dir": Option("", "sherpa: the model directory (vits, matcha, kokoro or MeloTTS)"),
+        "sherpa_kind": Option("auto", "sherpa: model kind, 'auto' tells it by the files", ("auto", "vits", "matcha", "kokoro")),
+        "espeak_voice": Option("cmn-latn-pinyin", "espeak: 'cmn-latn-pinyin' (we supply pinyin) or 'cmn' (espeak reads hanzi)", ("cmn-latn-pinyin", "cmn")),
+        "fallback": Option(True, "when the configured voice cannot load, speak with espeak and say why"),
+        "speed": Option(1.0, "speaking speed, 1.0 = the voice's own", min=0.5, max=2.0),
+        "volume": Option(1.0, "gain applied to the voice (clipped at full scale)", min=0.0, max=4.0),
+        "threads": Option(2, "threads for the voice's neural network", min=1, max=16),
+    },
     "ui": {
         "clock_24h": Option(True, "24-hour clock on the splash screen"),
         "splash_s": Option(1.5, "seconds the splash stays before the menu (0 = wait for a key)", min=0, max=60),
