@@ -17,6 +17,7 @@ _STOPS = set("。！？；!?;…\n")
 _PAUSES = set("，、：,:")
 _CLOSERS = set("”’\"')）】」』")  # stay with the sentence they close
 _FENCE = "```"
+_ABBREVIATIONS = {"mr", "mrs", "ms", "dr", "prof", "vs", "st", "no", "fig", "e.g", "i.e"}
 
 
 def _spoken_length(text: str) -> int:
@@ -27,15 +28,17 @@ def _spoken_length(text: str) -> int:
 class SentenceCutter:
     """feed(delta) -> pieces now complete; finish() -> the rest. One cutter per answer."""
 
-    def __init__(self, min_chars: int = 4, pause_chars: int = 10, max_chars: int = 80) -> None:
+    def __init__(self, min_chars: int = 4, pause_chars: int = 10, first_pause_chars: int = 5, max_chars: int = 80) -> None:
         self.min_chars = min_chars  # a piece shorter than this waits for the next one
         self.pause_chars = pause_chars  # cut at a comma only once this long
+        self.first_pause_chars = first_pause_chars  # the first piece sooner: the voice starts early
         self.max_chars = max_chars  # no punctuation for this long: cut anyway
         self._raw = ""  # text not yet cut
         self._held = ""  # a cut piece too short to say alone
         self._at_line_start = True
         self._in_code = False
         self._dropping = False  # the next piece is code: not read aloud
+        self._pieces = 0  # pieces given out so far
 
     def feed(self, delta: str) -> list[str]:
         self._raw += delta
@@ -74,7 +77,7 @@ class SentenceCutter:
                 return self._past_closers(i + 1)
             if c == "." and last:
                 return None  # '3.' may yet become '3.5'
-            if c in _PAUSES and _spoken_length(raw[:i]) >= self.pause_chars:
+            if c in _PAUSES and _spoken_length(raw[:i]) >= (self.pause_chars if self._pieces else self.first_pause_chars):
                 if c in ",:" and raw[i - 1 : i].isdigit() and (last or raw[i + 1].isdigit()):
                     if last:
                         return None  # '1,' may yet become '1,000'
@@ -85,9 +88,16 @@ class SentenceCutter:
             return len(_FENCE)
         if fence > 0:
             return fence  # what came before the code block is a piece
-        if _spoken_length(raw) > self.max_chars:
-            space = raw.rfind(" ", 0, len(raw) - 1)
-            return space + 1 if space > len(raw) // 2 else len(raw)
+        return self._overlong_cut(raw)
+
+    def _overlong_cut(self, raw: str) -> int | None:
+        """No punctuation for max_chars: cut at the last space before the limit, else at it."""
+        count = 0
+        for i, c in enumerate(raw):
+            count += c.isalnum()
+            if count > self.max_chars:
+                space = raw.rfind(" ", 0, i)
+                return space + 1 if space > i // 2 else i
         return None
 
     def _ends_sentence(self, i: int) -> bool:
@@ -96,6 +106,9 @@ class SentenceCutter:
         after = raw[i + 1 : i + 2]
         if not after or after.isdigit():
             return False
+        word = raw[:i].rsplit(None, 1)[-1] if raw[:i].strip() else ""
+        if "." in word or word.lower() in _ABBREVIATIONS:
+            return False  # e.g. / i.e. / Mr. / Dr.
         if self._at_line_start and raw[:i].strip().isdigit():
             return False  # '1. ' starting a list item
         return after.isspace() or not after.isascii()
@@ -121,6 +134,7 @@ class SentenceCutter:
             self._held = text
             return
         out.append(text)
+        self._pieces += 1
 
 
 def _join(left: str, right: str) -> str:

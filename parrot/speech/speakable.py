@@ -116,7 +116,9 @@ def strip_markdown(text: str, *, at_line_start: bool = True) -> str:
             line = _LINE_MARKER.sub("", line)
         if set(line.strip()) <= set("|-: "):  # a table's rule line or a horizontal rule
             line = ""
-        lines[i] = line.replace("|", "，")
+        elif "|" in line:  # a table row: its cells, with a pause between
+            line = "，".join(cell.strip() for cell in line.strip().strip("|").split("|"))
+        lines[i] = line
     text = "\n".join(lines)
     text = _LINK.sub(r"\1", text)
     text = _URL.sub("", text)
