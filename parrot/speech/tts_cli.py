@@ -77,7 +77,7 @@ def run_say(args) -> int:
     if args.timing:
         print(f"{tts.name}: {seconds:.2f} s of speech in {took:.2f} s (real-time factor {took / seconds:.3f})", file=sys.stderr)
     if args.output:
-        from parrot.audio.wav_write import write_wav
+        from parrot.audio.wav import write_wav
 
         write_wav(args.output, pcm, tts.sample_rate)
         print(f"{args.output}: {seconds:.2f} s, {tts.sample_rate} Hz, voice {tts.name}")
