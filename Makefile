@@ -4,12 +4,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test build clean fonts
+.PHONY: venv run test build clean fonts audio-deps
 
 $(STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,reference]'
+	$(BIN)/pip install -q -e '.[speech,test,reference]'
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -23,7 +23,13 @@ run: build
 	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif
 
 test: build
+	$(BIN)/parrot models pull --speech --quiet || true
 	$(BIN)/python -m pytest -q
+
+# PortAudio for the sounddevice microphone/speaker (Debian); the app runs text-only without it.
+audio-deps:
+	apt-get update
+	apt-get install -y -o DPkg::Lock::Timeout=600 libportaudio2
 
 fonts:
 	$(BIN)/python tools/build_font_atlas.py

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "parrot.ime.cli",  # ime keys|eval
     "parrot.llm.cli",  # chat, convert, models
     "parrot.speech.tts_cli",  # say, tts pull
+    "parrot.speech.cli",  # listen, doctor
 ]
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Sequence
 
 from parrot.errors import UserError
-from parrot.storage import data_dir
+from parrot.storage import data_dir, fsync_dir
 
 
 @dataclass(frozen=True)
@@ -224,11 +224,7 @@ def pull_entry(
             )
         os.chmod(tmp, readable_file_mode())
         os.replace(tmp, final)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(directory)
     except OSError as e:
         raise UserError(f"pull of {entry.name} failed: {e.strerror or e}") from e
     finally:
