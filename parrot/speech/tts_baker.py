@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from parrot.errors import UserError
+from parrot.speech.deps import need
 from parrot.speech.pinyin_frontend import to_syllables
 
 log = logging.getLogger(__name__)
@@ -92,10 +93,10 @@ class BakerTts:
         missing = [f for f in VOICE_FILES if not (voice_dir / f).is_file()]
         if missing:
             raise UserError(f"baker voice in {voice_dir}: missing {', '.join(missing)} (run: parrot tts pull)")
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise UserError("the baker voice needs onnxruntime (pip install onnxruntime)") from None
+        need("onnxruntime", "the baker voice")
+        need("pypinyin", "the baker voice")
+        import onnxruntime as ort
+
         mapper = json.loads((voice_dir / MAPPER_FILE).read_text(encoding="utf-8"))
         self.symbol_to_id: dict[str, int] = mapper["symbol_to_id"]
         self.eos = self.symbol_to_id["eos"]

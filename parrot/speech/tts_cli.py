@@ -59,6 +59,7 @@ def synthesize_text(tts, text: str, speed: float, volume: float) -> np.ndarray:
 
 
 def run_say(args) -> int:
+    from parrot.config import load_config
     from parrot.speech.tts import load_tts
 
     text = sys.stdin.read() if args.text == "-" else args.text
@@ -82,23 +83,24 @@ def run_say(args) -> int:
         write_wav(args.output, pcm, tts.sample_rate)
         print(f"{args.output}: {seconds:.2f} s, {tts.sample_rate} Hz, voice {tts.name}")
         return 0
-    play_on_sound_card(pcm, tts.sample_rate)
+    play_on_sound_card(pcm, tts.sample_rate, load_config(args.config)["audio"])
     return 0
 
 
-def play_on_sound_card(pcm: np.ndarray, rate: int) -> None:
-    hint = "; write a file instead with -o out.wav"
-    try:
-        import sounddevice
-    except ImportError:
-        raise DeviceError(f"no sound playback: sounddevice is not installed{hint}") from None
-    except OSError as e:  # PortAudio missing
-        raise DeviceError(f"no sound playback: {e}{hint}") from None
-    try:
-        sounddevice.query_devices(kind="output")
-        sounddevice.play(pcm, rate, blocking=True)
-    except Exception as e:  # PortAudioError, ValueError: no output device
-        raise DeviceError(f"no sound card to play on ({e}){hint}") from None
+def play_on_sound_card(pcm: np.ndarray, rate: int, audio_settings: dict) -> None:
+    """Through the configured speaker; no sound card is a message, not a crash."""
+    from parrot.speech.engines import make_audio
+
+    _, out = make_audio(audio_settings)
+    problem = out.status()
+    if problem:
+        raise DeviceError(f"cannot play: {problem}; write a file instead with -o out.wav")
+    out.play(pcm, rate)
+    while out.busy():
+        time.sleep(0.05)
+    close = getattr(out, "close", None)
+    if close:
+        close()
 
 
 def run_tts_pull(args) -> int:

@@ -14,6 +14,7 @@ import threading
 import numpy as np
 
 from parrot.errors import UserError
+from parrot.speech.deps import need
 from parrot.speech.pinyin_frontend import to_syllables
 from parrot.speech.speakable import CJK
 
@@ -33,10 +34,9 @@ def _load():
     global _lib, _sample_rate
     if _lib is not None:
         return _lib
-    try:
-        import espeakng_loader
-    except ImportError:
-        raise UserError("the espeak voice needs espeakng-loader (pip install espeakng-loader)") from None
+    need("espeakng_loader", "the espeak voice")
+    import espeakng_loader
+
     lib = ctypes.CDLL(espeakng_loader.get_library_path())
     lib.espeak_Initialize.restype = ctypes.c_int
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]

@@ -3,18 +3,17 @@ in any registry): VITS (incl. MeloTTS and the aishell3/baker VITS voices), Match
 model + vocoder) and Kokoro. The kind is told by the files present; a missing file is named.
 
 A model that crashes onnxruntime would take the appliance with it, so the directory is
-loaded once in a child process first and refused with a message if that child dies.
+loaded once in a child process first (parrot.speech.probe) and refused if that child dies.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from parrot.errors import UserError
+from parrot.speech.deps import need
 
 KINDS = ("vits", "matcha", "kokoro")
 
@@ -48,10 +47,8 @@ def model_config(model_dir: str | Path, kind: str = "auto", threads: int = 2):
     kind = detect_kind(directory) if kind == "auto" else kind
     if kind not in KINDS:
         raise UserError(f"unknown sherpa-onnx TTS kind {kind!r} (known: auto, {', '.join(KINDS)})")
-    try:
-        import sherpa_onnx
-    except ImportError:
-        raise UserError("sherpa-onnx TTS needs the sherpa-onnx package (pip install sherpa-onnx)") from None
+    need("sherpa_onnx", "sherpa-onnx TTS")
+    import sherpa_onnx
     tokens = str(_one(directory, ("tokens.txt",), "the token table"))
     shared = dict(lexicon=_optional(directory, "lexicon.txt"), data_dir=_optional(directory, "espeak-ng-data"),
                   dict_dir=_optional(directory, "dict"))  # fmt: skip
@@ -78,31 +75,6 @@ def model_config(model_dir: str | Path, kind: str = "auto", threads: int = 2):
     return sherpa_onnx.OfflineTtsConfig(model=cfg, rule_fsts=rule_fsts, max_num_sentences=1)
 
 
-_PROBE = """
-import sys
-from parrot.speech.tts_sherpa import model_config
-import sherpa_onnx
-tts = sherpa_onnx.OfflineTts(model_config(sys.argv[1], sys.argv[2]))
-audio = tts.generate("你好", sid=0, speed=1.0)
-sys.exit(0 if len(audio.samples) else 4)
-"""
-
-
-def probe(model_dir: str | Path, kind: str = "auto", timeout: float = 120) -> None:
-    """Load and run the model in a child process; a crash there is a message here."""
-    try:
-        result = subprocess.run([sys.executable, "-c", _PROBE, str(model_dir), kind],
-                                capture_output=True, text=True, timeout=timeout)  # fmt: skip
-    except subprocess.TimeoutExpired:
-        raise UserError(f"sherpa-onnx TTS model in {model_dir}: no answer within {timeout:.0f} s when tried") from None
-    if result.returncode != 0:
-        lines = [ln for ln in (result.stderr or "").splitlines() if ln.strip()]
-        why = lines[-1].strip() if lines else f"exit status {result.returncode}"
-        if why.startswith("parrot.errors.UserError: "):
-            raise UserError(why.split(": ", 1)[1])
-        raise UserError(f"sherpa-onnx TTS model in {model_dir} does not load: {why}")
-
-
 class SherpaTts:
     """Tts port over sherpa_onnx.OfflineTts."""
 
@@ -113,7 +85,9 @@ class SherpaTts:
 
         config = model_config(model_dir, kind, threads)  # names a missing file before any child runs
         if check:
-            probe(model_dir, kind)
+            from parrot.speech.probe import probe_in_child
+
+            probe_in_child("tts", {"model": str(model_dir), "kind": kind})
         self._tts = sherpa_onnx.OfflineTts(config)
         self.sample_rate = int(self._tts.sample_rate)
         self.speaker = speaker
