@@ -9,8 +9,6 @@ space or, failing that, anywhere. finish() flushes what is left.
 
 from __future__ import annotations
 
-import re
-
 from parrot.speech.speakable import speakable
 
 _STOPS = set("。！？；!?;…\n")
