@@ -27,10 +27,12 @@ build: $(RUN_STAMP)
 
 run: build
 	$(BIN)/parrot models pull --default || true
+	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif
 
 test: $(TEST_STAMP) build
 	$(BIN)/parrot models pull --speech --quiet || true
+	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/python -m pytest -q
 
 # PortAudio for the sounddevice microphone/speaker (Debian); the app runs text-only without it.

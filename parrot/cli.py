@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "parrot.bench.cli",  # bench display|ime|llm
     "parrot.ime.cli",  # ime keys|eval
     "parrot.llm.cli",  # chat, convert, models
+    "parrot.speech.tts_cli",  # say, tts pull
     "parrot.speech.cli",  # listen, doctor
 ]
 

@@ -82,6 +82,17 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "max_listen_s": Option(30.0, "listening stops after this long", min=1.0, max=300.0),
         "memory_budget_mb": Option(0, "RAM for resident models (ASR, LLM, TTS); 0 = no limit, keep all loaded", min=0, max=1 << 20),
     },
+    "tts": {
+        "engine": Option("baker", "voice: 'baker' (default Mandarin voice, `parrot tts pull`), 'espeak' (tiny, robotic), 'sherpa' (a sherpa-onnx model directory)", ("baker", "espeak", "sherpa")),
+        "voice_dir": Option("", "baker: the converted voice's directory ('' = the data directory's voices/baker)"),
+        "model_dir": Option("", "sherpa: the model directory (vits, matcha, kokoro or MeloTTS)"),
+        "sherpa_kind": Option("auto", "sherpa: model kind, 'auto' tells it by the files", ("auto", "vits", "matcha", "kokoro")),
+        "espeak_voice": Option("cmn-latn-pinyin", "espeak: 'cmn-latn-pinyin' (we supply pinyin) or 'cmn' (espeak reads hanzi)", ("cmn-latn-pinyin", "cmn")),
+        "fallback": Option(True, "when the configured voice cannot load, speak with espeak and say why"),
+        "speed": Option(1.0, "speaking speed, 1.0 = the voice's own", min=0.5, max=2.0),
+        "volume": Option(1.0, "gain applied to the voice (clipped at full scale)", min=0.0, max=4.0),
+        "threads": Option(2, "threads for the voice's neural network", min=1, max=16),
+    },
     "ui": {
         "clock_24h": Option(True, "24-hour clock on the splash screen"),
         "splash_s": Option(1.5, "seconds the splash stays before the menu (0 = wait for a key)", min=0, max=60),
