@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test build clean fonts
+.PHONY: venv run test build clean fonts test-c fuzz
 
 $(STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,15 @@ run: build
 	$(BIN)/parrot models pull --default || true
 	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif
 
-test: build
+test: build test-c
 	$(BIN)/python -m pytest -q
+
+# The C sampler under AddressSanitizer + UndefinedBehaviorSanitizer (a few seconds).
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+test-c:
+	mkdir -p build/c-tests
+	$(CC) -std=c11 -g -O1 $(SAN) -Iparrot/llm/core tests/c/sample_test.c parrot/llm/core/sample.c -lm -o build/c-tests/sample_test
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/c-tests/sample_test
 
 fonts:
 	$(BIN)/python tools/build_font_atlas.py
