@@ -85,3 +85,21 @@ def read_utf8_file(path: str | os.PathLike, what: str = "file") -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UserError(f"{path}: {what} is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})") from None
+
+
+def utf8_file(text: str) -> str:
+    """An argparse type for a text file argument: it must be readable UTF-8 (the path is returned)."""
+    try:
+        read_utf8_file(text, "the file")
+    except UserError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    except OSError as e:
+        raise argparse.ArgumentTypeError(f"{text}: {e.strerror or e}") from None
+    return text
+
+
+def percent_or_none(text: str) -> str:
+    """An argparse type for a simulated battery: 'none', or a finite percent from 0 to 100 (as given)."""
+    if text != "none":
+        float_range(0, 100)(text)
+    return text
