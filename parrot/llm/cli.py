@@ -1,4 +1,4 @@
-"""LLM commands: `parrot chat`, `parrot convert`, `parrot models list|pull`."""
+"""LLM commands: `parrot chat`, `parrot convert`, `parrot models list|pull|verify`."""
 
 from __future__ import annotations
 
@@ -182,6 +182,9 @@ def _register_models(sub) -> None:
     )
     pp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     pp.set_defaults(func=run_models_pull)
+    vp = msub.add_parser("verify", help="hash the pulled models against the registry (and their Q8_0 copies)")
+    vp.add_argument("names", nargs="*", metavar="NAME", help="only these (default: every model present)")
+    vp.set_defaults(func=run_models_verify)
     p.set_defaults(func=run_models_list)
 
 
@@ -196,6 +199,18 @@ def run_models_list(args) -> int:
         print(f"{r.name + mark:<22} {r.size / 1e6:7.1f}MB  {state:<7}  {r.preset:<9} {r.path}")
     print("* default model")
     return 0
+
+
+def run_models_verify(args) -> int:
+    from parrot.llm.models import verify_models
+
+    rows = verify_models(args.names)
+    for r in rows:
+        print(f"{r.name:<22} {r.state:<8} {r.path}")
+    corrupt = [r.name for r in rows if r.state == "corrupt"]
+    if corrupt:
+        print(f"corrupt: {', '.join(corrupt)} (run: parrot models pull NAME to fetch it again)", file=sys.stderr)
+    return 1 if corrupt else 0
 
 
 def run_models_pull(args) -> int:
