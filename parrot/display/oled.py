@@ -19,6 +19,7 @@ from typing import Callable
 
 from PIL import Image
 
+from parrot import lifecycle
 from parrot.display import HEIGHT, WIDTH
 from parrot.display.pages import changed_spans, image_to_pages
 from parrot.errors import DeviceError
@@ -40,6 +41,8 @@ class OledDisplay:
         self.frames = 0
         self.pushes = 0  # number of page spans sent
         self.reinits = 0
+        # stopped by SIGTERM/SIGHUP/Ctrl-C: turn the panel off (a normal exit keeps its frame)
+        self._unregister_off = lifecycle.at_exit(self.off, only_on_signal=True, weak=True)
 
     def show(self, image: Image.Image) -> None:
         if image.size != (WIDTH, HEIGHT):
@@ -93,7 +96,16 @@ class OledDisplay:
         self._contrast = level
         self.device.contrast(level)
 
+    def off(self) -> None:
+        """Dark panel (display-off command): how the device is left when the app is stopped
+        by a signal rather than by its own shutdown screen."""
+        try:
+            self.device.hide()
+        except Exception as e:  # the panel may be gone; stopping must go on
+            log.debug("display off: %s", e)
+
     def close(self) -> None:
+        self._unregister_off()
         try:
             self.device.cleanup()
         except Exception as e:  # the panel may already be gone at shutdown
