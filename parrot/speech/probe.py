@@ -31,7 +31,7 @@ def _paths(spec: dict):
 
 
 def probe_in_child(what: str, spec: dict) -> None:
-    """Raise UserError if building `what` ("asr" or "vad") from `spec` fails or kills the child."""
+    """Raise UserError if building `what` ("asr", "vad" or "tts") from `spec` fails or kills the child."""
     key = _fingerprint({"what": what, **spec})
     if key in _passed:
         return
@@ -53,6 +53,11 @@ def _child(spec: dict) -> None:
     import numpy as np
 
     silence = np.zeros(8000, np.float32)
+    if spec["what"] == "tts":
+        from parrot.speech.tts_sherpa import SherpaTts
+
+        SherpaTts(spec["model"], spec["kind"], threads=1, check=False).synthesize("你好")
+        return
     if spec["what"] == "vad":
         from parrot.speech.vad import SileroVad
 
