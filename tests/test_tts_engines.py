@@ -198,3 +198,10 @@ def test_say_errors_are_one_line(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
     r = parrot("say", "你好", "--speed", "9", "-o", str(tmp_path / "x.wav"))
     assert r.returncode == 1 and "tts.speed" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bench_tts_prints_figures():
+    r = parrot("bench", "tts", "--engines", "espeak", "--repeat", "1", "--no-pipeline", "--json")
+    assert r.returncode == 0, r.stderr
+    fig = json.loads(r.stdout)["voices"]["espeak"]
+    assert 0 < fig["rtf"] < 1 and fig["speech_s"] > 5 and 1 < fig["rss_mb"] < 500
