@@ -2,20 +2,27 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: running needs only the runtime dependencies (about 120 MB of virtualenv);
+# the tests add pytest and the outside references (torch, transformers: about 1.2 GB).
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: venv run test build clean fonts audio-deps
 
-$(STAMP): pyproject.toml setup.py
+$(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[speech,test,reference]'
-	touch $(STAMP)
+	$(BIN)/pip install -q -e '.[speech]'
+	touch $(RUN_STAMP)
 
-venv: $(STAMP)
+$(TEST_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install -q -e '.[speech,test,reference]'
+	touch $(TEST_STAMP)
+
+venv: $(RUN_STAMP)
 
 # Rebuild the C core in place after editing parrot/llm/core/*.c
-build: $(STAMP)
+build: $(RUN_STAMP)
 	$(BIN)/python setup.py -q build_ext --inplace
 
 run: build
@@ -23,7 +30,7 @@ run: build
 	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif
 
-test: build
+test: $(TEST_STAMP) build
 	$(BIN)/parrot models pull --speech --quiet || true
 	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/python -m pytest -q
