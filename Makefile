@@ -28,7 +28,7 @@ build: $(RUN_STAMP)
 run: build
 	$(BIN)/parrot models pull --default || true
 	$(BIN)/parrot tts pull --quiet || true
-	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif
+	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif --wav-out demo.wav
 
 test: $(TEST_STAMP) build
 	$(BIN)/parrot models pull --speech --quiet || true
