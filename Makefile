@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: venv run test build clean fonts audio-deps
+.PHONY: venv run test build clean fonts peer audio-deps test-c fuzz
 
 $(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -30,7 +30,7 @@ run: build
 	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif --wav-out demo.wav
 
-test: $(TEST_STAMP) build
+test: $(TEST_STAMP) build test-c
 	$(BIN)/parrot models pull --speech --quiet || true
 	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/python -m pytest -q
@@ -40,8 +40,24 @@ audio-deps:
 	apt-get update
 	apt-get install -y -o DPkg::Lock::Timeout=600 libportaudio2
 
+# The C sampler under AddressSanitizer + UndefinedBehaviorSanitizer (a few seconds).
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+test-c:
+	mkdir -p build/c-tests
+	$(CC) -std=c11 -g -O1 $(SAN) -Iparrot/llm/core tests/c/sample_test.c parrot/llm/core/sample.c -lm -o build/c-tests/sample_test
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/c-tests/sample_test
+
 fonts:
 	$(BIN)/python tools/build_font_atlas.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info parrot/llm/_core*.so
+
+# Cross builds and emulated targets (issue 13): see tools/cross/targets.mk
+include tools/cross/targets.mk
+
+# llama.cpp's own llama-bench/llama-quantize as a benchmark peer (not a runtime dependency):
+# `make peer PEER_DIR=/some/dir`; `parrot bench llm` finds it through PARROT_PEER_DIR.
+PEER_DIR ?= build/peer
+peer:
+	PEER_DIR=$(PEER_DIR) PY=$(BIN)/python nice -n 10 sh tools/build_peer.sh

@@ -7,6 +7,7 @@ An unknown key or a bad value stops start-up with a message naming the key.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass
@@ -71,6 +72,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "speech": {
         "asr": Option("whisper", "ASR engine", ("whisper", "sherpa", "funasr-ws", "funasr", "none")),
         "asr_model": Option("", "whisper: '' = the registry's whisper-base, or a CTranslate2 directory; sherpa/funasr: the model directory"),
+        "sherpa_kind": Option("auto", "sherpa: model kind ('auto' = from the directory name)",
+                              ("auto", "sense_voice", "paraformer", "whisper", "transducer", "streaming_transducer", "streaming_paraformer")),
         "beam_size": Option(1, "whisper beam size (1 = greedy: faster, same text on our clips)", min=1, max=10),
         "threads": Option(2, "threads for the ASR engine", min=1, max=64),
         "language": Option("zh", "language code given to the ASR"),
@@ -139,6 +142,8 @@ def _check(section: str, key: str, opt: Option, value: Any) -> Any:
         return value
     if type(value) is not want:
         raise ConfigError(f"config key {name}: expected {want.__name__}, got {type(value).__name__} {value!r}")
+    if want is float and not math.isfinite(value):  # TOML allows nan and inf; no setting means them
+        raise ConfigError(f"config key {name}: {value!r} is not a finite number")
     if opt.choices and value not in opt.choices:
         raise ConfigError(f"config key {name}: {value!r} is not one of {', '.join(map(repr, opt.choices))}")
     if opt.min is not None and value < opt.min or opt.max is not None and value > opt.max:
@@ -190,6 +195,8 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         raw = tomllib.loads(source.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {source}: {e}") from None
+    except RecursionError:  # tomllib recurses per nested [ or {
+        raise ConfigError(f"config file {source}: arrays or tables nested too deeply") from None
     except OSError as e:
         raise ConfigError(f"config file {source}: {e.strerror}") from None
     return Config(validate(raw), source)

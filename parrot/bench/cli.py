@@ -9,6 +9,7 @@ BENCHMARKS = {
     "ime": "parrot.ime.bench",
     "llm": "parrot.llm.bench",
     "tts": "parrot.speech.tts_bench",
+    "voice": "parrot.speech.bench",
 }
 
 

@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from parrot.cliargs import int_range
 from parrot.errors import UserError
 
 # Mixed Chinese/English text; repeated until it yields --prompt-tokens tokens.
@@ -31,8 +32,8 @@ def add_arguments(p) -> None:
     from parrot.llm.cli import add_model_arguments
 
     add_model_arguments(p)
-    p.add_argument("--prompt-tokens", type=int, default=128, help="prompt length for the prefill figure")
-    p.add_argument("--gen", type=int, default=64, help="tokens decoded for the decode figure")
+    p.add_argument("--prompt-tokens", type=int_range(1, 1 << 20), default=128, help="prompt length for the prefill figure")
+    p.add_argument("--gen", type=int_range(1, 1 << 20), default=64, help="tokens decoded for the decode figure")
     p.add_argument("--no-peer", action="store_true", help="skip llama-cpp-python even if installed")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 

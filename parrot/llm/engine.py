@@ -8,6 +8,7 @@ oldest turns when the context is full.
 from __future__ import annotations
 
 import codecs
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ class ModelError(UserError):
 
 _core.set_error_class(ModelError)
 
+_INT32_MAX = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class Sampling:
@@ -38,6 +41,29 @@ class Sampling:
     seed: int | None = 0  # None: a fresh random seed per generation
     max_tokens: int = 256
 
+    def __post_init__(self):
+        # the C sampler takes 32-bit ints and floats: anything outside is a clear error here
+        def bad(name, want):
+            raise ModelError(f"sampling {name}={getattr(self, name)!r}: {want}")
+
+        for name in ("temperature", "top_p", "min_p", "repeat_penalty"):
+            if not isinstance(getattr(self, name), (int, float)) or not math.isfinite(getattr(self, name)):
+                bad(name, "not a finite number")
+        if not 0 <= self.temperature <= 100:
+            bad("temperature", "must be from 0 to 100")
+        if not 0 <= self.top_p <= 1:
+            bad("top_p", "must be from 0 to 1")
+        if not 0 <= self.min_p <= 1:
+            bad("min_p", "must be from 0 to 1")
+        if not 0 < self.repeat_penalty <= 100:
+            bad("repeat_penalty", "must be above 0, at most 100")
+        for name, lo in (("top_k", 0), ("repeat_last_n", 0), ("max_tokens", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not lo <= value <= _INT32_MAX:
+                bad(name, f"must be a whole number from {lo} to {_INT32_MAX}")
+        if self.seed is not None and not isinstance(self.seed, int):
+            bad("seed", "must be a whole number or None")
+
 
 GREEDY = Sampling(temperature=0.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
 
@@ -45,9 +71,14 @@ Progress = Callable[[int, int], None]
 
 
 class Model:
-    def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048):
+    def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048, kernels: str | None = None):
+        """kernels: an integer kernel set ("avx2", "portable", ...); None = the fastest this CPU runs."""
         self.path = os.fspath(path)
-        self._c = _core.Model(self.path, int(threads), int(context))
+        if not 1 <= int(threads) <= 256:
+            raise ModelError(f"threads={threads}: must be from 1 to 256")
+        if not 1 <= int(context) <= _INT32_MAX:
+            raise ModelError(f"context={context}: must be from 1 to {_INT32_MAX} tokens")
+        self._c = _core.Model(self.path, int(threads), int(context), kernels)
         info = self._c.info()
         self.info = info
         self.arch: str = info["arch"]

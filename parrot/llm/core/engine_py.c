@@ -12,8 +12,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels.h"
 #include "parrot_llm.h"
-#include "tokenizer.h"
+#include "tokenizer_py.h"
 
 static PyObject *model_error; /* parrot.llm.ModelError once engine.py registers it */
 
@@ -54,7 +55,7 @@ typedef struct {
     /* generation thread and its event queue */
     pthread_t thread;
     int running; /* a thread was started and not yet joined */
-    volatile int abort_flag;
+    atomic_int abort_flag; /* set by abort() from any thread, polled by the generation thread */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int32_t *prompt;
@@ -106,7 +107,7 @@ static void *gen_thread(void *arg) {
     self->st_prefill_s = t1 - t0;
     int reason = rc < 0 ? END_ERROR : rc > 0 ? END_ABORT : END_NONE;
     while (reason == END_NONE) {
-        if (self->abort_flag) { reason = END_ABORT; break; }
+        if (atomic_load(&self->abort_flag)) { reason = END_ABORT; break; }
         if (self->n_out >= self->max_tokens) { reason = END_LENGTH; break; }
         int32_t t = pl_sample(sp, self->logits, self->recent, self->n_recent);
         int is_stop = 0;
@@ -266,10 +267,12 @@ static void find_stop_tokens(ModelObject *self) {
 /* ------------------------------------------------------------------ methods */
 
 static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"path", "threads", "context", NULL};
+    static char *kwlist[] = {"path", "threads", "context", "kernels", NULL};
     PyObject *path_obj;
     int threads = 2, context = 2048;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|ii", kwlist, PyUnicode_FSConverter, &path_obj, &threads, &context))
+    const char *kernels = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|iiz", kwlist, PyUnicode_FSConverter, &path_obj, &threads, &context,
+                                     &kernels))
         return -1;
     if (self->m) {
         Py_DECREF(path_obj);
@@ -280,7 +283,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
     const char *path = PyBytes_AS_STRING(path_obj);
     pl_model *m;
     Py_BEGIN_ALLOW_THREADS
-    m = pl_model_load(path, err, sizeof err);
+    m = pl_model_load(path, kernels, err, sizeof err);
     Py_END_ALLOW_THREADS
     Py_DECREF(path_obj);
     if (!m) {
@@ -305,7 +308,7 @@ static int Model_init(ModelObject *self, PyObject *args, PyObject *kw) {
 }
 
 static void release(ModelObject *self) {
-    self->abort_flag = 1;
+    atomic_store(&self->abort_flag, 1);
     if (claim_join(self)) pthread_join(self->thread, NULL); /* stops within one layer */
     /* a Python thread may be waiting in gen_next(): leave it a finished, empty queue */
     pthread_mutex_lock(&self->mu);
@@ -452,7 +455,7 @@ static PyObject *Model_gen_start(ModelObject *self, PyObject *args) {
     self->progress = self->progress_pending = self->finished = 0;
     self->end_reason = END_NONE;
     self->gen_err[0] = 0;
-    self->abort_flag = 0;
+    atomic_store(&self->abort_flag, 0);
     self->st_prefill_tokens = self->st_decode_tokens = 0;
     self->st_prefill_s = self->st_decode_s = 0;
     pthread_mutex_lock(&self->mu);
@@ -503,7 +506,7 @@ static PyObject *Model_gen_next(ModelObject *self, PyObject *unused) {
 }
 
 static PyObject *Model_abort(ModelObject *self, PyObject *unused) {
-    self->abort_flag = 1; /* plain store: the generation thread polls it between layers */
+    atomic_store(&self->abort_flag, 1); /* the generation thread polls it between layers */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     Py_RETURN_NONE;
 }
@@ -644,7 +647,8 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused) {
         put(d, "norm_eps", PyFloat_FromDouble(m->norm_eps)) || put(d, "stop_ids", stops) ||
         put(d, "bos", PyLong_FromLong(self->bos)) || put(d, "eos", PyLong_FromLong(self->eos)) ||
         put(d, "add_bos", PyBool_FromLong(self->add_bos)) ||
-        put(d, "tokenizer_error", PyUnicode_FromString(self->tok ? "" : self->tok_err))) {
+        put(d, "tokenizer_error", PyUnicode_FromString(self->tok ? "" : self->tok_err)) ||
+        put(d, "kernels", PyUnicode_FromString(m->kernels->name))) {
         Py_DECREF(d);
         return NULL;
     }
@@ -801,7 +805,59 @@ out:
     return res;
 }
 
+/* matmul_int8(type, data, rows, cols, x: float32 bytes [n_tok][cols], kernels) -> bytes [n_tok][rows]:
+ * x quantized to 8-bit blocks, then the integer kernel of the named set (None: the fastest) */
+static PyObject *py_matmul_int8(PyObject *mod, PyObject *args) {
+    unsigned int type;
+    Py_buffer w, x;
+    int rows, cols;
+    const char *name = NULL;
+    if (!PyArg_ParseTuple(args, "Iy*iiy*z", &type, &w, &rows, &cols, &x, &name)) return NULL;
+    pl_init_tables();
+    const pl_type_info *ti = pl_type(type);
+    const pl_kernels *k = pl_kernels_pick(name);
+    PyObject *res = NULL;
+    if (!k || type >= PL_TYPE_COUNT || !k->dot[type]) {
+        PyErr_Format(PyExc_ValueError, "no integer kernel for %s in set %s", ti->name, name ? name : "(default)");
+        goto out;
+    }
+    if (rows < 1 || cols < 1 || cols % ti->blck || cols % PL_QA ||
+        (size_t)w.len != (size_t)rows * (cols / ti->blck) * ti->bytes || x.len % ((Py_ssize_t)cols * 4)) {
+        PyErr_SetString(PyExc_ValueError, "matmul_int8: bad shapes");
+        goto out;
+    }
+    const int n_tok = (int)(x.len / ((Py_ssize_t)cols * 4)), nbq = cols / PL_QA;
+    pl_q8a *xq = malloc((size_t)n_tok * nbq * sizeof *xq);
+    if (!xq || !(res = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n_tok * rows * 4))) {
+        free(xq);
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto out;
+    }
+    float *y = (float *)PyBytes_AS_STRING(res);
+    for (int t = 0; t < n_tok; t++) pl_quantize_q8a((const float *)x.buf + (size_t)t * cols, xq + (size_t)t * nbq, cols);
+    for (int r = 0; r < rows; r++)
+        for (int t = 0; t < n_tok; t++)
+            y[(size_t)t * rows + r] =
+                k->dot[type](cols, (const uint8_t *)w.buf + (size_t)r * (cols / ti->blck) * ti->bytes, xq + (size_t)t * nbq);
+    free(xq);
+out:
+    PyBuffer_Release(&w);
+    PyBuffer_Release(&x);
+    return res;
+}
+
+/* kernel_sets() -> names of the integer kernel sets this CPU runs, fastest first */
+static PyObject *py_kernel_sets(PyObject *mod, PyObject *unused) {
+    const pl_kernels *k[8];
+    const int n = pl_kernels_available(k, 8);
+    PyObject *list = PyList_New(n);
+    for (int i = 0; list && i < n; i++) PyList_SET_ITEM(list, i, PyUnicode_FromString(k[i]->name));
+    return list;
+}
+
 static PyMethodDef engine_functions[] = {
+    {"matmul_int8", py_matmul_int8, METH_VARARGS, "matmul through the integer kernels (8-bit activations)"},
+    {"kernel_sets", py_kernel_sets, METH_NOARGS, "integer kernel sets usable on this CPU"},
     {"set_error_class", py_set_error_class, METH_O, "exception class raised for model errors"},
     {"dequantize", py_dequantize, METH_VARARGS, "dequantize(type, data, n) -> float32 bytes"},
     {"sample", py_sample, METH_VARARGS, "run the sampler n times on the same logits"},
