@@ -9,13 +9,13 @@ speaking once, minus RSS before), so engines do not blur each other's figures.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import os
 import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from parrot.errors import UserError
 
@@ -98,19 +98,11 @@ def resident_mb(engine: str, settings: dict) -> float:
     return json.loads(r.stdout.strip().splitlines()[-1])["rss_mb"]
 
 
-def _clip(name: str) -> Path:
-    """A shipped real speech clip (the voice-asr part ships them with the package)."""
-    for d in (Path(__file__).parent / "data" / "clips", Path(__file__).parents[2] / "tests" / "data" / "speech"):
-        if (d / name).is_file():
-            return d / name
-    raise UserError(f"speech clip {name} not found")
-
-
 def pipeline(config, tts) -> dict:
     """A real recorded question, as the appliance answers it: from the end of speech, the
     recognised text, the LLM's first token, the first audio sample of the spoken answer."""
     from parrot.audio.sim import RecordingOut
-    from parrot.audio.wav import read_wav
+    from parrot.speech.clips import clip
     from parrot.llm import Model
     from parrot.llm.models import REGISTRY, resolve_model
     from parrot.llm.presets import PRESETS, preset_for
@@ -118,7 +110,7 @@ def pipeline(config, tts) -> dict:
     from parrot.speech.speaker import Speaker
 
     asr = make_asr(config["speech"])
-    pcm, _ = read_wav(_clip(QUESTION_CLIP), 16000)
+    pcm = clip(QUESTION_CLIP)
     asr.transcribe(pcm[:16000])  # warm-up, as the resident appliance would be
     name = config["llm"]["model"]
     model = Model(str(resolve_model(name)), threads=config["llm"]["threads"], context=1024)
@@ -166,6 +158,47 @@ def pipeline(config, tts) -> dict:
         "cpu_llm_to_first_token_s": (c_token or c_text) - c_text,
         "cpu_to_first_audio_s": c_audio - c0,
     }
+
+
+# ---------------------------------------------------------------- parrot bench voice's TTS rows
+def child_tts():
+    """For bench voice's resident-size child: load the configured voice and speak once."""
+    from parrot.config import load_config
+    from parrot.speech.tts import load_tts
+
+    importlib.import_module("onnxruntime")  # library pages are not the voice's
+    settings = load_config()["tts"]
+    return lambda: _keep.append(load_tts(settings)[0].synthesize(SENTENCES[2]))
+
+
+_keep: list = []
+
+
+def voice_rows(args) -> list[tuple[str, str]]:
+    from parrot.config import load_config
+    from parrot.speech.tts import load_tts
+
+    config = load_config(args.config)
+    rows = []
+    tts, note = load_tts(config["tts"])
+    f = rtf(tts, repeat=2)
+    rows.append((f"TTS {tts.name}", f"RTF {f['rtf']:.3f} ({f['cpu_per_speech_s']:.3f} CPU-s per s) on {f['speech_s']:.1f} s of speech; "
+                 f"first piece ({len(FIRST_PIECE)} chars) in {f['first_piece_s'] * 1000:.0f} ms" + (f" [{note}]" if note else "")))
+    if tts.name != "espeak":
+        e = rtf(load_tts(dict(config["tts"], engine="espeak"))[0], repeat=2)
+        rows.append(("TTS espeak (fallback)", f"RTF {e['rtf']:.3f}; the default voice is x{f['rtf'] / e['rtf']:.0f} slower"))
+    p = pipeline(config, tts)
+    rows.append(("spoken question", f"{QUESTION_CLIP}, heard {p['question']!r}"))
+    rows.append(("end of speech -> final text", f"{p['final_text_s']:.2f} s"))
+    rows.append(("end of speech -> first token", f"{p['first_token_s']:.2f} s"))
+    rows.append(("end of speech -> first audio", f"{p['first_audio_s']:.2f} s (goal 1.5 s; first piece {p['first_piece']!r}; "
+                 f"{p['cpu_to_first_audio_s']:.2f} CPU-s)"))
+    return rows
+
+
+def register(sections: list, engines: dict) -> None:
+    sections.append(voice_rows)
+    engines["tts"] = child_tts
 
 
 def run(args) -> int:
