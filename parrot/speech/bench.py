@@ -199,3 +199,9 @@ def run(args) -> int:
     for label, figure in rows:
         print(f"{label:<{width}}  {figure}")
     return 0
+
+
+# The speaking half adds its rows (TTS RTF, end of speech -> first audio) and its engine.
+from parrot.speech import tts_bench  # noqa: E402
+
+tts_bench.register(SECTIONS, ENGINES)
