@@ -16,7 +16,7 @@ $(RUN_STAMP): pyproject.toml setup.py
 	touch $(RUN_STAMP)
 
 $(TEST_STAMP): $(RUN_STAMP)
-	$(BIN)/pip install -q -e '.[test,reference]'
+	$(BIN)/pip install -q -e '.[speech,test,reference]'
 	touch $(TEST_STAMP)
 
 venv: $(RUN_STAMP)
@@ -28,7 +28,7 @@ build: $(RUN_STAMP)
 run: build
 	$(BIN)/parrot models pull --default || true
 	$(BIN)/parrot tts pull --quiet || true
-	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif
+	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif --wav-out demo.wav
 
 test: $(TEST_STAMP) build test-c
 	$(BIN)/parrot models pull --speech --quiet || true

@@ -72,6 +72,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
     "speech": {
         "asr": Option("whisper", "ASR engine", ("whisper", "sherpa", "funasr-ws", "funasr", "none")),
         "asr_model": Option("", "whisper: '' = the registry's whisper-base, or a CTranslate2 directory; sherpa/funasr: the model directory"),
+        "sherpa_kind": Option("auto", "sherpa: model kind ('auto' = from the directory name)",
+                              ("auto", "sense_voice", "paraformer", "whisper", "transducer", "streaming_transducer", "streaming_paraformer")),
         "beam_size": Option(1, "whisper beam size (1 = greedy: faster, same text on our clips)", min=1, max=10),
         "threads": Option(2, "threads for the ASR engine", min=1, max=64),
         "language": Option("zh", "language code given to the ASR"),

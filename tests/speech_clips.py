@@ -1,24 +1,14 @@
-"""Real recorded Mandarin clips (tests/data/speech/README.md) and the pulled speech models."""
+"""Test access to the shipped real clips (parrot.speech.clips) and the pulled speech models."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from parrot.audio.wav import read_wav
+from parrot.speech.clips import CLIPS, clip, padded_recording
 
-DATA = Path(__file__).parent / "data" / "speech"
-CLIPS = {
-    "BAC009S0764W0121.wav": "甚至出现交易几乎停滞的情况",
-    "BAC009S0764W0122.wav": "一二线城市虽然也处于调整中",
-    "f5tts_basic_ref_zh.wav": "对，这就是我，万人敬仰的太乙真人。",
-}
-
-
-def clip(name: str) -> np.ndarray:
-    return read_wav(DATA / name, 16000)[0]
+__all__ = ["CLIPS", "clip", "padded_recording", "model_dir", "silero_path"]
 
 
 def model_dir(name: str) -> Path:

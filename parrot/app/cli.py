@@ -44,6 +44,7 @@ def register(sub) -> None:
     p.add_argument("--chip", default="ssd1306", choices=("ssd1306", "sh1106", "ssd1309"), help="emulated OLED controller")
     p.add_argument("--term-style", default="half", choices=("half", "braille"), help="terminal drawing")
     p.add_argument("--headless", action="store_true", help="no terminal even without a script")
+    p.add_argument("--wav-out", metavar="OUT.wav", help="speak answers (tts.* config) and record what is said, silences included")
     p.add_argument("--fresh", action="store_true",
                    help="factory settings and no learned words (a throw-away state directory): reproducible recordings")
     p.set_defaults(func=cmd_sim)
@@ -103,13 +104,15 @@ def cmd_sim(args) -> int:
             raise UserError(f"--battery {args.battery!r}: a percent or 'none'") from None
 
     board = SimBoard(chip=args.chip, battery_percent=percent, wall_start=wall, headless=headless,
-                     term_style=args.term_style, partial=config.display.partial_updates)
+                     term_style=args.term_style, partial=config.display.partial_updates,
+                     record_speech=bool(args.wav_out))
+    tts = _sim_voice(config) if args.wav_out else None
     recorder = FrameRecorder(args.frames) if (args.record or args.frames) else None
     on_frame = (lambda t: recorder.add(t, board.frame())) if recorder else None
     # Settings, history and learned words; models always come from the data directory.
     state_dir = Path(tempfile.mkdtemp(prefix="parrot-sim-")) if args.fresh else data_dir()
     appliance = build_appliance(board, config, state_dir, backend=args.backend, seed=0 if headless else None,
-                                on_frame=on_frame)
+                                on_frame=on_frame, tts=tts)
     try:
         if headless:
             end = _run_headless(appliance, board, steps, args, recorder)
@@ -118,6 +121,10 @@ def cmd_sim(args) -> int:
                 print(f"wrote {args.record} ({len(recorder.frames)} frames, {end:.1f} s)")
             if args.frames:
                 print(f"wrote {len(recorder.frames)} frames to {args.frames}")
+            if args.wav_out:
+                board.speech_recording.save(args.wav_out)
+                seconds = board.speech_recording.samples().size / board.speech_recording.rate
+                print(f"wrote {args.wav_out} ({seconds:.1f} s)")
         else:
             _run_interactive(appliance, args)
     finally:
@@ -125,6 +132,16 @@ def cmd_sim(args) -> int:
         if args.fresh:
             shutil.rmtree(state_dir, ignore_errors=True)
     return 0
+
+
+def _sim_voice(config):
+    """The configured voice for --wav-out (espeak, with the reason, when it cannot load)."""
+    from parrot.speech.tts import load_tts
+
+    tts, note = load_tts(config["tts"])
+    if note:
+        print(f"parrot: {note}", file=sys.stderr)
+    return tts
 
 
 def _run_headless(appliance, board, steps, args, recorder) -> float:

@@ -22,16 +22,18 @@ def run_listen(args) -> int:
     from parrot.audio.wav import read_wav
     from parrot.config import load_config
     from parrot.speech.engines import make_asr, make_vad
-    from parrot.speech.vad import trim
+    from parrot.speech.listen import NothingHeard, recognise
 
     cfg = load_config(args.config)
     pcm, _ = read_wav(args.wav, 16000)
-    if not args.no_vad:
-        vad = make_vad(cfg["speech"], min_silence_s=0.5)
-        pcm = trim(pcm, vad.segments(pcm))
-        if pcm.size == 0:
-            raise UserError(f"{args.wav}: no speech heard")
-    text = make_asr(cfg["speech"]).transcribe(pcm)
+    asr = make_asr(cfg["speech"])
+    if args.no_vad:
+        text = asr.transcribe(pcm)
+    else:
+        result = recognise(pcm, make_vad(cfg["speech"], min_silence_s=0.5), asr, cfg["speech"]["min_speech_s"])
+        if isinstance(result, NothingHeard):
+            raise UserError(f"{args.wav}: {result.reason}")
+        text = result.text
     if not text:
         raise UserError(f"{args.wav}: no words recognised")
     print(text)

@@ -43,7 +43,9 @@ def make_asr(speech: dict[str, Any]) -> Asr:
     if engine == "sherpa":
         from parrot.speech.sherpa_asr import SherpaAsr
 
-        return SherpaAsr(Path(speech["asr_model"]).expanduser(), threads=speech["threads"], language=speech["language"])
+        return SherpaAsr(
+            Path(speech["asr_model"]).expanduser(), speech["sherpa_kind"], threads=speech["threads"], language=speech["language"]
+        )
     from parrot.speech.funasr_local import FunAsrLocal
 
     return FunAsrLocal(Path(speech["asr_model"]).expanduser(), threads=speech["threads"])

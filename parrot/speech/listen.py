@@ -19,7 +19,7 @@ import numpy as np
 from parrot.audio.ports import CAPTURE_RATE, AudioIn
 from parrot.errors import UserError
 from parrot.speech.ports import Asr
-from parrot.speech.vad import SileroVad, trim
+from parrot.speech.vad import Segment, SileroVad, trim
 
 
 @dataclass(frozen=True)
@@ -167,22 +167,33 @@ class Listener:
         segments = self.vad.finish()
         stream, feed = self._stream, self._feed
         self._stream = self._feed = None
-        if pcm.size < self.min_speech_s * CAPTURE_RATE:
-            verdict = NothingHeard(TOO_SHORT)
-        elif not segments:
-            verdict = NothingHeard(NO_SPEECH)
-        elif sum(s.seconds for s in segments) < self.min_speech_s:
-            verdict = NothingHeard(TOO_SHORT)
-        else:
-            verdict = None
+        verdict = judge(pcm, segments, self.min_speech_s)
         if stream is not None:
             feed.closed = True
             text = ""
             for text, final in stream:  # the engine's final answer (closes its session)
                 if final:
                     break
-        elif verdict is None:
-            text = self.asr.transcribe(trim(pcm, segments))
-        if verdict is not None:
-            return [verdict]
-        return [Final(text)] if text.strip() else [NothingHeard(NO_WORDS)]
+            return [verdict or (Final(text) if text.strip() else NothingHeard(NO_WORDS))]
+        return [verdict or _text(self.asr.transcribe(trim(pcm, segments)))]
+
+
+def judge(pcm: np.ndarray, segments: list[Segment], min_speech_s: float) -> NothingHeard | None:
+    """Why a recording has nothing to recognise, or None if it has speech."""
+    if pcm.size < min_speech_s * CAPTURE_RATE:
+        return NothingHeard(TOO_SHORT)
+    if not segments:
+        return NothingHeard(NO_SPEECH)
+    if sum(s.seconds for s in segments) < min_speech_s:
+        return NothingHeard(TOO_SHORT)
+    return None
+
+
+def _text(text: str) -> Final | NothingHeard:
+    return Final(text.strip()) if text.strip() else NothingHeard(NO_WORDS)
+
+
+def recognise(pcm: np.ndarray, vad: SileroVad, asr: Asr, min_speech_s: float = 0.3) -> Final | NothingHeard:
+    """A whole recording (a file, a push-to-talk take): VAD-trimmed, then recognised."""
+    segments = vad.segments(pcm)
+    return judge(pcm, segments, min_speech_s) or _text(asr.transcribe(trim(pcm, segments)))

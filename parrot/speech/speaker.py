@@ -42,6 +42,7 @@ class Speaker:
         volume: float = 1.0,
         on_interrupt: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        threaded: bool = True,
     ) -> None:
         self.tts = tts
         self.out = out
@@ -58,8 +59,11 @@ class Speaker:
         self._lock = threading.Lock()
         self._pending = 0  # pieces queued or being synthesized
         self._jobs: queue.Queue = queue.Queue()
-        self._worker = threading.Thread(target=self._work, name="speaker", daemon=True)
-        self._worker.start()
+        # threaded=False: each piece is synthesized inside feed()/finish(), on the caller's
+        # thread: a simulator on a virtual clock then records the same audio every run.
+        self._worker = threading.Thread(target=self._work, name="speaker", daemon=True) if threaded else None
+        if self._worker:
+            self._worker.start()
 
     # -- the caller's side ---------------------------------------------------------------------
 
@@ -121,8 +125,9 @@ class Speaker:
 
     def close(self) -> None:
         self.stop()
-        self._jobs.put(None)
-        self._worker.join(timeout=5)
+        if self._worker:
+            self._jobs.put(None)
+            self._worker.join(timeout=5)
 
     # -- the worker ----------------------------------------------------------------------------
 
@@ -130,20 +135,25 @@ class Speaker:
         with self._lock:
             self._pending += 1
             self._jobs.put((self._epoch, piece))
+        if self._worker is None:
+            self._speak(self._jobs.get())
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            epoch, piece = job
-            try:
+            self._speak(job)
+
+    def _speak(self, job: tuple[int, str]) -> None:
+        epoch, piece = job
+        try:
+            if epoch == self._epoch:
+                pcm = self.tts.synthesize(piece, speed=self.speed)
+                self._play(epoch, piece, pcm)
+        except Exception:  # a voice that fails on one piece must not silence the rest
+            log.exception("speaking %r failed", piece)
+        finally:
+            with self._lock:
                 if epoch == self._epoch:
-                    pcm = self.tts.synthesize(piece, speed=self.speed)
-                    self._play(epoch, piece, pcm)
-            except Exception:  # a voice that fails on one piece must not silence the rest
-                log.exception("speaking %r failed", piece)
-            finally:
-                with self._lock:
-                    if epoch == self._epoch:
-                        self._pending -= 1
+                    self._pending -= 1
 
     def _play(self, epoch: int, piece: str, pcm: np.ndarray) -> None:
         if self.volume != 1.0:

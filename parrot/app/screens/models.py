@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from parrot.app.state import ScreenName
 from parrot.app.effects import LoadModel, ResetChat
-from parrot.app.screens.base import BODY_TOP, ROW_H, PagedList, Screen, pressed
+from parrot.app.screens.base import BODY_TOP, ROW_H, PagedList, Screen, draw_page, pressed, scroll_page, text_page
 from parrot.keys import Key
 from parrot.ui.canvas import HEIGHT, WIDTH
-from parrot.ui.layout import wrap
 
 
 class ModelsScreen(Screen):
     name = ScreenName.MODELS
     title = "选择模型"
-    KEYS = (("*#", "选择"), ("D", "加载"), ("A", "返回"))
+    KEYS = (("*#", "选择 / 翻动错误信息"), ("D", "加载"), ("A", "返回"))
 
     def __init__(self, app):
         super().__init__(app)
@@ -29,8 +28,12 @@ class ModelsScreen(Screen):
         self.list.index = min(self.list.index, max(0, self.list.count - 1))
 
     def handle(self, event) -> None:
-        if pressed(event, *Key) and self.app.status.model_error:
-            self.dismissed_error = self.app.status.model_error
+        if self.showing_error():
+            # The whole message, wrapped (an English one is long): */# scroll it, any other key hides it.
+            if not scroll_page(event, self.error_page()) and pressed(event, *Key):
+                self.dismissed_error = self.app.status.model_error
+            self.app.dirty = True
+            return
         if self.list.handle_nav(event):
             self.moved_at = self.app.now
             self.app.dirty = True
@@ -51,6 +54,12 @@ class ModelsScreen(Screen):
             self.app.effect(ResetChat())
             self.app.effect(LoadModel(entry.name))
             self.app.dirty = True
+
+    def error_page(self):
+        error = self.app.status.model_error
+        if getattr(self, "_error_page", (None, None))[0] != error:
+            self._error_page = (error, text_page(self.app, f"加载失败：{error}"))
+        return self._error_page[1]
 
     def showing_error(self) -> bool:
         error = self.app.status.model_error
@@ -105,9 +114,6 @@ class ModelsScreen(Screen):
         canvas.hline(0, HEIGHT - 13, WIDTH - 4)
         canvas.text(1, HEIGHT - 12, entry.detail if entry.present else f"未下载 {entry.detail}")
         if self.showing_error():
-            # The whole message, wrapped over the list (an English one is long): any key hides it.
             canvas.fill_rect(0, BODY_TOP - 1, WIDTH, HEIGHT - BODY_TOP + 1, fill=0)
-            lh = self.app.font.line_height
-            for i, line in enumerate(wrap(f"加载失败：{status.model_error}", self.app.font, WIDTH - 2)[:4]):
-                canvas.text(1, BODY_TOP + i * lh, line)
+            draw_page(canvas, self.error_page())
         canvas.scrollbar(WIDTH - 3, BODY_TOP, HEIGHT - BODY_TOP, self.list.count, self.list.per_page, first)
