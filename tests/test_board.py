@@ -89,6 +89,9 @@ def test_max_tokens_setting_and_config_cap(tmp_path):
     appliance.app.settings["max_tokens"] = 1024
     chat = ask(appliance, "很" * 300)
     assert len(chat.turns[-1].answer) == 256, "llm.max_tokens caps the setting"
+    settings = appliance.app.screens[ScreenName.SETTINGS]
+    row = next(s for s in settings.rows if s.key == "max_tokens")
+    assert settings.options(row) == (128, 256) and settings.shown(row) == "256", "only what the cap allows is offered"
 
 
 def test_contrast_applied_at_boot_and_when_changed(tmp_path):
