@@ -180,6 +180,8 @@ class Dictionary:
         top = np.argpartition(-self.logp, count * 2)[: count * 2]
         out: list[str] = []
         for i in top[np.argsort(-self.logp[top])].tolist():
+            if self.blocked[i]:
+                continue
             w = self.word(i)
             if w not in out:
                 out.append(w)

@@ -70,6 +70,7 @@ class Candidate:
     pieces: tuple[str, ...]  # the letters the typed keys stand for, per syllable
     score: float
     kind: Kind
+    words: tuple[str, ...] = ()  # a sentence: its words, in order (what a pick teaches)
 
 
 def parse_keys(keys: str) -> tuple[str, frozenset[int]]:
@@ -179,7 +180,7 @@ class Engine:
         lo, hi = d.prefix_range(plain) if n <= KEY_WIDTH else (0, 0)
         out: list[Candidate] = []
         if hi > lo:
-            idx = np.nonzero(d.last_start[lo:hi] < n)[0] + lo
+            idx = np.nonzero((d.last_start[lo:hi] < n) & ~d.blocked[lo:hi])[0] + lo
             score = (d.logp[idx] + WORD_LENGTH_BONUS * (d.nchars[idx].astype(np.float32) - 1)
                      - MISSING_DIGIT_PENALTY * (d.ndigits[idx].astype(np.float32) - n))
             pool = limit * 2 if bounds else limit
@@ -237,6 +238,8 @@ class Engine:
             inner = {b for b in bounds if b < k}
             # Paging deeper (a larger limit) reaches further down each length's list.
             for i in range(lo, min(hi, lo + max(PARTIAL_PER_LENGTH, limit // 4))):
+                if d.blocked[i]:
+                    continue  # offered only once the user typed it (learned words)
                 reading = d.reading(i)
                 if inner and not inner <= syllable_bounds(reading):
                     continue
@@ -269,11 +272,11 @@ class Engine:
         no blocked word the user has not typed before."""
         if hyp.words < 2:
             return None
-        text, reading, _ = hyp.sentence()
+        text, reading, words = hyp.sentence()
         if self.dict.is_blocked_text(text) and not self._user_typed_blocked(text):
             return None
         return Candidate(text, end, reading, reading, score + SENTENCE_SCORE_OFFSET + WORD_LENGTH_BONUS * (len(text) - 1),
-                         Kind.SENTENCE)
+                         Kind.SENTENCE, words)
 
     def _user_typed_blocked(self, text: str) -> bool:
         learned = {w for w, _ in self.user.words}
@@ -343,7 +346,7 @@ def _starts_each(keys: tuple[str, ...], pieces: list[str]) -> bool:
 
 
 def _with_score(c: Candidate, score: float) -> Candidate:
-    return Candidate(c.text, c.consumed, c.reading, c.pieces, score, c.kind)
+    return Candidate(c.text, c.consumed, c.reading, c.pieces, score, c.kind, c.words)
 
 
 def _by_score(c: Candidate) -> float:
