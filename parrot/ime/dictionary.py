@@ -12,6 +12,7 @@ import bisect
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -97,6 +98,7 @@ class Dictionary:
         # Vulgar or offensive entries (tools/ime_blocklist.txt): offered only once learned.
         self.blocked = np.array(arrays["entry_blocked"], dtype=bool)
         self.blocklist: list[str] = list(meta.get("blocklist", []))
+        self._blocked_re = re.compile("|".join(map(re.escape, self.blocklist))) if self.blocklist else None
         # The sentence language model, and each entry's first and last character in it.
         self.lm = CharBigrams(meta, arrays)
         codes = np.asarray(self.chars).astype(np.int64)
@@ -119,7 +121,7 @@ class Dictionary:
 
     def is_blocked_text(self, text: str) -> bool:
         """A sentence that spells a blocked word, across word boundaries too (傻 + 逼)."""
-        return any(b in text for b in self.blocklist)
+        return self._blocked_re is not None and self._blocked_re.search(text) is not None
 
     # -- key lookups ---------------------------------------------------------------------
     def prefix_range(self, digits: str) -> tuple[int, int]:

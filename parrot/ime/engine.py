@@ -255,8 +255,13 @@ class Engine:
         n = len(plain)
         if n < SENTENCE_MIN_DIGITS:
             return [], []
-        full = [c for c in (self._path_candidate(h, n, s) for s, h in self.search.complete(plain, bounds)) if c is not None]
-        full = _dedupe(full)[:SENTENCES]
+        full: list[Candidate] = []
+        for score, hyp in self.search.complete(plain, bounds):
+            cand = self._path_candidate(hyp, n, score)
+            if cand is not None and all(c.text != cand.text for c in full):
+                full.append(cand)
+                if len(full) >= SENTENCES:
+                    break
         prefixes = []
         for j in range(n - 1, SENTENCE_MIN_DIGITS - 1, -1):
             if len(prefixes) >= PREFIX_SENTENCES:
@@ -272,7 +277,7 @@ class Engine:
         no blocked word the user has not typed before."""
         if hyp.words < 2:
             return None
-        text, reading, words = hyp.sentence()
+        text, reading, words = hyp.sentence(self.dict)
         if self.dict.is_blocked_text(text) and not self._user_typed_blocked(text):
             return None
         return Candidate(text, end, reading, reading, score + SENTENCE_SCORE_OFFSET + WORD_LENGTH_BONUS * (len(text) - 1),
