@@ -78,3 +78,12 @@ def test_lookup_out_of_range_is_refused(tiny):
     with Model(tiny.path, threads=1, context=64) as m:
         with pytest.raises(ValueError, match="lookup must be 0..16"):
             "".join(m.generate([1, 2, 3], dataclasses.replace(GREEDY, lookup=17)))
+
+
+def test_chat_benchmark_runs_and_compares_texts(tiny):
+    from parrot.llm.chatbench import TASKS, run_chat_bench
+
+    r = run_chat_bench(str(tiny.path), 2, 8)
+    assert len(r["tasks"]) == len(TASKS) and r["tokens"] > 0
+    assert r["identical"] and all(t["identical"] for t in r["tasks"])
+    assert r["plain_tps"] > 0 and r["lookup_tps"] > 0 and 0 <= r["acceptance"] <= 1

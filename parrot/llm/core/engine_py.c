@@ -704,6 +704,17 @@ static int put(PyObject *d, const char *k, PyObject *v) {
     return rc;
 }
 
+/* Weight bytes one decode step reads: every matrix once, one embedding row. */
+static unsigned long long weight_bytes_per_token(const pl_model *m) {
+    unsigned long long n = m->output->n_bytes + m->tok_embd->n_bytes / m->tok_embd->ne[1];
+    for (int l = 0; l < m->n_layers; l++) {
+        const pl_layer *ly = &m->layers[l];
+        const gguf_tensor *w[] = {ly->wq, ly->wk, ly->wv, ly->wo, ly->w_gate, ly->w_up, ly->w_down};
+        for (int i = 0; i < 7; i++) n += w[i]->n_bytes;
+    }
+    return n;
+}
+
 static PyObject *Model_info(ModelObject *self, PyObject *unused) {
     if (!self->m) {
         PyErr_SetString(error_class(), "model is closed");
@@ -728,7 +739,8 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused) {
         put(d, "bos", PyLong_FromLong(self->bos)) || put(d, "eos", PyLong_FromLong(self->eos)) ||
         put(d, "add_bos", PyBool_FromLong(self->add_bos)) ||
         put(d, "tokenizer_error", PyUnicode_FromString(self->tok ? "" : self->tok_err)) ||
-        put(d, "kernels", PyUnicode_FromString(m->kernels->name))) {
+        put(d, "kernels", PyUnicode_FromString(m->kernels->name)) ||
+        put(d, "weight_bytes_per_token", PyLong_FromUnsignedLongLong(weight_bytes_per_token(m)))) {
         Py_DECREF(d);
         return NULL;
     }
