@@ -9,6 +9,7 @@ BENCHMARKS = {
     "display": "parrot.display.bench",
     "ime": "parrot.ime.bench",
     "llm": "parrot.llm.bench",
+    "soak": "parrot.bench.soak",
 }
 
 
