@@ -68,6 +68,7 @@ class _App:
         from parrot.app.wiring import build_app, make_runtime
         from parrot.display.fake_oled import FakeOledBus
         from parrot.display.oled import open_oled
+        from parrot.events import Quit
         from parrot.keypad.wiring import tracker_from_config
         from parrot.sim.headless import HeadlessRunner, VirtualClock
 
@@ -76,6 +77,9 @@ class _App:
         app = build_app(config, state, now=0.0, wall_clock_base=0.0, seed=seed)
         self.runtime = make_runtime(config, app, self.display, backend, state, dry_run_shutdown=True)
         self.runtime.listeners.append(on_event)
+        # the device powers off after an accepted shutdown: here this app ends (and a new one boots)
+        dry_run = self.runtime.shutdown
+        self.runtime.shutdown = lambda: (dry_run() if dry_run else None) or self.runtime.post(Quit("poweroff"))
         self.runner = HeadlessRunner(self.runtime, tracker_from_config(config["keypad"]), VirtualClock(0.0))
 
     def close(self) -> None:
