@@ -47,6 +47,12 @@ test-c:
 	$(CC) -std=c11 -g -O1 $(SAN) -Iparrot/llm/core tests/c/sample_test.c parrot/llm/core/sample.c -lm -o build/c-tests/sample_test
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/c-tests/sample_test
 
+# Long fuzzing of every outside input (GGUF, tokenizer, config, scripts, keypad bytes); what it
+# finds is saved under tests/data/fuzz/regressions/ and replayed by make test.
+FUZZ_MINUTES ?= 10
+fuzz: build
+	$(BIN)/python tools/fuzz.py --minutes $(FUZZ_MINUTES)
+
 fonts:
 	$(BIN)/python tools/build_font_atlas.py
 

@@ -30,6 +30,11 @@ _core.set_error_class(ModelError)
 _INT32_MAX = 2**31 - 1
 
 
+def printable(text: str) -> str:
+    """text with control and other unprintable characters escaped (\\x7f), for messages."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 @dataclass(frozen=True)
 class Sampling:
     temperature: float = 0.7  # <= 0: greedy
@@ -81,7 +86,10 @@ class Model:
             raise ModelError(f"threads={threads}: must be from 1 to 256")
         if not 1 <= int(context) <= _INT32_MAX:
             raise ModelError(f"context={context}: must be from 1 to {_INT32_MAX} tokens")
-        self._c = _core.Model(self.path, int(threads), int(context), kernels)
+        try:
+            self._c = _core.Model(self.path, int(threads), int(context), kernels)
+        except ModelError as e:  # a corrupt file's bytes (names) may be in the message: no raw control codes
+            raise ModelError(printable(str(e))) from None
         info = self._c.info()
         self.info = info
         self.arch: str = info["arch"]
