@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test build clean fonts
+.PHONY: venv run test build clean fonts browser-deps web
 
 $(STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,19 @@ run: build
 	$(BIN)/parrot models pull --default || true
 	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif
 
-test: build
+test: build browser-deps
 	$(BIN)/python -m pytest -q
+
+# Debian's chromium for the web simulator's browser test (Playwright drives it; its own browser
+# download needs the network). Other jobs may hold the dpkg lock: wait for it.
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@test -x $(CHROMIUM) || { apt-get -o DPkg::Lock::Timeout=600 update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends chromium; }
+
+# The web simulator on http://127.0.0.1:8128 (loopback only)
+web: build
+	$(BIN)/parrot web
 
 fonts:
 	$(BIN)/python tools/build_font_atlas.py
