@@ -14,6 +14,7 @@ from parrot.events import LlmDone, LlmProgress, LlmToken
 from parrot.keys import Key
 from parrot.ui.canvas import HEIGHT, WIDTH
 from parrot.ui.layout import TextView
+from parrot.ui.markdown import MarkdownStream
 
 TEXT_W = WIDTH - 5  # room for the scrollbar
 
@@ -58,6 +59,7 @@ class ChatScreen(Screen):
         self.phase = Phase.PREFILL
         self.progress = (0, 0)
         self.view.append(("\n" if len(self.turns) > 1 else "") + f"问：{question}\n答：")
+        self.markdown = MarkdownStream()  # the answer's markdown, drawn for the 1-bit screen
         self.view.scroll_to_end()
         self.app.effect(AskLlm(self.request, question))
         self.app.go(ScreenName.CHAT)
@@ -76,10 +78,11 @@ class ChatScreen(Screen):
         elif isinstance(event, LlmToken):
             self.phase = Phase.STREAMING
             turn.answer += event.text
-            self.view.append(event.text)
+            self.view.append(self.markdown.feed(event.text))
         elif isinstance(event, LlmDone):
             self.phase = Phase.IDLE
             turn.aborted, turn.error, turn.stats = event.aborted, event.error, dict(event.stats)
+            self.view.append(self.markdown.finish())
             if event.error:
                 self.view.append(f"\n[错误：{event.error}]")
             self.app.effect(SaveHistory(tuple((t.question, t.answer) for t in self.turns)))
