@@ -209,25 +209,31 @@ class MarkdownStream:
     def _link(self, b: str, at: int, final: bool):
         """b[at] == "[": (used, shown) for a whole [text](url), False if it is not one, None
         to wait. The link's text is put back in front of what is held, to be drawn as text."""
-        close = b.find("]", at + 1)
-        newline = b.find("\n", at + 1)
-        if close < 0 or (0 <= newline < close):
-            if newline >= 0 or final or len(b) - at > LINK_HOLD:
-                return False
-            return None
+        close = _closing(b, "]", at + 1, at, final)
+        if close is None or close is False:
+            return close
         if close + 1 >= len(b):
             return None if not final else False
         if b[close + 1] != "(":
             return False
-        end = b.find(")", close + 2)
-        newline = b.find("\n", close + 2)
-        if end < 0 or (0 <= newline < end):
-            if newline >= 0 or final or len(b) - at > LINK_HOLD:
-                return False
-            return None
+        end = _closing(b, ")", close + 2, at, final)
+        if end is None or end is False:
+            return end
         # The text is decided by the next steps; nothing is shown for the brackets and url.
         self._hold = b[at + 1: close] + b[end + 1:]
         return 0, ""
+
+
+def _closing(b: str, ch: str, start: int, at: int, final: bool):
+    """Index of ch in b from start on the same line; False when it cannot come (end of the
+    line or of the answer, or held too long since b[at]), None when it may still come."""
+    found = b.find(ch, start)
+    newline = b.find("\n", start)
+    if found >= 0 and not (0 <= newline < found):
+        return found
+    if newline >= 0 or final or len(b) - at > LINK_HOLD:
+        return False
+    return None
 
 
 def _run_length(b: str, i: int) -> int:
