@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test build clean fonts browser-deps web
+.PHONY: venv run test build clean fonts browser-deps web web-screenshot
 
 $(STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,10 @@ browser-deps:
 # The web simulator on http://127.0.0.1:8128 (loopback only)
 web: build
 	$(BIN)/parrot web
+
+# docs/web-sim.png, taken by the browser test
+web-screenshot: build browser-deps
+	PARROT_WEB_SCREENSHOT=docs/web-sim.png $(BIN)/python -m pytest -q tests/test_web_browser.py
 
 fonts:
 	$(BIN)/python tools/build_font_atlas.py

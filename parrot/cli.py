@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "parrot.bench.cli",  # bench display|ime|llm
     "parrot.ime.cli",  # ime keys|eval
     "parrot.llm.cli",  # chat, convert, models
+    "parrot.web.cli",  # web
 ]
 
 
