@@ -32,7 +32,6 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "port": Option(1, "I2C bus number (/dev/i2c-N)", min=0, max=255),
         "address": Option(0x3C, "I2C address of the OLED (0x3C or 0x3D)", min=0x03, max=0x77),
         "rotate": Option(0, "0, or 2 to turn the picture 180 degrees (panel mounted upside down)", (0, 2)),
-        "contrast": Option(200, "panel contrast 0-255", min=0, max=255),
         "partial_updates": Option(True, "send only the 8-row pages that changed"),
     },
     "keypad": {
@@ -52,6 +51,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "port": Option(1, "I2C bus number", min=0, max=255),
         "address": Option(0x36, "I2C address of the gauge", min=0x03, max=0x77),
         "poll_s": Option(30, "seconds between readings", min=1, max=3600),
+        "warn_percent": Option(15, "below this charge the status bar warns once (0 = never)", min=0, max=100),
+        "shutdown_percent": Option(5, "below this charge (not charging) the box shuts down safely (0 = never)", min=0, max=100),
     },
     "power": {
         "shutdown_command": Option(["poweroff"], "command run (after sync) by safe shutdown"),

@@ -3,8 +3,9 @@ import random
 
 import pytest
 
-from parrot.app.core import ScreenName
-from parrot.app.wiring import build_app
+from parrot.app.assemble import build_appliance
+from parrot.app.state import ScreenName
+from parrot.boards.test import TestBoard
 from parrot.config import Config, validate
 from parrot.events import LlmDone, LlmToken
 from parrot.ui.markdown import MarkdownStream, render_markdown
@@ -108,11 +109,23 @@ def test_a_long_bracket_is_not_held_forever():
 
 # ---- on the screen -----------------------------------------------------------------------
 
-def _chat_app(tmp_path):
-    app = build_app(Config(validate({"ui": {"splash_s": 0.0}})), tmp_path, now=0.0, wall_clock_base=0.0)
-    chat = app.screens[ScreenName.CHAT]
-    chat.ask("鹦鹉？")
-    return app, chat
+@pytest.fixture
+def chat_app(tmp_path):
+    made = []
+
+    def make(name):
+        appliance = build_appliance(TestBoard(), Config(validate({"ui": {"splash_s": 0.0}})), tmp_path / name,
+                                    backend="echo")
+        made.append(appliance)
+        appliance.tick()  # the echo engine "loads"
+        app = appliance.app
+        chat = app.screens[ScreenName.CHAT]
+        chat.ask("鹦鹉？")
+        return app, chat
+
+    yield make
+    for appliance in made:
+        appliance.close()
 
 
 def _stream(app, chat, pieces):
@@ -125,8 +138,8 @@ def _stream(app, chat, pieces):
     ("**你好**，我是*鹦鹉*。", "你好，我是鹦鹉。"),
     ("# 标题\n- 一\n- 二", "标题\n▪ 一\n▪ 二"),
 ])
-def test_answer_frame_shows_no_markup(tmp_path, raw, plain):
-    app, chat = _chat_app(tmp_path / "md")
+def test_answer_frame_shows_no_markup(chat_app, raw, plain):
+    app, chat = chat_app("md")
     tokens = [raw[i:i + 2] for i in range(0, len(raw), 2)]
     drawn = list(_stream(app, chat, tokens))
     app.handle(LlmDone(chat.request))
@@ -134,24 +147,20 @@ def test_answer_frame_shows_no_markup(tmp_path, raw, plain):
     assert chat.turns[-1].answer == raw  # the history keeps what the model said
     assert all(chat.view.text.startswith(d) for d in drawn)  # streamed text never jumped
     # the same frame as an answer that was plain text all along
-    app2, chat2 = _chat_app(tmp_path / "plain")
+    app2, chat2 = chat_app("plain")
     list(_stream(app2, chat2, [plain]))
     app2.handle(LlmDone(chat2.request))
     assert app2.render().image.tobytes() == frame
     # and not the frame of the raw markup
-    app3, chat3 = _chat_app(tmp_path / "raw")
+    app3, chat3 = chat_app("raw")
     chat3.view.append(raw)
     assert app3.render().image.tobytes() != frame
 
 
-def test_random_markup_streams_the_same_however_split():
-    rng = random.Random(11)
-    alphabet = list("*_~`[]()!#->\\ \n1.a中") + ["```", "**", "- ", "1. ", "](u)"]
-    for _ in range(300):
-        raw = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 50)))
-        final = render_markdown(raw)
-        md, shown = MarkdownStream(), ""
-        for ch in raw:
-            shown += md.feed(ch)
-            assert final.startswith(shown), raw
-        assert shown + md.finish() == final, raw
+def test_markdown_after_a_folded_thought(chat_app):
+    app, chat = chat_app("think")
+    raw = "<think>\n嗯，打招呼。\n</think>\n\n**你好**！\n- 我是鹦鹉"
+    list(_stream(app, chat, [raw[i:i + 3] for i in range(0, len(raw), 3)]))
+    assert chat.view.text.endswith("答：〔思考6字 C〕\n你好！\n▪ 我是鹦鹉")
+    app.handle(LlmDone(chat.request))
+    assert chat.view.text.endswith("答：〔思考6字 C〕\n你好！\n▪ 我是鹦鹉")

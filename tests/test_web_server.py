@@ -10,7 +10,7 @@ from parrot.display.oled import open_oled
 from parrot.errors import UserError
 from parrot.keypad.fakes import FakeSeedKeypadBus
 from parrot.keys import Key
-from parrot.web.cli import check_loopback
+from parrot.web.server import check_loopback
 from parrot.web.server import WebSimServer
 
 

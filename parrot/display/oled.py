@@ -71,8 +71,17 @@ class OledDisplay:
         d.data(pages[page, c0:c1 + 1].tolist())
         self.pushes += 1
 
-    def contrast(self, level: int) -> None:
-        self.device.contrast(level)
+    def set_contrast(self, level: int) -> None:
+        try:
+            self.device.contrast(level)
+        except OSError as e:
+            self._lost(e)
+
+    def power(self, on: bool) -> None:
+        try:
+            self.device.show() if on else self.device.hide()
+        except OSError as e:
+            self._lost(e)
 
     def close(self) -> None:
         try:
@@ -100,9 +109,6 @@ def make_luma_device(chip: str, bus=None, port: int = 1, address: int = 0x3C, ro
     return device
 
 
-def open_oled(chip: str, port: int, address: int, rotate: int = 0, contrast: int | None = None,
-              partial: bool = True, bus=None) -> OledDisplay:
-    display = OledDisplay(make_luma_device(chip, bus=bus, port=port, address=address, rotate=rotate), chip, partial)
-    if contrast is not None:
-        display.contrast(contrast)
-    return display
+def open_oled(chip: str, port: int, address: int, rotate: int = 0, partial: bool = True, bus=None) -> OledDisplay:
+    """The panel's contrast is the user's setting: the runtime applies it at boot (SetContrast)."""
+    return OledDisplay(make_luma_device(chip, bus=bus, port=port, address=address, rotate=rotate), chip, partial)

@@ -264,6 +264,20 @@ class Model:
 
         return self._stream(full, s, on_progress, record)
 
+    def restore(self, turns, system: str | None = None) -> None:
+        """Make ((question, answer), ...) the conversation so far, as if chat() had produced it:
+        the next chat() continues it (the KV cache is rebuilt by its prefill)."""
+        t = self.template
+        bos = [self.info["bos"]] if self.info["add_bos"] and self.info["bos"] >= 0 else []
+        self._system = bos + self._segments(t.system(system))
+        self._system_text = system
+        end_ids = self._segments(t.end_of_answer())
+        self._turns = []
+        for question, answer in turns:
+            pre, post = t.user(question, False)
+            self._turns.append(self._segments(pre) + self._c.tokenize(question, False) + self._segments(post)
+                               + self._c.tokenize(answer, False) + end_ids)
+
     @property
     def history_tokens(self) -> int:
         """Tokens the conversation occupies (system + finished turns)."""

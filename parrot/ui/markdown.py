@@ -259,7 +259,8 @@ def _is_emphasis(c: str, n: int, before: str, after: str) -> bool:
     return True
 
 
-def render_markdown(text: str) -> str:
-    """The whole text at once (a saved answer): the same as streaming it."""
+def render_markdown(text: str, final: bool = True) -> str:
+    """The whole text at once: the same as streaming it. final=False: an answer still arriving
+    (what is held stays held, exactly as the stream shows it so far)."""
     md = MarkdownStream()
-    return md.feed(text) + md.finish()
+    return md.feed(text) + (md.finish() if final else "")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import json
 import logging
 from importlib import resources
@@ -24,11 +25,24 @@ from typing import Callable
 
 from aiohttp import WSMsgType, web
 
+from parrot.errors import UserError
 from parrot.keys import Key
 
 log = logging.getLogger(__name__)
 
 FRAME_POLL_S = 0.03  # how often the panel is read back (the app draws at most ui.fps a second)
+
+
+def check_loopback(host: str) -> str:
+    """The simulator is for this machine only: it serves no one else."""
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise UserError(f"--host {host}: the web simulator listens on loopback only (127.0.0.1 or ::1)")
 
 
 class WebSimServer:

@@ -1,20 +1,34 @@
-"""Settings: `*`/`#` pick a row, D (or #-long) next value, B previous value, A back. Saved at once."""
+"""Settings: `*`/`#` pick a row, D (or #-long) next value, B previous value, A back. Saved at once.
+Speech settings are listed only where the board can speak / listen."""
 
 from __future__ import annotations
 
-from parrot.app.core import ScreenName
 from parrot.app.effects import SaveSettings, SetContrast
 from parrot.app.screens.base import PagedList, Screen, pressed
 from parrot.app.settings import SETTINGS, cycle
+from parrot.app.state import ScreenName
 from parrot.keys import Key
 
 
 class SettingsScreen(Screen):
     name = ScreenName.SETTINGS
+    title = "设置"
+    KEYS = (("*#", "选择"), ("1-4", "选第N行"), ("D", "下一个值"), ("B", "上一个值"), ("A", "返回"))
 
     def __init__(self, app):
         super().__init__(app)
-        self.list = PagedList(count=len(SETTINGS))
+        self.list = PagedList()
+        self.enter(app.now)
+
+    def offered(self) -> list:
+        status = self.app.status
+        can = {"": True, "speak": status.tts_ready, "listen": status.asr_ready}
+        return [s for s in SETTINGS if can[s.needs]]
+
+    def enter(self, now: float) -> None:
+        self.rows = self.offered()
+        self.list.count = len(self.rows)
+        self.list.index = min(self.list.index, self.list.count - 1)
 
     def handle(self, event) -> None:
         if self.list.handle_nav(event):
@@ -29,7 +43,7 @@ class SettingsScreen(Screen):
             self.app.dirty = True
 
     def change(self, step: int) -> None:
-        setting = SETTINGS[self.list.index]
+        setting = self.rows[self.list.index]
         values = self.app.settings
         values[setting.key] = cycle(setting.key, values[setting.key], step)
         self.app.effect(SaveSettings(dict(values)))
@@ -38,6 +52,6 @@ class SettingsScreen(Screen):
         self.app.dirty = True
 
     def render(self, canvas, now: float) -> None:
-        self.title_bar(canvas, "设置", f"{self.list.index + 1}/{len(SETTINGS)}")
+        self.title_bar(canvas, self.title, f"{self.list.index + 1}/{len(self.rows)}")
         values = self.app.settings
-        self.list.render(canvas, [s.label for s in SETTINGS], values=[s.show(values[s.key]) for s in SETTINGS])
+        self.list.render(canvas, [s.label for s in self.rows], values=[s.show(values[s.key]) for s in self.rows])
