@@ -70,3 +70,57 @@ def test_loopback_only():
     for host in ("0.0.0.0", "192.168.1.5", "example.org"):
         with pytest.raises(UserError, match="loopback only"):
             check_loopback(host)
+
+
+def test_web_board_runs_the_appliance_through_the_page_protocol(tmp_path):
+    """Without a browser: the WebBoard built by build_appliance, a websocket client pressing keys."""
+    import aiohttp
+
+    from parrot.app.assemble import build_appliance
+    from parrot.boards.web import WebBoard
+    from parrot.config import Config, validate
+    from parrot.events import Quit
+
+    urls = []
+    board = WebBoard(port=0, on_ready=urls.append)
+    appliance = build_appliance(board, Config(validate({"ui": {"splash_s": 0}})), tmp_path, backend="echo")
+    board.server.describe = lambda: {"screen": appliance.screen}
+    screens, frames = [], []
+
+    async def client():
+        while not urls:
+            await asyncio.sleep(0.02)
+        async with aiohttp.ClientSession() as session, session.ws_connect(urls[0] + "ws") as ws:
+
+            async def until_screen(name):
+                for _ in range(200):
+                    async with session.get(urls[0] + "state") as r:
+                        if (await r.json())["screen"] == name:
+                            screens.append(name)
+                            return
+                    await asyncio.sleep(0.02)
+
+            await until_screen("splash")
+            for down in (True, False):
+                await ws.send_str(json.dumps({"key": "5", "down": down}))
+                await asyncio.sleep(0.1)
+            await until_screen("menu")
+            await asyncio.sleep(0.2)
+            async for msg in ws:  # the frames, up to the one the panel holds now (the menu)
+                if msg.type == aiohttp.WSMsgType.BINARY:
+                    frames.append(msg.data)
+                    if msg.data == board.frame().tobytes():
+                        break
+        appliance.post(Quit("test"))
+
+    async def main():
+        task = asyncio.ensure_future(client())
+        await appliance.run()
+        await task
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), 20))
+    finally:
+        appliance.close()
+    assert screens == ["splash", "menu"]
+    assert frames[-1] == board.frame().tobytes() and len(frames) >= 2  # the menu came after what was there

@@ -1,6 +1,6 @@
 """The web simulator's board: the sim board whose screen and keypad live in a browser page.
 
-The display is luma's real OLED driver on the simulator's fake bus (the page shows the panel's
+The display is the sim board's: luma's real OLED driver on the fake bus (the page shows the panel's
 RAM as the controller decoded it); the keypad is the device's own seed-module driver on a fake
 I2C bus that the page holds keys on, so the poller, debouncer and long-press tracker that read
 it are the device's. Real time (a person clicks); the server is the board's task.
@@ -19,17 +19,12 @@ class WebBoard(SimBoard):
 
     def __init__(self, chip: str = "ssd1306", battery_percent: float | None = 80.0, host: str = "127.0.0.1",
                  port: int = 8128, partial: bool = True, on_ready: Callable[[str], None] | None = None):
-        super().__init__(chip=chip, battery_percent=battery_percent, headless=False, partial=partial)
+        super().__init__(chip=chip, battery_percent=battery_percent, headless=False, partial=partial, terminal=False)
         from parrot.keypad.fakes import FakeSeedKeypadBus
         from parrot.web.server import WebSimServer
 
         self.keypad_bus = FakeSeedKeypadBus(clock=self.clock.now)
         self.server = WebSimServer(self.oled_bus, self.keypad_bus, host, port, on_ready=on_ready)
-
-    def display(self):
-        from parrot.display.oled import open_oled
-
-        return open_oled(self.chip, port=1, address=0x3C, bus=self.oled_bus, partial=self.partial)
 
     def keypad(self):
         from parrot.keypad.seed_module import SeedKeypadModule
