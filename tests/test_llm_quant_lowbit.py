@@ -1,0 +1,64 @@
+"""Q2_K, Q3_K, IQ4_NL and IQ4_XS (parrot/llm/core/kernels_lowbit.c): the dequantizer element for
+element against the gguf package's numpy dequantizer, and every kernel set's integer dot against
+dequantize-then-dot, on random blocks (the gguf package cannot quantize to these types; any bit
+pattern is a valid block once its f16 scales are finite)."""
+from __future__ import annotations
+
+import gguf
+import numpy as np
+import pytest
+from gguf import GGMLQuantizationType as QT
+
+from llm_engine_util import q8_activations
+from parrot.llm import _core
+
+LOWBIT = [QT.Q2_K, QT.Q3_K, QT.IQ4_NL, QT.IQ4_XS]
+SETS = [s for s in _core.kernel_sets() if s != "f32"]
+# where each format keeps its f16 super-block scales (byte offsets in a block)
+F16_AT = {QT.Q2_K: (80, 82), QT.Q3_K: (108,), QT.IQ4_NL: (0,), QT.IQ4_XS: (0,)}
+
+
+def random_blocks(qt: QT, n_blocks: int, rng) -> np.ndarray:
+    size = gguf.GGML_QUANT_SIZES[qt][1]
+    raw = rng.integers(0, 256, (n_blocks, size), dtype=np.uint8)
+    for at in F16_AT[qt]:
+        scale = (rng.uniform(0.001, 0.05, n_blocks) * rng.choice([-1, 1], n_blocks)).astype(np.float16)
+        raw[:, at:at + 2] = scale.view(np.uint8).reshape(-1, 2)
+    return raw
+
+
+@pytest.mark.parametrize("qt", LOWBIT, ids=lambda t: t.name)
+def test_dequantize_matches_gguf(qt):
+    rng = np.random.default_rng(1000 + int(qt))
+    n_blocks = 64 if gguf.GGML_QUANT_SIZES[qt][0] == 32 else 16
+    raw = random_blocks(qt, n_blocks, rng)
+    ref = gguf.quants.dequantize(raw, qt).reshape(-1)
+    got = np.frombuffer(_core.dequantize(int(qt), raw.tobytes(), ref.size), np.float32)
+    assert np.isfinite(ref).all() and np.abs(ref).max() > 0
+    np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-7 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("qt", LOWBIT, ids=lambda t: t.name)
+@pytest.mark.parametrize("kset", SETS)
+def test_integer_dot_matches_dequantize_then_dot(qt, kset):
+    rng = np.random.default_rng(2000 + int(qt))
+    rows, cols = 5, 512
+    raw = random_blocks(qt, rows * cols // gguf.GGML_QUANT_SIZES[qt][0], rng)
+    w = gguf.quants.dequantize(raw.reshape(rows, -1), qt).astype(np.float64)
+    x = (rng.standard_normal((3, cols)) * rng.uniform(0.1, 10, (3, 1))).astype(np.float32)
+    got = np.frombuffer(_core.matmul_int8(int(qt), raw.tobytes(), rows, cols, x.tobytes(), kset), np.float32)
+    ref = q8_activations(x.astype(np.float64)) @ w.T
+    np.testing.assert_allclose(got.reshape(3, rows), ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("qt", LOWBIT, ids=lambda t: t.name)
+def test_scalar_matmul_path_matches_numpy(qt):
+    """The f32 path (dequantize a row, dot in float) the engine falls back to."""
+    rng = np.random.default_rng(3000 + int(qt))
+    rows, cols = 7, 256
+    raw = random_blocks(qt, rows * cols // gguf.GGML_QUANT_SIZES[qt][0], rng)
+    w = gguf.quants.dequantize(raw.reshape(rows, -1), qt).astype(np.float64)
+    x = rng.standard_normal((2, cols)).astype(np.float32)
+    got = np.frombuffer(_core.matmul(int(qt), raw.tobytes(), rows, cols, x.tobytes(), 1), np.float32)
+    ref = x.astype(np.float64) @ w.T
+    np.testing.assert_allclose(got.reshape(2, rows), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
