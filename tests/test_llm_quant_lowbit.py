@@ -9,24 +9,11 @@ import numpy as np
 import pytest
 from gguf import GGMLQuantizationType as QT
 
-from llm_engine_util import q8_activations
-from parrot.llm import _core
+from llm_engine_util import Spec, q8_activations, random_blocks, reference_logits, write_tiny
+from parrot.llm import Model, _core
 
 LOWBIT = [QT.Q2_K, QT.Q3_K, QT.IQ4_NL, QT.IQ4_XS]
 SETS = [s for s in _core.kernel_sets() if s != "f32"]
-# where each format keeps its f16 super-block scales (byte offsets in a block)
-F16_AT = {QT.Q2_K: (80, 82), QT.Q3_K: (108,), QT.IQ4_NL: (0,), QT.IQ4_XS: (0,)}
-
-
-def random_blocks(qt: QT, n_blocks: int, rng) -> np.ndarray:
-    size = gguf.GGML_QUANT_SIZES[qt][1]
-    raw = rng.integers(0, 256, (n_blocks, size), dtype=np.uint8)
-    for at in F16_AT[qt]:
-        scale = (rng.uniform(0.001, 0.05, n_blocks) * rng.choice([-1, 1], n_blocks)).astype(np.float16)
-        raw[:, at:at + 2] = scale.view(np.uint8).reshape(-1, 2)
-    return raw
-
-
 @pytest.mark.parametrize("qt", LOWBIT, ids=lambda t: t.name)
 def test_dequantize_matches_gguf(qt):
     rng = np.random.default_rng(1000 + int(qt))
@@ -62,3 +49,26 @@ def test_scalar_matmul_path_matches_numpy(qt):
     got = np.frombuffer(_core.matmul(int(qt), raw.tobytes(), rows, cols, x.tobytes(), 1), np.float32)
     ref = x.astype(np.float64) @ w.T
     np.testing.assert_allclose(got.reshape(2, rows), ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("qt", LOWBIT, ids=lambda t: t.name)
+def test_tiny_model_forward_matches_numpy(tmp_path, qt):
+    """A whole forward pass with every big matrix in the format, against the numpy reference
+    computed from the gguf package's dequantization of the same file: exactly on the f32 path;
+    through the integer kernels within the 8-bit activation rounding (the reference rounds too,
+    but a float32 rounding difference can flip one activation's rounding and the random model
+    amplifies it; Q2_K's subtracted minimums cancel most, so it differs most)."""
+    t = write_tiny(tmp_path / "m.gguf", Spec(arch="qwen2", wtype=qt, n_embd=256, n_ff=512, n_head=4, n_head_kv=2))
+    ids = list(range(30, 42))
+    ref = reference_logits(t, ids, kv_f16=True, act_q8=False)
+    with Model(t.path, threads=2, context=64, kernels="f32") as m:
+        got = m.eval(ids)
+    assert np.abs(got - ref).max() < 1e-4 * np.abs(ref).max()
+    ref = reference_logits(t, ids, kv_f16=True, act_q8=True)
+    top2 = np.sort(ref, axis=1)[:, -2:]
+    clear = top2[:, 1] - top2[:, 0] > 0.05 * np.abs(ref).max()
+    for kset in SETS:
+        with Model(t.path, threads=2, context=64, kernels=kset) as m:
+            got = m.eval(ids)
+        assert np.abs(got - ref).max() < 2e-2 * np.abs(ref).max(), kset
+        assert (got.argmax(1) == ref.argmax(1))[clear].all(), kset
