@@ -165,6 +165,17 @@ def test_bad_files_are_one_line_errors(tmp_path, capsys, content):
     assert rc == 1 and out == "" and err.count("\n") == 1 and err.startswith("parrot: ")
 
 
+def test_deeply_nested_arrays_are_an_error(tmp_path):
+    import struct
+
+    key = b"a.b"
+    body = struct.pack("<Q", len(key)) + key + struct.pack("<I", 9) + (struct.pack("<IQ", 9, 1) * 2000)
+    path = tmp_path / "nested.gguf"
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + body)
+    with pytest.raises(UserError, match="nested too deep"):
+        inspect_path(path)
+
+
 def test_truncated_real_header_is_an_error(tmp_path, capsys):
     good = _write(tmp_path / "ok.gguf").read_bytes()
     for cut in (30, 200, 1000):

@@ -62,7 +62,7 @@ class _Reader:
         n = self.scalar("<Q")
         return bytes(self.take(n)).decode("utf-8", errors="replace")
 
-    def value(self, vtype: int, keep_arrays: bool):
+    def value(self, vtype: int, keep_arrays: bool, depth: int = 0):
         if vtype in _SCALARS:
             return self.scalar(_SCALARS[vtype])
         if vtype == _STRING:
@@ -70,6 +70,8 @@ class _Reader:
         if vtype != _ARRAY:
             raise self.fail(f"unknown value type {vtype}")
         etype, n = self.scalar("<I"), self.scalar("<Q")
+        if depth > 4:
+            raise self.fail("arrays nested too deep")
         if n > _MAX_COUNT:
             raise self.fail(f"array of {n} elements")
         if etype in _SCALARS and not keep_arrays:  # skipped, only counted
@@ -79,7 +81,7 @@ class _Reader:
             for _ in range(n):
                 self.take(self.scalar("<Q"))
             return _Array(etype, n)
-        return [self.value(etype, keep_arrays) for _ in range(n)]
+        return [self.value(etype, keep_arrays, depth + 1) for _ in range(n)]
 
 
 @dataclass(frozen=True)
