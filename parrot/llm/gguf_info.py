@@ -36,6 +36,13 @@ SUPPORTED_TOKENIZERS = ("gpt2",)
 
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
+
+
+def _show(text: str, limit: int = 80) -> str:
+    """A string from the file, safe to print: escaped control characters, bounded length."""
+    from parrot.llm.engine import printable
+
+    return printable(text[:limit]) + ("..." if len(text) > limit else "")
 _MAX_COUNT = 1 << 40
 
 
@@ -159,7 +166,7 @@ def _parse(r: _Reader, size: int) -> GGUFHeader:
         name = r.string()
         n_dims = r.scalar("<I")
         if n_dims > 4:
-            raise r.fail(f"tensor {name} with {n_dims} dimensions")
+            raise r.fail(f"tensor {_show(name)} with {n_dims} dimensions")
         shape = tuple(r.scalar("<Q") for _ in range(n_dims))
         tensors.append(TensorInfo(name, shape, r.scalar("<I"), r.scalar("<Q")))
     return GGUFHeader(p, version, meta, tensors, size)
@@ -220,25 +227,25 @@ def inspect_file(path: str | os.PathLike) -> Inspection:
     if not arch:
         reasons.append("metadata general.architecture is missing")
     elif arch not in SUPPORTED_ARCHS:
-        reasons.append(f"architecture '{arch}' is not supported ({', '.join(SUPPORTED_ARCHS)} are)")
+        reasons.append(f"architecture '{_show(arch)}' is not supported ({', '.join(SUPPORTED_ARCHS)} are)")
     bad = {}
     for t in h.tensors:
         if t.type_name not in SUPPORTED_TYPES:
             bad.setdefault(t.type_name, []).append(t.name)
     for tname, names in sorted(bad.items()):
         more = f" and {len(names) - 1} more" if len(names) > 1 else ""
-        reasons.append(f"tensor type {tname} is not supported ({names[0]}{more})")
+        reasons.append(f"tensor type {tname} is not supported ({_show(names[0])}{more})")
     if tok_model not in SUPPORTED_TOKENIZERS:
-        reasons.append(f"tokenizer model '{tok_model}' is not supported (only gpt2-style BPE)")
+        reasons.append(f"tokenizer model '{_show(tok_model)}' is not supported (only gpt2-style BPE)")
     kernels = ""
     if not reasons:  # nothing the header shows: the loader decides (shapes, names, values)
         reasons, kernels = _check_loader(h.path)
     return Inspection(
-        path=h.path, file_size=h.file_size, version=h.version, arch=arch or "?",
-        name=str(meta.get("general.name", "")), n_params=sum(t.n_elements for t in h.tensors),
+        path=h.path, file_size=h.file_size, version=h.version, arch=_show(arch) or "?",
+        name=_show(str(meta.get("general.name", ""))), n_params=sum(t.n_elements for t in h.tensors),
         type_counts=dict(counts.most_common()), context_length=hp("context_length"), n_layers=hp("block_count"),
         n_embd=hp("embedding_length"), chat_template=isinstance(meta.get("tokenizer.chat_template"), str),
-        tokenizer=tok_model + (f" (pre: {pre})" if isinstance(pre, str) else ""),
+        tokenizer=_show(tok_model) + (f" (pre: {_show(pre)})" if isinstance(pre, str) else ""),
         n_vocab=tokens.n if isinstance(tokens, _Array) else None,
         runnable=not reasons, reasons=reasons, kernels=kernels)
 
