@@ -4,6 +4,10 @@ dequantize-then-dot, on random blocks (the gguf package cannot quantize to these
 pattern is a valid block once its f16 scales are finite)."""
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import gguf
 import numpy as np
 import pytest
@@ -72,3 +76,38 @@ def test_tiny_model_forward_matches_numpy(tmp_path, qt):
             got = m.eval(ids)
         assert np.abs(got - ref).max() < 2e-2 * np.abs(ref).max(), kset
         assert (got.argmax(1) == ref.argmax(1))[clear].all(), kset
+
+
+ROOT = Path(__file__).resolve().parent.parent
+CORE = ROOT / "parrot" / "llm" / "core"
+
+
+def _build_driver(cc: str, out: Path) -> None:
+    srcs = [ROOT / "tests/c/lowbit_test.c"] + sorted(CORE.glob("kernels*.c")) + [CORE / "quant.c"]
+    subprocess.run([cc, "-O2", "-std=c11", "-Wall", "-Werror", f"-I{CORE}", *map(str, srcs), "-lm", "-o", str(out)],
+                   check=True, timeout=300)
+
+
+@pytest.mark.skipif(not shutil.which("cc"), reason="no C compiler")
+def test_c_driver_every_set_of_this_cpu(tmp_path):
+    exe = tmp_path / "lowbit_test"
+    _build_driver("cc", exe)
+    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "lowbit: all passed" in r.stdout, r.stdout + r.stderr
+    assert r.stdout.splitlines()[0].split()[1:] == _core.kernel_sets()
+
+
+ARM_CC, QEMU = shutil.which("aarch64-linux-gnu-gcc"), shutil.which("qemu-aarch64")
+
+
+@pytest.mark.skipif(not (ARM_CC and QEMU), reason="no aarch64 cross compiler / qemu-aarch64 (make test-arm-kernels installs them)")
+def test_c_driver_on_aarch64_under_qemu(tmp_path):
+    """The NEON and dot-product bodies (kernels_lowbit_arm.inc) on an emulated Cortex-A76 (has
+    sdot) and Cortex-A53 (has not), against the portable reference."""
+    exe = tmp_path / "lowbit_test_arm"
+    _build_driver(ARM_CC, exe)
+    for cpu, sets in (("cortex-a76", "dotprod neon portable f32"), ("cortex-a53", "neon portable f32")):
+        r = subprocess.run([QEMU, "-cpu", cpu, "-L", "/usr/aarch64-linux-gnu", str(exe)], capture_output=True,
+                           text=True, timeout=300)
+        assert r.returncode == 0 and "lowbit: all passed" in r.stdout, cpu + r.stdout + r.stderr
+        assert r.stdout.splitlines()[0] == f"sets: {sets}", cpu

@@ -12,7 +12,7 @@
 #define QK_K 256
 
 /* the 16 values an IQ4 nibble selects (ggml's kvalues_iq4nl) */
-static const int8_t IQ4_VALUES[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+const int8_t pl_iq4_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
 
 int pl_is_lowbit(uint32_t type) {
     return type == PL_Q2_K || type == PL_Q3_K || type == PL_IQ4_NL || type == PL_IQ4_XS;
@@ -54,8 +54,8 @@ static int iq4_xs_scale(const uint8_t *b, int ib) {
 /* 16 nibble bytes -> 32 weights: low nibbles first, then high ones */
 static void unpack_iq4(const uint8_t *qs, int8_t w[32]) {
     for (int j = 0; j < 16; j++) {
-        w[j] = IQ4_VALUES[qs[j] & 0xf];
-        w[j + 16] = IQ4_VALUES[qs[j] >> 4];
+        w[j] = pl_iq4_values[qs[j] & 0xf];
+        w[j + 16] = pl_iq4_values[qs[j] >> 4];
     }
 }
 
@@ -255,7 +255,7 @@ static inline __m256i iq4_weights(const uint8_t *qs, __m256i table) {
 }
 
 static inline __m256i iq4_table(void) {
-    const __m128i t = _mm_loadu_si128((const __m128i *)IQ4_VALUES);
+    const __m128i t = _mm_loadu_si128((const __m128i *)pl_iq4_values);
     return _mm256_set_m128i(t, t);
 }
 

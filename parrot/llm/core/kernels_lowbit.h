@@ -14,6 +14,9 @@
 
 enum { PL_IQ4_NL = 20, PL_IQ4_XS = 23 };
 
+/* the 16 values an IQ4 nibble selects (ggml's kvalues_iq4nl) */
+extern const int8_t pl_iq4_values[16];
+
 /* 1 if type is one of these formats (then pl_dequant_lowbit handles it) */
 int pl_is_lowbit(uint32_t type);
 void pl_dequant_lowbit(uint32_t type, const uint8_t *src, float *dst, int64_t n);
@@ -31,6 +34,7 @@ float pl_dot_iq4_xs_avx2(int n, const void *row, const pl_q8a *a);
 #define PL_LOWBIT_DOTS_PORTABLE                                                                   \
     [PL_Q2_K] = pl_dot_q2_k_ref, [PL_Q3_K] = pl_dot_q3_k_ref, [PL_IQ4_NL] = pl_dot_iq4_nl_ref, \
     [PL_IQ4_XS] = pl_dot_iq4_xs_ref
+/* (the aarch64 sets' entries, NAME(dot_q2_k) ..., are listed by kernels_lowbit_arm.inc) */
 #define PL_LOWBIT_DOTS_AVX2                                                                         \
     [PL_Q2_K] = pl_dot_q2_k_avx2, [PL_Q3_K] = pl_dot_q3_k_avx2, [PL_IQ4_NL] = pl_dot_iq4_nl_avx2, \
     [PL_IQ4_XS] = pl_dot_iq4_xs_avx2
