@@ -74,6 +74,13 @@ class ShutdownFailed(Event):
 
 
 @dataclass(frozen=True)
+class SpeechState(Event):
+    """The speaker started or stopped speaking (the status bar's speech indicator)."""
+
+    speaking: bool
+
+
+@dataclass(frozen=True)
 class Heard(Event):
     """A finished transcript from speech input (the voice parts post it)."""
 

@@ -200,7 +200,8 @@ def build_appliance(board: Board, config: Config, data_dir: Path, backend: str =
         big_font = load_font(16)
     except Exception:  # the 16 px atlas is optional; the clock then uses the text font
         big_font = None
-    voice = Voice(board.audio_in(), board.audio_out(), tts=tts, asr=asr)
+    voice = Voice(board.audio_in(), board.audio_out(), tts=tts, asr=asr, speed=config.tts.speed,
+                  volume=config.tts.volume, threaded=not board.clock.virtual)
     ui, battery = config.ui, config.battery
     deps = AppDeps(
         new_input_session=make_input_session_factory(data_dir, font),

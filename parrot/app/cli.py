@@ -12,6 +12,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from parrot.cliargs import float_range, int_range, percent_or_none, utf8_file, utf8_text
 from parrot.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -30,19 +31,20 @@ def register(sub) -> None:
         + "\n\nHeadless: " + script_doc.strip(),
     )
     p.add_argument("--config", help="config TOML (default: the search path)")
-    p.add_argument("--keys", help="compact key sequence, e.g. '+0 64426 D !' (see above)")
-    p.add_argument("--script", help="script file (see above)")
+    p.add_argument("--keys", type=utf8_text, help="compact key sequence, e.g. '+0 64426 D !' (see above)")
+    p.add_argument("--script", type=utf8_file, help="script file (see above)")
     p.add_argument("--record", metavar="OUT.gif", help="write an animated GIF of the session")
     p.add_argument("--frames", metavar="DIR", help="write a PNG for every changed frame (4x, crisp)")
-    p.add_argument("--exit-after", type=float, metavar="SECONDS", help="stop after this long (simulated time when headless)")
+    p.add_argument("--exit-after", type=float_range(0, 1e9), metavar="SECONDS", help="stop after this long (simulated time when headless)")
     p.add_argument("--backend", choices=("llm", "echo"), default="llm",
                    help="chat engine: the configured model (default), or 'echo' that repeats the question (tests, demos)")
     p.add_argument("--model", help="model to load (overrides llm.model)")
-    p.add_argument("--battery", default="80", help="simulated battery percent, or 'none' for no gauge")
+    p.add_argument("--battery", type=percent_or_none, default="80", help="simulated battery percent, or 'none' for no gauge")
     p.add_argument("--clock", help="wall clock at start, 'YYYY-MM-DD HH:MM' (default: now)")
     p.add_argument("--chip", default="ssd1306", choices=("ssd1306", "sh1106", "ssd1309"), help="emulated OLED controller")
     p.add_argument("--term-style", default="half", choices=("half", "braille"), help="terminal drawing")
     p.add_argument("--headless", action="store_true", help="no terminal even without a script")
+    p.add_argument("--wav-out", metavar="OUT.wav", help="speak answers (tts.* config) and record what is said, silences included")
     p.add_argument("--fresh", action="store_true",
                    help="factory settings and no learned words (a throw-away state directory): reproducible recordings")
     p.set_defaults(func=cmd_sim)
@@ -53,11 +55,11 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("render", help="render text to a PNG in the OLED font")
-    p.add_argument("text", help="text (\\n for new lines); '-' reads stdin")
+    p.add_argument("text", type=utf8_text, help="text (\\n for new lines); '-' reads stdin")
     p.add_argument("-o", "--output", required=True, help="PNG file")
     p.add_argument("--size", type=int, default=12, choices=(12, 16), help="font pixel size")
-    p.add_argument("--width", type=int, default=128, help="wrap width in pixels")
-    p.add_argument("--scale", type=int, default=4, help="integer upscaling")
+    p.add_argument("--width", type=int_range(8, 4096), default=128, help="wrap width in pixels")
+    p.add_argument("--scale", type=int_range(1, 32), default=4, help="integer upscaling")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("config", help="show the effective config, or document every key")
@@ -102,13 +104,15 @@ def cmd_sim(args) -> int:
             raise UserError(f"--battery {args.battery!r}: a percent or 'none'") from None
 
     board = SimBoard(chip=args.chip, battery_percent=percent, wall_start=wall, headless=headless,
-                     term_style=args.term_style, partial=config.display.partial_updates)
+                     term_style=args.term_style, partial=config.display.partial_updates,
+                     record_speech=bool(args.wav_out))
+    tts = _sim_voice(config) if args.wav_out else None
     recorder = FrameRecorder(args.frames) if (args.record or args.frames) else None
     on_frame = (lambda t: recorder.add(t, board.frame())) if recorder else None
     # Settings, history and learned words; models always come from the data directory.
     state_dir = Path(tempfile.mkdtemp(prefix="parrot-sim-")) if args.fresh else data_dir()
     appliance = build_appliance(board, config, state_dir, backend=args.backend, seed=0 if headless else None,
-                                on_frame=on_frame)
+                                on_frame=on_frame, tts=tts)
     try:
         if headless:
             end = _run_headless(appliance, board, steps, args, recorder)
@@ -117,6 +121,10 @@ def cmd_sim(args) -> int:
                 print(f"wrote {args.record} ({len(recorder.frames)} frames, {end:.1f} s)")
             if args.frames:
                 print(f"wrote {len(recorder.frames)} frames to {args.frames}")
+            if args.wav_out:
+                board.speech_recording.save(args.wav_out)
+                seconds = board.speech_recording.samples().size / board.speech_recording.rate
+                print(f"wrote {args.wav_out} ({seconds:.1f} s)")
         else:
             _run_interactive(appliance, args)
     finally:
@@ -124,6 +132,16 @@ def cmd_sim(args) -> int:
         if args.fresh:
             shutil.rmtree(state_dir, ignore_errors=True)
     return 0
+
+
+def _sim_voice(config):
+    """The configured voice for --wav-out (espeak, with the reason, when it cannot load)."""
+    from parrot.speech.tts import load_tts
+
+    tts, note = load_tts(config["tts"])
+    if note:
+        print(f"parrot: {note}", file=sys.stderr)
+    return tts
 
 
 def _run_headless(appliance, board, steps, args, recorder) -> float:

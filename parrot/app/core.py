@@ -13,7 +13,7 @@ import logging
 from parrot.app.effects import Effect, LoadModel, SetContrast, Shutdown
 from parrot.app.screens import build_screens
 from parrot.app.state import SAMPLE_PROMPTS, AppDeps, ModelEntry, ScreenName, Status  # noqa: F401 (re-exported)
-from parrot.events import (BatteryReading, Event, Heard, KeyEvent, LlmDone, LlmLoaded, LlmProgress, LlmToken,
+from parrot.events import (BatteryReading, Event, Heard, KeyEvent, SpeechState, LlmDone, LlmLoaded, LlmProgress, LlmToken,
                            ShutdownFailed, Tick)
 from parrot.keys import Key, KeyAction
 from parrot.ui.canvas import Canvas
@@ -65,6 +65,10 @@ class App:
         # (an answer keeps streaming while the user looks at the menu).
         if isinstance(event, (LlmToken, LlmProgress, LlmDone)):
             self.screens[ScreenName.CHAT].on_llm(event)
+            return
+        if isinstance(event, SpeechState):
+            self.status.speaking = event.speaking
+            self.dirty = True
             return
         if isinstance(event, Heard):
             self.screens[ScreenName.INPUT].on_heard(event.text)

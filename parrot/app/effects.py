@@ -77,8 +77,17 @@ class Speak(Effect):
 
 
 @dataclass(frozen=True)
+class SpeakStream(Effect):
+    """More of the answer being written, to be spoken as it comes (cut into sentences by the
+    voice); end=True: the answer is complete, say what is left."""
+
+    text: str
+    end: bool = False
+
+
+@dataclass(frozen=True)
 class StopSpeaking(Effect):
-    pass
+    """Barge-in: silence now and forget what was queued."""
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from parrot.app.core import App
 from parrot.app.settings import save_settings
 from parrot.app.voice import Voice
 from parrot.clock import Clock
-from parrot.events import Event, LlmDone, LlmLoaded, Quit, ShutdownFailed, Tick
+from parrot.events import Event, LlmDone, LlmLoaded, Quit, ShutdownFailed, SpeechState, Tick
 from parrot.storage import atomic_write
 
 log = logging.getLogger(__name__)
@@ -170,6 +170,9 @@ class Runtime:
                 self.stopped = True
                 continue
             self._dispatch(event)
+        speaking = self.voice.speaking
+        if speaking != self.app.status.speaking:  # the status bar's speech indicator
+            self._dispatch(SpeechState(speaking))
         if self.app.wants_frame and now - self.last_frame >= self.min_frame_gap - 1e-9:
             self.app.render()
             self.display.show(self.app.canvas.image)
@@ -212,6 +215,8 @@ class Runtime:
             self.display.set_contrast(effect.level)
         elif isinstance(effect, fx.Speak):
             self.speech.submit(call(self.voice.say, effect.text), _logged)
+        elif isinstance(effect, fx.SpeakStream):
+            self.voice.stream(effect.text, effect.end)
         elif isinstance(effect, fx.StopSpeaking):
             self.voice.hush()
         elif isinstance(effect, fx.Shutdown):
@@ -251,7 +256,7 @@ class Runtime:
         self.llm.close(wait=wait)
         self.speech.close(wait=False)
         self.io.close(wait=True)  # never drop a pending atomic save
-        self.voice.hush()
+        self.voice.close()
         self.backend.close()
         self.display.close()
 

@@ -34,6 +34,7 @@ class Status:
     model_error: str | None = None
     asr_ready: bool = False  # the board can listen (mic + ASR engine)
     tts_ready: bool = False  # the board can speak (speaker + TTS engine)
+    speaking: bool = False  # the speaker is saying an answer now
     battery_low: bool = False  # below battery.warn_percent: warned once until it rises again
 
 

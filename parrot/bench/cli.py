@@ -8,6 +8,9 @@ BENCHMARKS = {
     "display": "parrot.display.bench",
     "ime": "parrot.ime.bench",
     "llm": "parrot.llm.bench",
+    "tts": "parrot.speech.tts_bench",
+    "voice": "parrot.speech.bench",
+    "soak": "parrot.bench.soak",
 }
 
 

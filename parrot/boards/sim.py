@@ -19,7 +19,8 @@ class SimBoard(Board):
     name = "sim"
 
     def __init__(self, chip: str = "ssd1306", battery_percent: float | None = 80.0, wall_start: float = 0.0,
-                 headless: bool = True, term_style: str = "half", partial: bool = True, terminal: bool | None = None):
+                 headless: bool = True, term_style: str = "half", partial: bool = True, record_speech: bool = False,
+                 terminal: bool | None = None):
         """headless: a virtual clock (scripts, recordings); else the wall clock. terminal: draw
         into this terminal and read its keys (default: when not headless; a web board says no)."""
         clock = VirtualClock(wall_start) if headless else WallClock()
@@ -36,6 +37,12 @@ class SimBoard(Board):
         self.sim_keypad = SimKeypad(self.clock.now)
         self.battery_percent = battery_percent
         self.shutdowns = 0
+        # --wav-out: a speaker that records what the appliance says on the board's clock
+        self.speech_recording = None
+        if record_speech:
+            from parrot.audio.sim import RecordingOut
+
+            self.speech_recording = RecordingOut(self.clock.now)
 
     def display(self):
         from parrot.display import MultiDisplay
@@ -66,6 +73,9 @@ class SimBoard(Board):
         from parrot.power.shutdown import SafeShutdown
 
         return SafeShutdown(dry_run=True).run()  # logs what the device would run
+
+    def audio_out(self):
+        return self.speech_recording or super().audio_out()
 
     def frame(self):
         """What the emulated panel shows now."""

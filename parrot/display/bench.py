@@ -5,6 +5,8 @@ from __future__ import annotations
 import statistics
 import time
 
+from parrot.cliargs import int_range
+
 I2C_HZ = 400_000
 BITS_PER_BYTE = 9  # 8 data bits + ACK
 
@@ -17,7 +19,7 @@ ANSWER = (
 
 def add_arguments(parser) -> None:
     parser.add_argument("--chip", default="ssd1306", choices=("ssd1306", "sh1106", "ssd1309"))
-    parser.add_argument("--chars-per-token", type=int, default=2, help="characters appended per frame")
+    parser.add_argument("--chars-per-token", type=int_range(1, 1000), default=2, help="characters appended per frame")
 
 
 def run(args) -> int:

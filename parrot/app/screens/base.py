@@ -60,7 +60,7 @@ class Screen:
         return False
 
     def title_bar(self, canvas: Canvas, title: str, right: str = "") -> None:
-        """Inverse bar: title on the left; right text, busy icon, battery percent and icon on
+        """Inverse bar: title on the left; right text, speaking and busy icons, battery percent and icon on
         the right (the percent only where it fits beside the rest)."""
         canvas.fill_rect(0, 0, WIDTH, TITLE_H)
         canvas.text(1, 0, title, fill=0)
@@ -80,6 +80,10 @@ class Screen:
         if status.model_loading:
             x -= 7
             _inverse_icon(canvas, "busy", x, 2)
+            x -= 2
+        if status.speaking:
+            x -= 7
+            _inverse_icon(canvas, "speaking", x, 2)
             x -= 2
         if right:
             w = canvas.font.text_width(right)

@@ -9,7 +9,7 @@ import enum
 import time
 from dataclasses import dataclass, field
 
-from parrot.app.effects import AbortLlm, AskLlm, ResetChat, RestoreChat, SaveConversation, Speak, StopSpeaking
+from parrot.app.effects import AbortLlm, AskLlm, ResetChat, RestoreChat, SaveConversation, SpeakStream, StopSpeaking
 from parrot.app.screens.base import BODY_TOP, TEXT_W, Screen, long_pressed, pressed, released
 from parrot.app.state import ScreenName
 from parrot.events import LlmDone, LlmProgress, LlmToken
@@ -75,6 +75,8 @@ class ChatScreen(Screen):
         self.request = 0
         self.progress = (0, 0)
         self.abort_press = False  # the A that aborted: its release must not also act
+        self.spoken = 0  # characters of the current answer proper handed to the voice
+        self.speaking_request = False  # the current answer is being spoken as it streams
         self.new_conversation()
 
     @property
@@ -144,6 +146,10 @@ class ChatScreen(Screen):
         settings = self.app.settings
         max_tokens = min(int(settings["max_tokens"]), self.app.deps.max_tokens)
         self.app.effect(AskLlm(self.request, question, max_tokens, bool(settings["thinking"])))
+        if self.app.status.speaking:
+            self.app.effect(StopSpeaking())  # the previous answer's voice gives way
+        self.spoken = 0
+        self.speaking_request = bool(settings["speak_answers"]) and self.app.status.tts_ready
         self.app.go(ScreenName.CHAT)
 
     @property
@@ -165,15 +171,31 @@ class ChatScreen(Screen):
                 self.refill()  # a thinking part (or what may start one) is drawn folded
             else:
                 self.view.append(event.text)  # plain text: only the end is wrapped again
+            self.speak_more(turn)
         elif isinstance(event, LlmDone):
             self.phase = Phase.IDLE
             turn.aborted, turn.error, turn.stats = event.aborted, event.error, dict(event.stats)
             self.refill()
             self.save()
-            answer = split_thinking(turn.answer)[1]
-            if self.app.settings["speak_answers"] and self.app.status.tts_ready and answer and not event.error:
-                self.app.effect(Speak(answer))
+            if not event.error and not event.aborted:
+                self.speak_more(turn, end=True)
+            self.speaking_request = False
         self.app.dirty = True
+
+    def speak_more(self, turn: Turn, end: bool = False) -> None:
+        """Hand the voice what the answer proper (not its thinking) gained since last time."""
+        if not self.speaking_request:
+            return
+        start = turn.answer.lstrip()
+        proper = "" if THINK_OPEN.startswith(start) else split_thinking(turn.answer)[1]
+        more = proper[self.spoken:]
+        if more or (end and self.spoken):
+            self.spoken = len(proper)
+            self.app.effect(SpeakStream(more, end=end))
+
+    def stop_speaking(self) -> None:
+        self.speaking_request = False
+        self.app.effect(StopSpeaking())
 
     def save(self) -> None:
         record = dict(self.conversation, turns=[{"q": t.question, "a": t.answer} for t in self.turns])
@@ -186,6 +208,7 @@ class ChatScreen(Screen):
         if pressed(event, Key.A) and self.busy:
             # Abort at the press, not the release: the user wants it to stop now.
             self.app.effect(AbortLlm(self.request))
+            self.stop_speaking()
             self.abort_press = True
             return
         if released(event, Key.A) and self.abort_press:
@@ -194,16 +217,17 @@ class ChatScreen(Screen):
         if long_pressed(event, Key.A):
             if self.busy:
                 self.app.effect(AbortLlm(self.request))
+            self.stop_speaking()
             self.app.go(ScreenName.MENU)
             return
         key = released(event, Key.A) or pressed(event, Key.B, Key.C, Key.D, Key.STAR, Key.HASH)
         if key is Key.A:
-            self.app.effect(StopSpeaking())
+            self.stop_speaking()
             self.app.go(ScreenName.INPUT)
         elif key is Key.D and not self.busy and self.turns:
             self.ask(self.turns[-1].question)
         elif key is Key.B and not self.busy:
-            self.app.effect(StopSpeaking())
+            self.stop_speaking()
             self.new_conversation()
             self.app.effect(ResetChat())
             self.app.go(ScreenName.INPUT)
