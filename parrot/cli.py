@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "parrot.llm.cli",  # chat, convert, models
     "parrot.speech.tts_cli",  # say, tts pull
     "parrot.speech.cli",  # listen, doctor
+    "parrot.app.web_cli",  # web
 ]
 
 
