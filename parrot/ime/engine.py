@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from parrot.ime.dictionary import KEY_WIDTH, Dictionary, UserDictionary
+from parrot.ime.dictionary import KEY_WIDTH, Dictionary, LearnedWord, UserDictionary
 from parrot.ime.lattice import WORD_PENALTY, Hypothesis, SentenceSearch
 from parrot.ime.t9 import SEPARATOR
 
@@ -132,8 +132,9 @@ class Engine:
         whole = self._whole(plain, bounds, limit) + self._abbreviated(plain, bounds) + self._learned_whole(plain, bounds)
         whole = sorted(whole, key=_by_score)
         partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds) + prefix_sentences
-        texts = {c.text for c in whole}
-        whole.extend(c for c in sentences if c.text not in texts)  # compete on score with the single words
+        # Sentences compete on score with the single words; the same text found both ways
+        # (a composed sentence the user taught) keeps the better score.
+        whole = sorted(whole + sentences, key=_by_score)
         whole, partial = self._apply_learning(whole), self._apply_learning(partial)
         joined = self._joined_words(whole[:CONTEXT_WINDOW] + partial[:CONTEXT_WINDOW], context)
         whole = self._apply_context(whole, context, joined)
@@ -273,9 +274,10 @@ class Engine:
         return full, prefixes
 
     def _path_candidate(self, hyp: Hypothesis, end: int, score: float) -> Candidate | None:
-        """A search hypothesis as one candidate, if it has two words or more and spells
-        no blocked word the user has not typed before."""
-        if hyp.words < 2:
+        """A search hypothesis as one candidate, if it has two words or more (or is a
+        sentence the user composed before, learned as one word) and spells no blocked word
+        the user has not typed before."""
+        if hyp.words < 2 and not isinstance(hyp.word, LearnedWord):
             return None
         text, reading, words = hyp.sentence(self.dict)
         if self.dict.is_blocked_text(text) and not self._user_typed_blocked(text):
