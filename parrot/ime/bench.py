@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from parrot.cliargs import int_range
 from parrot.events import KeyEvent
 from parrot.keys import Key, KeyAction
 
@@ -29,9 +30,9 @@ PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--keys", type=int, default=20000, help="key presses in the random session (default 20000)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--sentences", type=int, default=SENTENCE_STRINGS,
+    parser.add_argument("--keys", type=int_range(1, 10**8), default=20000, help="key presses in the random session (default 20000)")
+    parser.add_argument("--seed", type=int_range(0, 2**64 - 1), default=1, help="random seed (default 1)")
+    parser.add_argument("--sentences", type=int_range(0, 10**6), default=SENTENCE_STRINGS,
                         help=f"{SENTENCE_KEYS}-key digit strings typed key by key (default {SENTENCE_STRINGS})")
     parser.add_argument("--dict", type=Path, help="dictionary file (default: the shipped one)")
 

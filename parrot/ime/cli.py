@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from parrot.cliargs import int_range, utf8_text
 from parrot.errors import UserError
 
 
@@ -13,8 +14,8 @@ def register(sub) -> None:
     isub = p.add_subparsers(dest="ime_command", metavar="SUBCOMMAND")
 
     k = isub.add_parser("keys", help="print the pinyin splits and first candidates for a key string")
-    k.add_argument("digits", help="keys 2-9, with 1 as syllable separator (e.g. 64426)")
-    k.add_argument("-n", "--count", type=int, default=20, help="candidates to print (default 20)")
+    k.add_argument("digits", type=utf8_text, help="keys 2-9, with 1 as syllable separator (e.g. 64426)")
+    k.add_argument("-n", "--count", type=int_range(0, 100000), default=20, help="candidates to print (default 20)")
     k.add_argument("--dict", type=Path, help="dictionary file (default: the shipped one)")
     k.set_defaults(func=cmd_keys)
 

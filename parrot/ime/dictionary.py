@@ -24,7 +24,7 @@ import numpy as np
 from parrot.ime import dictfile
 from parrot.ime.lm import CharBigrams, WordBigrams
 from parrot.ime.t9 import letters_to_digits
-from parrot.storage import atomic_write
+from parrot.storage import atomic_write, claim_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +260,9 @@ class UserDictionary:
         self._by_digits: dict[str, list[LearnedWord]] | None = None
         self._sorted_digits: list[str] = []
         if self.path is not None:
+            # one writer per data folder: a second process would overwrite our words (and
+            # the history beside them) with its own
+            claim_data_dir(self.path.parent)
             self._load()
 
     # -- learning ------------------------------------------------------------------------
