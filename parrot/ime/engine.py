@@ -1,9 +1,11 @@
-"""Digits -> ranked candidates. Pure computation over the two dictionaries, no state of its own.
+"""Digits -> ranked candidates. Pure computation over the two dictionaries; its only state
+is caches (sentence beams per digit prefix, see lattice.py).
 
 Input: the pending key string of pinyin mode, digits 2-9 with optional separators ("1").
 Output, best first:
-  1. a sentence: the most probable sequence of dictionary words covering every digit
-     (only when it takes two words or more);
+  1. sentences: the likeliest sequences of dictionary words covering every digit under the
+     language model (beam search over the lattice, lattice.py; two words or more, or a
+     sentence the user composed before);
   2. whole-input words: every syllable typed in full except the last, which may still be
      incomplete (6442 -> 你好 ni'ha...), plus abbreviations (one key per syllable, 94 -> 中国)
      for frequent words; ranked together by score;
