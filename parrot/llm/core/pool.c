@@ -123,7 +123,6 @@ pl_pool *pl_pool_new(int n_threads) {
         free(p);
         return NULL;
     }
-    pin(pthread_self(), 0);
     for (int i = 1; i < n_threads; i++) {
         worker_arg *wa = malloc(sizeof *wa);
         if (wa) {
@@ -143,6 +142,11 @@ pl_pool *pl_pool_new(int n_threads) {
 int pl_pool_size(const pl_pool *p) { return p->n; }
 
 void pl_pool_run(pl_pool *p, pl_task fn, void *arg) {
+    static _Thread_local const pl_pool *pinned; /* the caller is thread 0: pin it on its first job */
+    if (pinned != p) {
+        pin(pthread_self(), 0);
+        pinned = p;
+    }
     if (p->n == 1) {
         fn(arg, 0, 1);
         return;
