@@ -126,6 +126,15 @@ def test_baker_unusable_falls_back_to_espeak_or_errors(tmp_path):
         load_tts(tts_settings(voice_dir=str(tmp_path), fallback=False))
 
 
+def test_doctor_line_for_the_voice(tmp_path):
+    from parrot.speech.tts import tts_state
+
+    assert tts_state(tts_settings(voice_dir=str(tmp_path))) == f"{tmp_path}: no voice here (run: parrot tts pull); espeak speaks meanwhile"
+    assert tts_state(tts_settings(engine="espeak")) == "ok: espeak-ng (cmn-latn-pinyin)"
+    assert tts_state(tts_settings(engine="sherpa")) == "tts.engine is 'sherpa' but tts.model_dir is empty"
+    assert "missing the token table" in tts_state(tts_settings(engine="sherpa", model_dir=str(tmp_path)))
+
+
 def test_sherpa_directories(tmp_path):
     with pytest.raises(UserError, match="does not exist"):
         SherpaTts(tmp_path / "nope")
