@@ -88,7 +88,7 @@ class BakerTts:
     name = "baker"
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, voice_dir: str | Path, threads: int = 2) -> None:
+    def __init__(self, voice_dir: str | Path, threads: int = 1) -> None:
         voice_dir = Path(voice_dir)
         missing = [f for f in VOICE_FILES if not (voice_dir / f).is_file()]
         if missing:
@@ -104,6 +104,9 @@ class BakerTts:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # No busy-waiting between ops: the voice runs beside the LLM's decode, and spinning
+        # threads only take the cores the LLM needs (measured: 2.6x the CPU time per sentence).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._acoustic = ort.InferenceSession(str(voice_dir / ACOUSTIC_FILE), opts, providers=["CPUExecutionProvider"])
             self._vocoder = ort.InferenceSession(str(voice_dir / VOCODER_FILE), opts, providers=["CPUExecutionProvider"])
