@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: venv run test build clean fonts peer audio-deps test-c fuzz test-arm-kernels
+.PHONY: venv run test build clean fonts peer audio-deps test-c fuzz test-arm-kernels browser-deps web web-screenshot
 
 $(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -30,7 +30,7 @@ run: build
 	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif --wav-out demo.wav
 
-test: $(TEST_STAMP) build test-c test-arm-kernels
+test: $(TEST_STAMP) build test-c test-arm-kernels browser-deps
 	$(BIN)/parrot models pull --speech --quiet || true
 	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/python -m pytest -q
@@ -52,6 +52,21 @@ test-c:
 FUZZ_MINUTES ?= 10
 fuzz: build
 	$(BIN)/python tools/fuzz.py --minutes $(FUZZ_MINUTES)
+
+# Debian's chromium for the web simulator's browser test (Playwright drives it; its own browser
+# download needs the network). Other jobs may hold the dpkg lock: wait for it.
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@test -x $(CHROMIUM) || { apt-get -o DPkg::Lock::Timeout=600 update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends chromium; }
+
+# The web simulator on http://127.0.0.1:8128 (loopback only)
+web: build
+	$(BIN)/parrot web
+
+# docs/web-sim.png, taken by the browser test
+web-screenshot: $(TEST_STAMP) build browser-deps
+	PARROT_WEB_SCREENSHOT=docs/web-sim.png $(BIN)/python -m pytest -q tests/test_web_browser.py
 
 fonts:
 	$(BIN)/python tools/build_font_atlas.py

@@ -378,3 +378,11 @@ def test_device_board_display_keys(tmp_path):
         display = DeviceBoard(Config(validate({"display": {"rotate": rotate}})), buses={"display": bus}).display()
         display.show(image)
         assert bus.image().getpixel(lit), rotate
+
+
+def test_a_missing_command_module_is_an_error(monkeypatch, capsys):
+    import parrot.cli
+
+    monkeypatch.setattr(parrot.cli, "COMMAND_MODULES", parrot.cli.COMMAND_MODULES + ["parrot.nothing_here.cli"])
+    assert parrot.cli.main(["config"]) == 1
+    assert "broken install" in capsys.readouterr().err

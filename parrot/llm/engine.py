@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import _core
-from .chat import Template, template_for
+from .chat import JinjaTemplate, Template, chat_template, template_for
 
 
 class ModelError(UserError):
@@ -99,7 +99,13 @@ class Model:
         self.n_layers: int = info["n_layers"]
         self.stop_ids: list[int] = info["stop_ids"]
         self.has_tokenizer = not info["tokenizer_error"]
-        self.template: Template = template_for(self.arch, self.name, self._has_token)
+        # the GGUF's own chat template; the hand-written one when it has none or it fails
+        # (template_warning says why, for the caller to show)
+        self.template: Template | JinjaTemplate
+        self.template, self.template_warning = chat_template(
+            self._meta_text("tokenizer.chat_template"), template_for(self.arch, self.name, self._has_token),
+            bos_token=self._token_text(info["bos"]), eos_token=self._token_text(info["eos"]),
+            strip_bos=bool(info["add_bos"]) and info["bos"] >= 0)
         self._cached: list[int] = []  # tokens whose K/V are in the cache, in order
         self._system: list[int] | None = None  # chat: system prompt tokens (with BOS)
         self._system_text: str | None = None
@@ -118,6 +124,15 @@ class Model:
 
     def _has_token(self, text: str) -> bool:
         return self.has_tokenizer and self._c.token_id(text) >= 0
+
+    def _meta_text(self, key: str) -> str | None:
+        value = self._c.meta(key)
+        return value if isinstance(value, str) else None
+
+    def _token_text(self, token_id: int) -> str:
+        if not self.has_tokenizer or token_id < 0:
+            return ""
+        return self._c.detokenize([token_id]).decode("utf-8", "replace")
 
     def close(self) -> None:
         self._c.close()

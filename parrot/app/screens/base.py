@@ -90,6 +90,15 @@ class Screen:
             canvas.text(x - w, 0, right, fill=0)
 
 
+def fit(text: str, font, width: int) -> str:
+    """The text, cut to `width` pixels with "…" when it is wider."""
+    if font.text_width(text) <= width:
+        return text
+    while text and font.text_width(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
+
+
 def text_page(app, text: str) -> TextView:
     """A read-only page of wrapped text under the title bar, shown from its first line."""
     view = TextView(app.font, TEXT_W, (HEIGHT - BODY_TOP) // app.font.line_height, text)
@@ -167,8 +176,8 @@ class PagedList:
             if i == self.index:
                 canvas.fill_rect(0, y - 1, WIDTH - 4, ROW_H)
             fill = 0 if i == self.index else 1
-            canvas.text(2, y, labels[i], fill=fill)
+            value_w = canvas.font.text_width(values[i]) + 4 if values else 0
+            canvas.text(2, y, fit(labels[i], canvas.font, WIDTH - 8 - value_w), fill=fill)
             if values:
-                w = canvas.font.text_width(values[i])
-                canvas.text(WIDTH - 6 - w, y, values[i], fill=fill)
+                canvas.text(WIDTH - 2 - value_w, y, values[i], fill=fill)
         canvas.scrollbar(WIDTH - 3, top - 1, HEIGHT - top + 1, self.count, self.per_page, first)
