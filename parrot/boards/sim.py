@@ -19,7 +19,8 @@ class SimBoard(Board):
     name = "sim"
 
     def __init__(self, chip: str = "ssd1306", battery_percent: float | None = 80.0, wall_start: float = 0.0,
-                 headless: bool = True, term_style: str = "half", partial: bool = True, record_speech: bool = False):
+                 headless: bool = True, term_style: str = "half", partial: bool = True, record_speech: bool = False,
+                 wav_in: list[str] | None = None):
         clock = VirtualClock(wall_start) if headless else WallClock()
         super().__init__(clock)
         from parrot.display.fake_oled import FakeOledBus
@@ -35,6 +36,7 @@ class SimBoard(Board):
         self.shutdowns = 0
         # --wav-out: a speaker that records what the appliance says on the board's clock
         self.speech_recording = None
+        self.wav_in = list(wav_in or [])
         if record_speech:
             from parrot.audio.sim import RecordingOut
 
@@ -69,6 +71,14 @@ class SimBoard(Board):
         from parrot.power.shutdown import SafeShutdown
 
         return SafeShutdown(dry_run=True).run()  # logs what the device would run
+
+    def audio_in(self):
+        """--wav-in: each press of the talk key hears the next WAV, from the moment it goes down."""
+        if not self.wav_in:
+            return super().audio_in()
+        from parrot.audio.sim import WavFileIn
+
+        return WavFileIn(self.wav_in, self.clock.now)
 
     def audio_out(self):
         return self.speech_recording or super().audio_out()
