@@ -114,3 +114,36 @@ def test_board_without_a_microphone_cannot_listen(tmp_path):
         assert appliance.app.listening is None  # a long C does nothing listening-related
     finally:
         appliance.close()
+
+
+def test_sim_asks_by_voice_and_records_the_spoken_answer(tmp_path):
+    """`parrot sim --wav-in q.wav --wav-out a.wav`: the question is spoken into the microphone,
+    the (echo) answer is spoken by the default voice, and a.wav, recognised again, holds it."""
+    from parrot.cli import main
+    from parrot.config import load_config
+    from parrot.speech.clips import CLIP_DIR
+    from parrot.speech.cli import run_listen
+    from parrot.speech.tts import load_tts
+
+    model_dir("whisper-base")
+    _tts, note = load_tts(load_config()["tts"])
+    if note:
+        pytest.skip(f"default voice not available: {note}")
+    script = tmp_path / "ask.script"
+    script.write_text("wait 1.0\npress D\npress 1\nhold C 5.2\nwait-for llm-done 120\nwait 6\n")
+    name = "BAC009S0764W0121.wav"
+    out = tmp_path / "a.wav"
+    assert main(["sim", "--fresh", "--backend", "echo", "--wav-in", str(CLIP_DIR / name), "--wav-out", str(out),
+                 "--script", str(script)]) == 0
+
+    class Args:
+        wav, config, no_vad = str(out), None, False
+
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert run_listen(Args) == 0
+    heard = buf.getvalue().strip()
+    assert cer("你说" + CLIPS[name], heard) <= 0.2, heard  # the echo backend answers 你说：<question>
