@@ -386,3 +386,10 @@ def test_a_missing_command_module_is_an_error(monkeypatch, capsys):
     monkeypatch.setattr(parrot.cli, "COMMAND_MODULES", parrot.cli.COMMAND_MODULES + ["parrot.nothing_here.cli"])
     assert parrot.cli.main(["config"]) == 1
     assert "broken install" in capsys.readouterr().err
+
+
+def test_soak_bench_runs_through_the_composition_root(capsys):
+    """`parrot bench soak` boots the appliance with build_appliance on a SimBoard (a short echo run)."""
+    assert main(["bench", "soak", "--backend", "echo", "--keys", "300", "--warmup", "100", "--block", "100",
+                 "--max-growth-mb", "1000"]) == 0
+    assert "exceptions: 0" in capsys.readouterr().out

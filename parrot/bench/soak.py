@@ -65,25 +65,21 @@ class _App:
     """One app instance on the state folder (what a boot of the appliance makes)."""
 
     def __init__(self, config, state, backend: str, seed: int, on_event):
-        from parrot.app.wiring import build_app, make_runtime
-        from parrot.display.fake_oled import FakeOledBus
-        from parrot.display.oled import open_oled
+        from parrot.app.assemble import build_appliance
+        from parrot.boards.sim import SimBoard
         from parrot.events import Quit
-        from parrot.keypad.wiring import tracker_from_config
-        from parrot.sim.headless import HeadlessRunner, VirtualClock
+        from parrot.sim.headless import HeadlessRunner
 
-        self.bus = FakeOledBus()
-        self.display = open_oled("ssd1306", 1, 0x3C, bus=self.bus)
-        app = build_app(config, state, now=0.0, wall_clock_base=0.0, seed=seed)
-        self.runtime = make_runtime(config, app, self.display, backend, state, dry_run_shutdown=True)
+        self.appliance = build_appliance(SimBoard(), config, state, backend=backend, seed=seed)
+        self.runtime = self.appliance.runtime
         self.runtime.listeners.append(on_event)
         # the device powers off after an accepted shutdown: here this app ends (and a new one boots)
-        dry_run = self.runtime.shutdown
-        self.runtime.shutdown = lambda: (dry_run() if dry_run else None) or self.runtime.post(Quit("poweroff"))
-        self.runner = HeadlessRunner(self.runtime, tracker_from_config(config["keypad"]), VirtualClock(0.0))
+        dry_run = self.runtime.power_off
+        self.runtime.power_off = lambda: dry_run() or self.runtime.post(Quit("poweroff"))
+        self.runner = HeadlessRunner(self.appliance)
 
     def close(self) -> None:
-        self.runtime.close(wait=True)  # also closes the display
+        self.appliance.close(wait=True)  # also closes the display
 
 
 def random_steps(rng: random.Random, n: int, wait_share: float) -> list:
