@@ -40,7 +40,7 @@ $(CROSS_DEPS):
 	$(APT) update
 	$(APT) install --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 		binutils-aarch64-linux-gnu qemu-user qemu-user-static arch-test mmdebstrap \
-		libpython3.11-dev:arm64 python3-venv file
+		libpython3.11-dev:arm64 python3-venv file device-tree-compiler cpp
 	touch $@
 cross-deps: $(CROSS_DEPS)
 
