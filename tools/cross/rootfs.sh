@@ -96,12 +96,14 @@ demo)
 	enter "$ROOT"
 	mkdir -p "$ROOT/var/lib/parrot/models"
 	cp "$MODEL" "$ROOT/var/lib/parrot/models/"
-	# short answers: every instruction is emulated, so a full 512-token answer takes too long
+	# every instruction is emulated: short answers, and the script's real-time limit for an
+	# answer (wait-for llm-done) raised from minutes to an hour
 	printf '[llm]\nthreads = 2\nmax_tokens = 24\ncontext = 512\n' >"$ROOT/root/demo-config.toml"
+	sed 's/^wait-for llm-done [0-9]*$/wait-for llm-done 3600/' "$SRC/demo/demo.script" >"$ROOT/root/demo.script"
 	step "parrot sim --script demo/demo.script --record demo.gif (model $(basename "$MODEL"), max_tokens 24)"
 	in_root "$ROOT" sh -c "cd /root/parrot && PARROT_DATA_DIR=/var/lib/parrot /opt/parrot/venv/bin/parrot sim --fresh \
 		--config /root/demo-config.toml --model /var/lib/parrot/models/$(basename "$MODEL") \
-		--script demo/demo.script --record /root/demo.gif"
+		--script /root/demo.script --record /root/demo.gif"
 	ls -l "$ROOT/root/demo.gif"
 	;;
 tests)
@@ -110,7 +112,10 @@ tests)
 	# run from a copy of tests/ only, so `import parrot` is the installed wheel, not the source
 	rm -rf "$ROOT/root/parrot-tests" && mkdir -p "$ROOT/root/parrot-tests"
 	cp -r "$ROOT/root/parrot/tests" "$ROOT/root/parrot/pyproject.toml" "$ROOT/root/parrot-tests/"
-	in_root "$ROOT" /opt/parrot/venv/bin/pip install --quiet pytest pytest-timeout gguf pyflakes
+	# the wheel's test extra (pytest, gguf, pypinyin, jieba...) and HF tokenizers (a reference
+	# the tokenizer tests compare against)
+	wheel="$(cd "$ROOT" && ls root/parrot/dist/parrot-*.whl)"
+	in_root "$ROOT" /opt/parrot/venv/bin/pip install --quiet "/$wheel[test]" tokenizers
 	in_root "$ROOT" sh -c "cd /root/parrot-tests && /opt/parrot/venv/bin/python -m pytest -q -p no:cacheprovider $*"
 	;;
 *)
