@@ -32,10 +32,14 @@ def test_logits_match_numpy(tmp_path, arch, wtype, extra):
     with Model(t.path, threads=2, context=128) as m:
         assert (m.arch, m.n_vocab, m.n_layers) == (arch, t.n_vocab, t.spec.n_layers)
         got = m.eval(ids)
-    ref = reference_logits(t, ids)
+    # the same arithmetic as the engine: f16 KV cache, 8-bit activations into integer kernels
+    ref = reference_logits(t, ids, kv_f16=True)
     assert got.shape == (len(ids), t.n_vocab)
-    # f16 KV cache: ~1e-3 relative
-    assert np.abs(got - ref).max() < 5e-3 * np.abs(ref).max()
+    # most logits agree to float rounding; a rare f16 / 8-bit rounding tie that went the other
+    # way moves a few (8-bit rounding of the reference's activations alone moves them ~2%)
+    err, scale = np.abs(got - ref), np.abs(ref).max()
+    assert np.median(err) < 1e-5 * scale
+    assert err.max() < 1e-2 * scale
     assert (got.argmax(1) == ref.argmax(1)).mean() > 0.95
 
 
@@ -86,3 +90,32 @@ def test_closed_model_raises(tmp_path):
     m.close()
     with pytest.raises(ModelError, match="closed"):
         m.eval([1])
+
+
+def test_pinned_threads_and_no_spin_agree(tmp_path, monkeypatch):
+    """$PARROT_CPUS pins the pool's threads (checked on a worker-free pool: the caller's own
+    affinity), $PARROT_SPIN=0 makes workers sleep at once; the logits do not change."""
+    import os
+    import threading
+
+    t = write_tiny(tmp_path / "m.gguf", Spec(arch="qwen2"))
+    ids = list(range(30, 70))
+    with Model(t.path, threads=2, context=64) as m:
+        free_run = m.eval(ids)
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    monkeypatch.setenv("PARROT_CPUS", str(cpu))
+    monkeypatch.setenv("PARROT_SPIN", "0")
+    seen = {}
+
+    def run():
+        with Model(t.path, threads=1, context=64) as m:
+            seen["logits"] = m.eval(ids)
+            seen["cpus"] = os.sched_getaffinity(0)
+
+    th = threading.Thread(target=run)  # a thread of its own: pinning is for good
+    th.start()
+    th.join()
+    assert seen["cpus"] == {cpu}
+    np.testing.assert_allclose(seen["logits"], free_run, rtol=1e-6, atol=1e-6)
+    with Model(t.path, threads=2, context=64) as m:
+        np.testing.assert_allclose(m.eval(ids), free_run, rtol=1e-6, atol=1e-6)

@@ -37,6 +37,9 @@ class Sampling:
     repeat_last_n: int = 64
     seed: int | None = 0  # None: a fresh random seed per generation
     max_tokens: int = 256
+    # Prompt lookup (exact speculative decoding): verify up to this many tokens copied from the
+    # context per pass; 0 = plain decoding. Same output (greedy) or distribution (sampled).
+    lookup: int = 0
 
 
 GREEDY = Sampling(temperature=0.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
@@ -45,9 +48,10 @@ Progress = Callable[[int, int], None]
 
 
 class Model:
-    def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048):
+    def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048, kernels: str | None = None):
+        """kernels: an integer kernel set ("avx2", "portable", ...); None = the fastest this CPU runs."""
         self.path = os.fspath(path)
-        self._c = _core.Model(self.path, int(threads), int(context))
+        self._c = _core.Model(self.path, int(threads), int(context), kernels)
         info = self._c.info()
         self.info = info
         self.arch: str = info["arch"]
@@ -71,7 +75,8 @@ class Model:
 
     @staticmethod
     def _empty_stats() -> dict:
-        return dict(prefill_tokens=0, prefill_s=0.0, prefill_tps=0.0, decode_tokens=0, decode_s=0.0, decode_tps=0.0)
+        return dict(prefill_tokens=0, prefill_s=0.0, prefill_tps=0.0, decode_tokens=0, decode_s=0.0, decode_tps=0.0,
+                    drafted=0, accepted=0, acceptance=0.0)
 
     def _has_token(self, text: str) -> bool:
         return self.has_tokenizer and self._c.token_id(text) >= 0
@@ -171,7 +176,7 @@ class Model:
             seed = s.seed if s.seed is not None else int.from_bytes(os.urandom(8), "little")
             self._c.gen_start(new, self._cached, float(s.temperature), int(s.top_k), float(s.top_p),
                               float(s.min_p), float(s.repeat_penalty), int(s.repeat_last_n),
-                              seed & 0xFFFFFFFFFFFFFFFF, int(s.max_tokens))
+                              seed & 0xFFFFFFFFFFFFFFFF, int(s.max_tokens), int(s.lookup))
             if self._abort_requested:  # ... or while gen_start was being called
                 self._c.abort()
         except BaseException:
@@ -207,6 +212,7 @@ class Model:
             st = self._c.stats()
             st["prefill_tps"] = st["prefill_tokens"] / st["prefill_s"] if st["prefill_s"] > 0 else 0.0
             st["decode_tps"] = st["decode_tokens"] / st["decode_s"] if st["decode_s"] > 0 else 0.0
+            st["acceptance"] = st["accepted"] / st["drafted"] if st["drafted"] else 0.0
             st["stop"] = reason
             self.stats = st
             self.last_stop = reason
