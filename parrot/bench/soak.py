@@ -5,8 +5,9 @@ behind luma's real driver, the real GGUF model on the C core), in a throw-away s
 Keys are random: short presses, long presses, and now and then a wait for the answer being
 streamed, so questions are asked, answered, aborted, and the menus, settings and shutdown
 screen all get visited. It is one long session: an accepted shutdown (a dry run here) is
-counted and the app sent back to the menu, so memory is compared within one process and one
-model load. Every exception, raised or only logged by a worker, is counted and printed;
+counted and the app sent back to the menu, and a model switch chosen on the models screen is
+refused (the app shows the error and keeps its model), so memory is compared within one
+process and one model load. Every exception, raised or only logged by a worker, is counted and printed;
 resident memory is sampled after each block of keys and its growth reported from the end of
 the warm-up (by then the model's pages and the KV cache have been touched).
 """
@@ -70,6 +71,7 @@ class _App:
         from parrot.app.wiring import build_app, make_runtime
         from parrot.display.fake_oled import FakeOledBus
         from parrot.display.oled import open_oled
+        from parrot.events import LlmLoaded
         from parrot.keypad.wiring import tracker_from_config
         from parrot.sim.headless import HeadlessRunner, VirtualClock
 
@@ -78,6 +80,16 @@ class _App:
         app = build_app(config, state, now=0.0, wall_clock_base=0.0, seed=seed)
         self.runtime = make_runtime(config, app, self.display, backend, state, dry_run_shutdown=True)
         self.runtime.listeners.append(on_event)
+        self.switches_refused = 0
+        backend, real_load = self.runtime.backend, self.runtime.backend.load
+
+        def pinned_load(name, post):
+            if getattr(backend, "model", None) is None:
+                return real_load(name, post)
+            self.switches_refused += 1
+            post(LlmLoaded(name, error="soak: the model is pinned"))
+
+        backend.load = pinned_load
         self.runner = HeadlessRunner(self.runtime, tracker_from_config(config["keypad"]), VirtualClock(0.0))
 
     def close(self) -> None:
@@ -175,7 +187,7 @@ def run(args) -> int:
     final = samples[-1][1] if samples else rss_start
     growth = final - baseline
     print(f"soak: {pressed} keys ({args.backend}: {args.model if args.backend == 'llm' else 'echo'}), "
-          f"{shutdowns} shutdowns cancelled, "
+          f"{shutdowns} shutdowns cancelled, {app.switches_refused} model switches refused, "
           f"{answers['done']} answers, {answers['aborted']} aborted, {answers['error']} failed, {elapsed:.0f} s")
     print(f"exceptions: {exceptions}")
     print(f"rss: {rss_start:.1f} MB after the first boot (model loaded), {baseline:.1f} MB after {min(args.warmup, pressed)} keys, "
