@@ -2,6 +2,8 @@
 # Install parrot as a systemd service on Debian / Armbian / Raspberry Pi OS.
 #
 #   sudo deploy/install.sh            install or update (safe to run again)
+#   sudo deploy/install.sh --wheel F  install the prebuilt wheel F (no compiler needed on the
+#                                     board; `make wheel-aarch64` builds one for arm64)
 #   deploy/install.sh --dry-run       print what would be done, change nothing
 #
 # What it does: a system user "parrot" (groups i2c, audio), a udev rule giving the i2c
@@ -23,17 +25,30 @@ PYTHON="${PYTHON:-python3}"
 
 DRY_RUN=0
 ENABLE=1
+WHEEL=""
+
+say() { printf '%s\n' "$*"; }
+die() {
+	printf 'install.sh: %s\n' "$*" >&2
+	exit 1
+}
 
 usage() {
-	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 	echo
 	echo "options: --dry-run  print actions only    --no-enable  do not enable the unit"
+	echo "         --wheel FILE  install a prebuilt wheel instead of building the checkout"
 }
 
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--dry-run | -n) DRY_RUN=1 ;;
 	--no-enable) ENABLE=0 ;;
+	--wheel)
+		[ $# -ge 2 ] || die "--wheel needs a file"
+		WHEEL="$2"
+		shift
+		;;
 	-h | --help)
 		usage
 		exit 0
@@ -46,11 +61,9 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-say() { printf '%s\n' "$*"; }
-die() {
-	printf 'install.sh: %s\n' "$*" >&2
-	exit 1
-}
+# True when systemd is the running init (not in a chroot or an image being built): only then
+# can udev and systemd be told to reload; otherwise what is written takes effect at boot.
+systemd_running() { [ -d /run/systemd/system ]; }
 
 # Run a command, or only show it in dry-run mode.
 run() {
@@ -84,6 +97,10 @@ check_prerequisites() {
 		die "parrot needs Python >= $MIN_PYTHON ($("$PYTHON" -V 2>&1) found)"
 	"$PYTHON" -c "import venv, ensurepip" 2>/dev/null ||
 		die "Python venv support missing: apt-get install python3-venv"
+	if [ -n "$WHEEL" ]; then
+		[ -f "$WHEEL" ] || die "no such wheel: $WHEEL"
+		WHEEL="$(cd "$(dirname "$WHEEL")" && pwd)/$(basename "$WHEEL")"
+	fi
 	if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
 		die "must run as root (sudo $0), or use --dry-run"
 	fi
@@ -104,8 +121,12 @@ setup_udev() {
 # parrot: the i2c group may use the I2C buses (keypad, OLED, battery gauge)
 SUBSYSTEM=="i2c-dev", GROUP="i2c", MODE="0660"
 RULE
-		run udevadm control --reload-rules
-		run udevadm trigger --subsystem-match=i2c-dev
+		if systemd_running; then
+			run udevadm control --reload-rules
+			run udevadm trigger --subsystem-match=i2c-dev
+		else
+			say "systemd not running (chroot or image build): the udev rule applies from the next boot"
+		fi
 	fi
 	# i2c-dev creates /dev/i2c-N; load it now and at every boot
 	put_file /etc/modules-load.d/parrot-i2c.conf 0644 <<<"i2c-dev" || true
@@ -118,8 +139,14 @@ setup_venv() {
 		run "$PYTHON" -m venv "$PREFIX/venv"
 	fi
 	run "$PREFIX/venv/bin/pip" install --quiet --upgrade pip
-	# builds the C core for this CPU; needs a compiler (apt-get install build-essential python3-dev)
-	run "$PREFIX/venv/bin/pip" install --quiet --upgrade "$SOURCE_DIR"
+	if [ -n "$WHEEL" ]; then
+		# prebuilt C core; --force-reinstall: a rebuilt wheel keeps the same version number
+		run "$PREFIX/venv/bin/pip" install --quiet --upgrade --force-reinstall --no-deps "$WHEEL"
+		run "$PREFIX/venv/bin/pip" install --quiet "$WHEEL"
+	else
+		# builds the C core for this CPU; needs a compiler (apt-get install build-essential python3-dev)
+		run "$PREFIX/venv/bin/pip" install --quiet --upgrade "$SOURCE_DIR"
+	fi
 	if [ -f "$SOURCE_DIR/README.md" ]; then
 		run install -m 0644 "$SOURCE_DIR/README.md" "$PREFIX/README.md"
 	fi
@@ -150,7 +177,7 @@ RULE
 setup_unit() {
 	# the unit names /opt/parrot; follow PARROT_PREFIX if it was changed
 	if sed "s#/opt/parrot#$PREFIX#g" "$SOURCE_DIR/deploy/parrot.service" | put_file "$UNIT_DIR/parrot.service" 0644; then
-		run systemctl daemon-reload
+		if systemd_running; then run systemctl daemon-reload; fi
 	fi
 	if [ "$ENABLE" = 1 ]; then
 		run systemctl enable parrot.service

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
 
@@ -23,6 +22,8 @@ COMMAND_MODULES = [
     "parrot.bench.cli",  # bench display|ime|llm
     "parrot.ime.cli",  # ime keys|eval
     "parrot.llm.cli",  # chat, convert, models
+    "parrot.speech.tts_cli",  # say, tts pull
+    "parrot.speech.cli",  # listen, doctor
 ]
 
 
@@ -31,8 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue  # part not built yet
+        # Every part is built: a missing one is a broken install, said as such (not skipped).
         importlib.import_module(name).register(sub)
     return parser
 

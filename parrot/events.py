@@ -64,3 +64,24 @@ class LlmDone(Event):
 @dataclass(frozen=True)
 class Quit(Event):
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class ShutdownFailed(Event):
+    """The board could not power off; the reason is shown."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class SpeechState(Event):
+    """The speaker started or stopped speaking (the status bar's speech indicator)."""
+
+    speaking: bool
+
+
+@dataclass(frozen=True)
+class Heard(Event):
+    """A finished transcript from speech input (the voice parts post it)."""
+
+    text: str

@@ -172,10 +172,30 @@ def _rope(x, pos, base, neox):
     return out
 
 
-def reference_logits(t: Tiny, ids: list[int], kv_f16: bool = False) -> np.ndarray:
+# Weight types the engine multiplies with integer kernels: their matmul inputs are first
+# rounded to 8 bits per block of 32 (parrot/llm/core/kernels.c, pl_quantize_q8a).
+INT8_KERNEL_TYPES = frozenset({QT.Q8_0, QT.Q4_0, QT.Q5_0, QT.Q4_K, QT.Q6_K})
+
+
+def q8_activations(x: np.ndarray) -> np.ndarray:
+    """x rounded like the engine's activation blocks: d = max|x| / 127, q = round(x / d)."""
+    if x.shape[-1] % 32:
+        return x  # the engine uses its f32 path for such rows
+    b = x.reshape(-1, 32)
+    amax = np.abs(b).max(axis=1, keepdims=True)
+    d = amax / 127
+    q = np.round(b * np.where(amax > 0, 127 / np.where(amax > 0, amax, 1), 0))
+    return (q * d).reshape(x.shape)
+
+
+def reference_logits(t: Tiny, ids: list[int], kv_f16: bool = False, act_q8: bool | None = None) -> np.ndarray:
     """float64 numpy forward pass over ids (positions 0..len-1) -> logits [len, n_vocab].
-    kv_f16: round K and V to half precision like the engine's KV cache."""
+    kv_f16: round K and V to half precision like the engine's KV cache. act_q8: round every
+    matmul input like the engine's integer kernels (default: when the weight type has them)."""
     s, w = t.spec, t.w
+    if act_q8 is None:
+        act_q8 = s.wtype in INT8_KERNEL_TYPES
+    qa = q8_activations if act_q8 else (lambda a: a)
     hd = s.head_dim or s.n_embd // s.n_head
     T = len(ids)
     pos = np.arange(T)
@@ -185,9 +205,9 @@ def reference_logits(t: Tiny, ids: list[int], kv_f16: bool = False) -> np.ndarra
     for i in range(s.n_layers):
         p = f"blk.{i}."
         h = _rms(x, w[p + "attn_norm.weight"], s.eps)
-        q = h @ w[p + "attn_q.weight"].T
-        k = h @ w[p + "attn_k.weight"].T
-        v = h @ w[p + "attn_v.weight"].T
+        q = qa(h) @ w[p + "attn_q.weight"].T
+        k = qa(h) @ w[p + "attn_k.weight"].T
+        v = qa(h) @ w[p + "attn_v.weight"].T
         if p + "attn_q.bias" in w:
             q, k, v = q + w[p + "attn_q.bias"], k + w[p + "attn_k.bias"], v + w[p + "attn_v.bias"]
         q = q.reshape(T, s.n_head, hd)
@@ -208,11 +228,11 @@ def reference_logits(t: Tiny, ids: list[int], kv_f16: bool = False) -> np.ndarra
             sc = np.exp(sc - sc.max(axis=1, keepdims=True))
             sc /= sc.sum(axis=1, keepdims=True)
             att[:, hh, :] = sc @ v[:, kv, :]
-        x = x + att.reshape(T, -1) @ w[p + "attn_output.weight"].T
+        x = x + qa(att.reshape(T, -1)) @ w[p + "attn_output.weight"].T
         h = _rms(x, w[p + "ffn_norm.weight"], s.eps)
-        g = h @ w[p + "ffn_gate.weight"].T
-        u = h @ w[p + "ffn_up.weight"].T
-        x = x + (g / (1 + np.exp(-g)) * u) @ w[p + "ffn_down.weight"].T
+        g = qa(h) @ w[p + "ffn_gate.weight"].T
+        u = qa(h) @ w[p + "ffn_up.weight"].T
+        x = x + qa(g / (1 + np.exp(-g)) * u) @ w[p + "ffn_down.weight"].T
     x = _rms(x, w["output_norm.weight"], s.eps)
     out = w.get("output.weight", w["token_embd.weight"])
-    return x @ out.T
+    return qa(x) @ out.T

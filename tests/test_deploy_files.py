@@ -69,6 +69,17 @@ def test_install_keeps_an_existing_config(tmp_path):
     assert (tmp_path / "etc" / "config.toml").read_text() == "# mine\n"
 
 
+def test_install_from_a_prebuilt_wheel(tmp_path):
+    wheel = tmp_path / "parrot-0.1.0-cp311-cp311-linux_aarch64.whl"
+    wheel.write_bytes(b"PK")  # dry run: only its path is used
+    result = dry_run(tmp_path, "--dry-run", "--wheel", str(wheel))
+    assert result.returncode == 0, result.stderr
+    assert f"pip install --quiet --upgrade --force-reinstall --no-deps {wheel}" in result.stdout
+    assert f"pip install --quiet --upgrade {ROOT}" not in result.stdout  # the checkout is not built
+    missing = dry_run(tmp_path, "--dry-run", "--wheel", str(tmp_path / "nope.whl"))
+    assert missing.returncode == 1 and "no such wheel" in missing.stderr
+
+
 def test_install_rejects_unknown_option(tmp_path):
     result = dry_run(tmp_path, "--frobnicate")
     assert result.returncode == 2
@@ -217,8 +228,6 @@ def test_openwrt_dependency_makefiles(dep):
 def test_shipped_configs_load(path):
     raw = tomllib.loads(path.read_text())
     assert raw["keypad"]["address"] == 0x27 and raw["battery"]["address"] == 0x36
-    try:
-        from parrot.config import validate
-    except ImportError:
-        pytest.skip("parrot.config not available")
+    from parrot.config import validate
+
     validate(raw)  # raises ConfigError on an unknown key or a bad value

@@ -108,7 +108,8 @@ def test_power_glitch_is_recovered(chip, caplog):
     """The display loses power mid-session and comes back reset (dark): the next frame
     re-initialises it, restores the contrast and repaints the whole picture."""
     bus = FakeOledBus(chip)
-    display = open_oled(chip, 1, 0x3C, bus=bus, contrast=0x40)
+    display = open_oled(chip, 1, 0x3C, bus=bus)
+    display.set_contrast(0x40)
     img = Image.new("1", (128, 64))
     ImageDraw.Draw(img).text((4, 4), "before", fill=1)
     display.show(img)

@@ -59,7 +59,8 @@ class Box:
         self.wire.held.script = script
         self.oled = FakeOledBus()
         self.oled_wire = OledOnTheWire(self.wire, self.oled)
-        self.display = open_oled("ssd1306", 1, 0x3C, bus=self.oled_wire, contrast=0x60)
+        self.display = open_oled("ssd1306", 1, 0x3C, bus=self.oled_wire)
+        self.display.set_contrast(0x60)
         self.gauge = BatteryGauge(self.wire)
         self.events = []
         self.poller = KeypadPoller(SeedKeypadModule(self.wire, sleep=self.clock.sleep), KeyTracker(**FAULT_TEST_TRACKER),

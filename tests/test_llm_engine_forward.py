@@ -32,10 +32,14 @@ def test_logits_match_numpy(tmp_path, arch, wtype, extra):
     with Model(t.path, threads=2, context=128) as m:
         assert (m.arch, m.n_vocab, m.n_layers) == (arch, t.n_vocab, t.spec.n_layers)
         got = m.eval(ids)
-    ref = reference_logits(t, ids)
+    # the same arithmetic as the engine: f16 KV cache, 8-bit activations into integer kernels
+    ref = reference_logits(t, ids, kv_f16=True)
     assert got.shape == (len(ids), t.n_vocab)
-    # f16 KV cache: ~1e-3 relative
-    assert np.abs(got - ref).max() < 5e-3 * np.abs(ref).max()
+    # most logits agree to float rounding; a rare f16 / 8-bit rounding tie that went the other
+    # way moves a few (8-bit rounding of the reference's activations alone moves them ~2%)
+    err, scale = np.abs(got - ref), np.abs(ref).max()
+    assert np.median(err) < 1e-5 * scale
+    assert err.max() < 1e-2 * scale
     assert (got.argmax(1) == ref.argmax(1)).mean() > 0.95
 
 

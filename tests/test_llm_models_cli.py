@@ -17,10 +17,8 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def engine():
-    try:
-        from parrot.llm import Model
-    except ImportError:
-        pytest.skip("engine API (parrot.llm.Model) not built yet")
+    from parrot.llm import Model  # the engine is built: failing to import it is a failure
+
     return Model
 
 
@@ -114,23 +112,56 @@ def test_chat_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert err.startswith("parrot: ") and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_bench_llm_reports_figures(engine, capsys):
+def test_bench_llm_reports_figures(engine, capsys, tmp_path):
     path = llm_tiny.tiny_gguf("qwen3", "q8_0")
-    argv = ["bench", "llm", "--model", str(path), "--threads", "2", "--prompt-tokens", "24", "--gen", "8", "--json"]
+    argv = ["bench", "llm", "--model", str(path), "--threads", "2", "--prompt-tokens", "24", "--gen", "8",
+            "--runs", "2", "--peer-dir", str(tmp_path), "--json"]
     assert main(argv) == 0
     figures = json.loads(capsys.readouterr().out)
-    ours = figures["parrot"]
-    assert ours["arch"] == "qwen3"
-    for key in ("prefill_tps", "decode_tps", "load_s", "max_rss_mb"):
-        assert np.isfinite(ours[key]) and ours[key] > 0, key
+    assert figures["parrot_info"]["arch"] == "qwen3" and figures["peer"] is None
+    for key in ("prefill_tps", "decode_tps", "max_rss_mb"):
+        s = figures["parrot"][key]
+        assert 0 < s["min"] <= s["median"] <= s["max"] and np.isfinite(s["max"]), key
+    assert figures["parrot_info"]["weight_bytes_per_token"] > 0 and figures["read_bandwidth_gbs"] > 0
     assert main(argv[:-1] + ["--no-peer"]) == 0
     text = capsys.readouterr().out
-    assert "prefill tok/s" in text and "parrot" in text
+    assert "prefill tok/s" in text and "parrot" in text and "of weights read per decoded token" in text
 
 
-def test_bench_llm_reports_a_broken_peer_without_failing(engine, capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("PARROT_PEER_PYTHON", str(tmp_path / "no-python"))
+FAKE_PEER = """#!/bin/sh
+echo "ggml: illegal instruction in the matmul kernel" >&2
+kill -{sig} $$
+"""
+
+
+def fake_peer(tmp_path, body):
+    (tmp_path / "bin").mkdir()
+    exe = tmp_path / "bin" / "llama-bench"
+    exe.write_text(body)
+    exe.chmod(0o755)
+
+
+def test_bench_llm_reports_a_crashed_peer_with_its_signal_and_stderr(engine, capsys, tmp_path):
+    fake_peer(tmp_path, FAKE_PEER.format(sig="SEGV"))
     path = llm_tiny.tiny_gguf("llama", "q8_0")
-    assert main(["bench", "llm", "--model", str(path), "--prompt-tokens", "8", "--gen", "2"]) == 0
+    argv = ["bench", "llm", "--model", str(path), "--prompt-tokens", "8", "--gen", "2", "--runs", "1",
+            "--peer-dir", str(tmp_path)]
+    assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "peer: llama-cpp-python failed" in out and "no-python" in out
+    assert "peer: llama-bench failed: killed by SIGSEGV (signal 11)" in out
+    assert "illegal instruction in the matmul kernel" in out
+
+
+def test_bench_llm_against_a_peer_prints_ratios(engine, capsys, tmp_path):
+    """A stand-in llama-bench printing llama-bench's JSON: the ratios are parrot / peer."""
+    rows = [{"n_prompt": 8, "n_gen": 0, "avg_ts": 1.0e6}, {"n_prompt": 0, "n_gen": 2, "avg_ts": 2.0e6}]
+    fake_peer(tmp_path, "#!/bin/sh\ncat <<'EOF'\n" + json.dumps(rows) + "\nEOF\n")
+    path = llm_tiny.tiny_gguf("llama", "q8_0")
+    argv = ["bench", "llm", "--model", str(path), "--prompt-tokens", "8", "--gen", "2", "--runs", "2",
+            "--peer-dir", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["peer"]["prefill_tps"]["median"] == 1.0e6 and figures["peer"]["decode_tps"]["max"] == 2.0e6
+    assert main(argv[:-1]) == 0
+    out = capsys.readouterr().out
+    assert "llama.cpp min / median / max" in out and "parrot/llama.cpp" in out

@@ -35,6 +35,11 @@ REINIT_AFTER_DEAD_FRAMES = 1
 UNKNOWN = -1  # a page-memory byte we cannot vouch for (never equal to a real byte)
 
 
+def _bus_error(e: Exception) -> bool:
+    """An I2C failure: OSError, or luma's DeviceNotFoundError (not an OSError) on a NACK."""
+    return isinstance(e, OSError) or type(e).__module__.startswith("luma")
+
+
 class OledDisplay:
     def __init__(self, device, chip: str, partial: bool = True, reinit: Callable[[], object] | None = None):
         self.device = device
@@ -44,8 +49,10 @@ class OledDisplay:
         # page memory as we believe the panel holds it (int16: UNKNOWN where we do not know)
         self._shown: np.ndarray | None = None
         self._dead_frames = 0  # frames in a row in which no transfer got through
+        self._got_through = False  # in the frame being sent
         self._failing = False  # for logging the start and the end of trouble once
         self._contrast: int | None = None
+        self._powered = True
         self.frames = 0
         self.pushes = 0  # number of page spans sent
         self.reinits = 0
@@ -68,14 +75,11 @@ class OledDisplay:
                 self._send_span(pages, page, c0, c1)
                 self._shown[page, c0:c1 + 1] = pages[page, c0:c1 + 1]
                 self._got_through = True
-        except OSError as e:  # luma's errors derive from Exception; I2C ones surface as OSError/DeviceNotFound
+        except Exception as e:
+            if not _bus_error(e):
+                raise
             self._lost(e, span)
             return
-        except Exception as e:  # luma.core.error.DeviceNotFoundError on a NACK
-            if type(e).__module__.startswith("luma"):
-                self._lost(e, span)
-                return
-            raise
         if self._failing:
             log.warning("display is back")
             self._failing = False
@@ -87,12 +91,14 @@ class OledDisplay:
         self.device = self.reinit()  # raises like a write while the display is still away
         if self._contrast is not None:
             self.device.contrast(self._contrast)
+        if not self._powered:
+            self.device.hide()
         # the reset left its RAM undefined (the init's blank frame was not sent): send it all
         self._shown = np.full((HEIGHT // 8, WIDTH), UNKNOWN, np.int16)
         self._got_through = True
         self.reinits += 1
 
-    def _lost(self, error: Exception, span) -> None:
+    def _lost(self, error: Exception, span=None, in_frame: bool = True) -> None:
         # The span being sent may be half written: resend it next time; what went before is there.
         if span is not None and self._shown is not None:
             page, c0, c1 = span
@@ -100,7 +106,8 @@ class OledDisplay:
         if not self._failing:
             log.warning("display write failed (%s); will resend what did not arrive", error)
             self._failing = True
-        self._dead_frames = 0 if self._got_through else self._dead_frames + 1
+        if in_frame:
+            self._dead_frames = 0 if self._got_through else self._dead_frames + 1
 
     def _send_span(self, pages: np.ndarray, page: int, c0: int, c1: int) -> None:
         d = self.device
@@ -113,9 +120,23 @@ class OledDisplay:
         d.data(pages[page, c0:c1 + 1].tolist())
         self.pushes += 1
 
-    def contrast(self, level: int) -> None:
-        self._contrast = level
-        self.device.contrast(level)
+    def set_contrast(self, level: int) -> None:
+        self._contrast = level  # restored after a re-initialisation
+        try:
+            self.device.contrast(level)
+        except Exception as e:
+            if not _bus_error(e):
+                raise
+            self._lost(e, in_frame=False)
+
+    def power(self, on: bool) -> None:
+        self._powered = on  # restored after a re-initialisation
+        try:
+            self.device.show() if on else self.device.hide()
+        except Exception as e:
+            if not _bus_error(e):
+                raise
+            self._lost(e, in_frame=False)
 
     def off(self) -> None:
         """Dark panel (display-off command): how the device is left when the app is stopped
@@ -191,10 +212,7 @@ def make_luma_device(chip: str, bus=None, port: int = 1, address: int = 0x3C, ro
     return _open(chip, bus, port, address, rotate)[1]
 
 
-def open_oled(chip: str, port: int, address: int, rotate: int = 0, contrast: int | None = None,
-              partial: bool = True, bus=None) -> OledDisplay:
+def open_oled(chip: str, port: int, address: int, rotate: int = 0, partial: bool = True, bus=None) -> OledDisplay:
+    """The panel's contrast is the user's setting: the runtime applies it at boot (SetContrast)."""
     serial, device = _open(chip, bus, port, address, rotate)
-    display = OledDisplay(device, chip, partial, reinit=lambda: _reinit_device(chip, serial, rotate))
-    if contrast is not None:
-        display.contrast(contrast)
-    return display
+    return OledDisplay(device, chip, partial, reinit=lambda: _reinit_device(chip, serial, rotate))

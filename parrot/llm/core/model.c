@@ -7,15 +7,18 @@
  *               x += softmax(q·K^T / sqrt(d)) V · Wo        (grouped-query: kv heads shared)
  *               h = rmsnorm(x) ; x += (silu(h·Wgate) * (h·Wup)) · Wdown
  *   logits = rmsnorm(x) · Woutput   (Woutput = token embedding when the file has no output.weight)
- * Weights stay in the mmap'd file in their quantized form; every matmul dequantizes one row
- * at a time into a small per-thread buffer and dots it against a batch of activations, so a
- * prefill batch of PL_BATCH tokens reads the weights once. */
+ * Weights stay in the mmap'd file in their quantized form. A matmul quantizes its input
+ * activations once to 8 bits and dots each weight row against them with the integer kernels
+ * of kernels.c (the set chosen at load); types without one (f32, f16, Q4_1, Q5_K ...) are
+ * dequantized a row at a time and dotted in f32. Each weight row serves the whole batch of up to
+ * PL_BATCH tokens while it sits in the cache, so prefill reads the weights once per batch. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "parrot_llm.h"
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...) {
@@ -117,11 +120,21 @@ void pl_model_free(pl_model *m) {
     free(m);
 }
 
-pl_model *pl_model_load(const char *path, char *err, size_t errlen) {
+pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t errlen) {
     pl_init_tables();
     pl_model *m = calloc(1, sizeof *m);
     if (!m) {
         set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!(m->kernels = pl_kernels_pick(kernels))) {
+        const pl_kernels *k[8];
+        const int n = pl_kernels_available(k, 8);
+        int at = snprintf(err, errlen, "kernel set '%s' is unknown or not supported by this CPU (available:",
+                          kernels && *kernels ? kernels : getenv("PARROT_KERNELS"));
+        for (int i = 0; i < n && at > 0 && (size_t)at < errlen; i++) at += snprintf(err + at, errlen - at, " %s", k[i]->name);
+        if (at > 0 && (size_t)at < errlen) snprintf(err + at, errlen - at, ")");
+        free(m);
         return NULL;
     }
     loader L = {m, err, errlen};
@@ -249,6 +262,7 @@ struct pl_ctx {
     float *rope_cos, *rope_sin; /* [token][rope_dim / 2] */
     float *inv_freq;            /* [rope_dim / 2] */
     float *rowbuf;              /* per thread: one dequantized weight row */
+    pl_q8a *xq;                 /* the batch's activations quantized to 8 bits, [token][cols / 32] */
     float *scores;              /* per thread: attention scores over the context */
     int rowbuf_len;
 };
@@ -265,7 +279,7 @@ void pl_ctx_free(pl_ctx *c) {
     free(c->k_cache); free(c->v_cache);
     free(c->x); free(c->xb); free(c->xb2); free(c->q); free(c->k); free(c->v); free(c->att);
     free(c->hb); free(c->hb2); free(c->rope_cos); free(c->rope_sin); free(c->inv_freq);
-    free(c->rowbuf); free(c->scores);
+    free(c->rowbuf); free(c->scores); free(c->xq);
     free(c);
 }
 
@@ -294,7 +308,8 @@ pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errl
     c->rowbuf_len = (int)rl;
     c->rowbuf = malloc((size_t)nt * 4 * rl * 4); /* 4 rows per thread */
     c->scores = malloc((size_t)nt * n_ctx * 4);
-    if (!c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att ||
+    c->xq = malloc(B * (rl / PL_QA + 1) * sizeof *c->xq);
+    if (!c->xq || !c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->rope_cos || !c->rope_sin || !c->inv_freq || !c->rowbuf || !c->scores)
         goto oom;
     for (int i = 0; i < m->rope_dim / 2; i++)
@@ -320,61 +335,90 @@ static void rmsnorm(float *y, const float *x, const float *w, int n, float eps) 
 typedef struct {
     pl_ctx *c;
     const float *x;
+    const pl_q8a *xq; /* x quantized (when some W_j has an integer kernel) */
     int n_tok, cols, n_mat;
     const gguf_tensor *w[3];
+    pl_vec_dot dot[3]; /* integer kernel for W_j, or NULL: dequantize + f32 */
     const float *bias[3];
     float *y[3];
 } matmul_job;
 
+/* rows of one matrix, through its integer kernel */
+static void matmul_rows_int8(const matmul_job *job, int j, int r0, int r1) {
+    const gguf_tensor *w = job->w[j];
+    const int rows = (int)w->ne[1], cols = job->cols, nbq = cols / PL_QA;
+    const pl_type_info *ti = pl_type(w->type);
+    const size_t row_bytes = (size_t)cols / ti->blck * ti->bytes;
+    const pl_vec_dot dot = job->dot[j];
+    const float *bias = job->bias[j];
+    float *y = job->y[j];
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = w->data + (size_t)r * row_bytes;
+        const float b = bias ? bias[r] : 0.0f;
+        for (int t = 0; t < job->n_tok; t++) y[(size_t)t * rows + r] = dot(cols, row, job->xq + (size_t)t * nbq) + b;
+    }
+}
+
+/* rows of one matrix, dequantized to f32 four at a time */
+static void matmul_rows_f32(const matmul_job *job, int j, int r0, int r1, float *buf) {
+    const gguf_tensor *w = job->w[j];
+    const int rows = (int)w->ne[1], cols = job->cols, n_tok = job->n_tok;
+    const pl_type_info *ti = pl_type(w->type);
+    const size_t row_bytes = (size_t)cols / ti->blck * ti->bytes;
+    float *y = job->y[j];
+    const float *bias = job->bias[j];
+    for (int r = r0; r < r1; r += 4) {
+        const int nr = r1 - r < 4 ? r1 - r : 4;
+        const float *row[4];
+        for (int k = 0; k < 4; k++) {
+            const int rr = r + (k < nr ? k : 0);
+            const uint8_t *src = w->data + (size_t)rr * row_bytes;
+            if (w->type == PL_F32 && ((uintptr_t)src & 3) == 0) {
+                row[k] = (const float *)src;
+            } else if (k < nr) {
+                pl_dequant_row(w->type, src, buf + (size_t)k * cols, cols);
+                row[k] = buf + (size_t)k * cols;
+            } else {
+                row[k] = row[0];
+            }
+        }
+        for (int t = 0; t < n_tok; t++) {
+            float out[4];
+            const float *x = job->x + (size_t)t * cols;
+            if (nr == 4) pl_dot4_f32(row[0], row[1], row[2], row[3], x, cols, out);
+            else for (int k = 0; k < nr; k++) out[k] = pl_dot_f32(row[k], x, cols);
+            for (int k = 0; k < nr; k++) y[(size_t)t * rows + r + k] = out[k] + (bias ? bias[r + k] : 0.0f);
+        }
+    }
+}
+
 static void matmul_task(void *arg, int ith, int nth) {
     matmul_job *job = arg;
     float *buf = job->c->rowbuf + (size_t)ith * 4 * job->c->rowbuf_len;
-    const int cols = job->cols, n_tok = job->n_tok;
     for (int j = 0; j < job->n_mat; j++) {
-        const gguf_tensor *w = job->w[j];
-        const int rows = (int)w->ne[1];
-        const pl_type_info *ti = pl_type(w->type);
-        const size_t row_bytes = (size_t)cols / ti->blck * ti->bytes;
+        const int rows = (int)job->w[j]->ne[1];
         /* rows split in contiguous ranges, rounded to tiles of 4 */
         const int tiles = (rows + 3) / 4;
         const int r0 = (int)((int64_t)tiles * ith / nth) * 4, r1_ = (int)((int64_t)tiles * (ith + 1) / nth) * 4;
         const int r1 = r1_ < rows ? r1_ : rows;
-        float *y = job->y[j];
-        const float *bias = job->bias[j];
-        for (int r = r0; r < r1; r += 4) {
-            const int nr = r1 - r < 4 ? r1 - r : 4;
-            const float *row[4];
-            for (int k = 0; k < 4; k++) {
-                const int rr = r + (k < nr ? k : 0);
-                const uint8_t *src = w->data + (size_t)rr * row_bytes;
-                if (w->type == PL_F32 && ((uintptr_t)src & 3) == 0) {
-                    row[k] = (const float *)src;
-                } else if (k < nr) {
-                    pl_dequant_row(w->type, src, buf + (size_t)k * cols, cols);
-                    row[k] = buf + (size_t)k * cols;
-                } else {
-                    row[k] = row[0];
-                }
-            }
-            for (int t = 0; t < n_tok; t++) {
-                float out[4];
-                const float *x = job->x + (size_t)t * cols;
-                if (nr == 4) pl_dot4_f32(row[0], row[1], row[2], row[3], x, cols, out);
-                else for (int k = 0; k < nr; k++) out[k] = pl_dot_f32(row[k], x, cols);
-                for (int k = 0; k < nr; k++) y[(size_t)t * rows + r + k] = out[k] + (bias ? bias[r + k] : 0.0f);
-            }
-        }
+        if (job->dot[j]) matmul_rows_int8(job, j, r0, r1);
+        else matmul_rows_f32(job, j, r0, r1, buf);
     }
 }
 
 static void matmul(pl_ctx *c, const float *x, int n_tok, int cols, int n_mat, const gguf_tensor *const *w,
                    const float *const *bias, float *const *y) {
-    matmul_job job = {c, x, n_tok, cols, n_mat, {0}, {0}, {0}};
+    matmul_job job = {c, x, c->xq, n_tok, cols, n_mat, {0}, {0}, {0}, {0}};
+    int any_int8 = 0;
     for (int j = 0; j < n_mat; j++) {
         job.w[j] = w[j];
+        job.dot[j] = cols % PL_QA == 0 ? c->m->kernels->dot[w[j]->type] : NULL;
         job.bias[j] = bias ? bias[j] : NULL;
         job.y[j] = y[j];
+        any_int8 |= job.dot[j] != NULL;
     }
+    if (any_int8)
+        for (int t = 0; t < n_tok; t++) pl_quantize_q8a(x + (size_t)t * cols, c->xq + (size_t)t * (cols / PL_QA), cols);
     pl_pool_run(c->pool, matmul_task, &job);
 }
 
@@ -441,7 +485,7 @@ static void attn_task(void *arg, int ith, int nth) {
 /* One batch of n <= PL_BATCH tokens at positions n_past... Writes logits for every token
  * (logits != NULL, !last_only) or for the last one (last_only). Returns 1 if aborted. */
 static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int last_only,
-                   volatile int *abort_flag) {
+                   const atomic_int *abort_flag) {
     const pl_model *m = c->m;
     const int d = m->n_embd, hd = m->head_dim, qd = m->n_head * hd, kvd = m->n_head_kv * hd, ff = m->n_ff;
     const int pos0 = c->n_past, half = m->rope_dim / 2;
@@ -458,7 +502,7 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
         }
 
     for (int l = 0; l < m->n_layers; l++) {
-        if (abort_flag && *abort_flag) return 1;
+        if (abort_flag && atomic_load(abort_flag)) return 1;
         const pl_layer *ly = &m->layers[l];
 
         /* attention */
@@ -513,7 +557,7 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
     return 0;
 }
 
-int pl_eval(pl_ctx *c, const int32_t *tokens, int n, float *logits, int last_only, volatile int *abort_flag,
+int pl_eval(pl_ctx *c, const int32_t *tokens, int n, float *logits, int last_only, const atomic_int *abort_flag,
             void (*progress)(void *, int), void *progress_arg, char *err, size_t errlen) {
     if (n < 0 || n > c->n_ctx - c->n_past) {
         set_err(err, errlen, "context full: %d cached + %d new tokens exceed the context of %d", c->n_past, n, c->n_ctx);

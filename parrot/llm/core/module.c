@@ -2,7 +2,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-#include "tokenizer.h"
+#include "tokenizer_py.h"
 
 int parrot_engine_register(PyObject *module); /* engine_py.c */
 

@@ -3,9 +3,11 @@
  * Pieces, in the order data flows through them:
  *   gguf.c    GGUF v2/v3 reader over an mmap'd file; every count, length and offset is checked
  *   quant.c   weight block formats: a scalar "dequantize one row" per type (the reference path)
+ *   kernels.c integer dot kernels (weights x 8-bit activations), portable + SIMD sets (kernels.h)
  *   pool.c    a tiny pthread pool: run fn(arg, ith, nth) on n threads and wait
  *   model.c   hyper-parameters + tensors by architecture (llama / qwen2 / qwen3), KV cache, forward
  *   sample.c  repetition penalty, temperature, top-k, top-p, min-p, seeded RNG
+ *   lookup.c  prompt lookup: draft tokens from the context for speculative decoding
  *   engine_py.c  the Python type _core.Model (generation thread, GIL released during compute)
  *
  * Errors never abort: functions return NULL / -1 and write a one-line message to err[errlen].
@@ -13,6 +15,7 @@
 #ifndef PARROT_LLM_H
 #define PARROT_LLM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -129,9 +132,12 @@ typedef struct {
     float *norm_out;
     pl_layer *layers;
     gguf_file *file;
+    const struct pl_kernels *kernels; /* integer dot kernels for this CPU (kernels.h), chosen at load */
 } pl_model;
 
-pl_model *pl_model_load(const char *path, char *err, size_t errlen);
+/* kernels: a kernel set name ("avx2", "portable", ...; kernels.h) or NULL for the fastest this
+ * CPU runs (or $PARROT_KERNELS). */
+pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t errlen);
 void pl_model_free(pl_model *m);
 
 /* Inference state: KV cache sized to n_ctx, scratch buffers for up to PL_BATCH tokens. */
@@ -147,8 +153,15 @@ void pl_ctx_truncate(pl_ctx *c, int n_past); /* forget cache positions >= n_past
  * abort_flag (may be NULL) is polled between layers; returns 1 if aborted, -1 on error, 0 ok.
  * progress(arg, done) is called after each batch when non-NULL. */
 int pl_eval(pl_ctx *c, const int32_t *tokens, int n, float *logits, int last_only,
-            volatile int *abort_flag, void (*progress)(void *, int), void *progress_arg,
+            const atomic_int *abort_flag, void (*progress)(void *, int), void *progress_arg,
             char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ prompt lookup */
+
+/* Speculative drafts from the context (lookup.c): finds the latest earlier occurrence of the
+ * last g tokens of ctx[0..n) (g from ngram_max down to ngram_min) and copies up to max_draft
+ * tokens that followed it into draft. Returns the number of draft tokens (0: none). */
+int pl_lookup_draft(const int32_t *ctx, int n, int32_t *draft, int max_draft, int ngram_max, int ngram_min);
 
 /* ------------------------------------------------------------------ sampling */
 

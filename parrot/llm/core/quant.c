@@ -1,10 +1,12 @@
 /* Weight formats. Each quantized format stores blocks of 32 (or 256 for "K" formats) weights
  * with their own scale(s); pl_dequant_row() turns whole blocks back into floats. This is the
  * scalar reference path: faster (SIMD) kernels must reproduce it, and the tests check it
- * against the gguf package's numpy dequantizer. Layouts follow ggml (see REFERENCE.md §3). */
+ * against the gguf package's numpy dequantizer. Layouts follow ggml's (block_q8_0, block_q4_K ... in ggml-common.h); README.md in this
+ * folder draws them. */
 #include <math.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "parrot_llm.h"
 
 /* On x86-64 with glibc, hot loops are compiled twice: baseline and AVX2 (the loader picks one
@@ -88,13 +90,13 @@ uint16_t pl_fp32_to_fp16(float f) { /* round to nearest even */
     return (uint16_t)h;
 }
 
-static float FP16[65536];
+float pl_fp16_lut[65536]; /* declared in kernels.h: the kernels share it */
 static uint64_t BIT5[256]; /* Q5 high-bit expansion, see dq_q5_0 */
 static int fp16_ready;
 
 void pl_init_tables(void) {
     if (fp16_ready) return;
-    for (uint32_t i = 0; i < 65536; i++) FP16[i] = pl_fp16_to_fp32((uint16_t)i);
+    for (uint32_t i = 0; i < 65536; i++) pl_fp16_lut[i] = pl_fp16_to_fp32((uint16_t)i);
     for (int v = 0; v < 256; v++) {
         uint8_t e[8];
         for (int k = 0; k < 8; k++) e[k] = (v >> k) & 1 ? 0x10 : 0;
@@ -104,7 +106,7 @@ void pl_init_tables(void) {
 }
 
 static inline float h2f(const uint8_t *p) { /* unaligned little-endian f16 */
-    return FP16[(uint16_t)(p[0] | (p[1] << 8))];
+    return pl_fp16_lut[(uint16_t)(p[0] | (p[1] << 8))];
 }
 
 /* ---- one dequantizer per format; each handles nb blocks (restrict: the output never aliases the
@@ -334,12 +336,12 @@ HOT float pl_dot_f16(const uint16_t *a, const float *b, int n) {
     float acc[4] = {0};
     int i = 0;
     for (; i + 4 <= n; i += 4)
-        for (int k = 0; k < 4; k++) acc[k] += FP16[a[i + k]] * b[i + k];
+        for (int k = 0; k < 4; k++) acc[k] += pl_fp16_lut[a[i + k]] * b[i + k];
     float s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
-    for (; i < n; i++) s += FP16[a[i]] * b[i];
+    for (; i < n; i++) s += pl_fp16_lut[a[i]] * b[i];
     return s;
 }
 
 HOT void pl_axpy_f16(float *y, float a, const uint16_t *x, int n) {
-    for (int i = 0; i < n; i++) y[i] += a * FP16[x[i]];
+    for (int i = 0; i < n; i++) y[i] += a * pl_fp16_lut[x[i]];
 }

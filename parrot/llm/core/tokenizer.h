@@ -1,14 +1,12 @@
 /* Byte-level BPE tokenizer (GPT-2 / Qwen2 / Llama-3 / SmolLM style) built from a GGUF vocabulary.
  *
- * Pure C core (pt_*) usable from other C code without Python, plus the Python types
- * _core.Tokenizer and _core.Utf8Stream registered by parrot_tokenizer_register(). Ids are
+ * Plain C (pt_*), usable without Python; the Python types _core.Tokenizer and _core.Utf8Stream
+ * live in tokenizer_py.c and are declared in tokenizer_py.h. Ids are
  * identical to Hugging Face `tokenizers` with the same vocabulary, merges and added tokens
  * (checked by tests/test_llm_tokenizer_*.py), Unicode 16.0 character classes as in its regex
  * engine. */
 #ifndef PARROT_TOKENIZER_H
 #define PARROT_TOKENIZER_H
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,15 +77,5 @@ size_t pt_utf8_stream_push(pt_utf8_stream *s, const char *bytes, size_t n, char 
 /* Flushes an incomplete trailing sequence at end of stream (as U+FFFD). Returns bytes written
  * (cap >= 3 * 8 is always enough). */
 size_t pt_utf8_stream_flush(pt_utf8_stream *s, char *out, size_t cap);
-
-/* Adds the Python-visible type _core.Tokenizer to the _core module. Returns 0 on success, -1 with
- * a Python exception set. Called once from PyInit__core. */
-int parrot_tokenizer_register(PyObject *module);
-
-/* Wraps a C tokenizer into a new _core.Tokenizer object that takes ownership of t (frees it on
- * dealloc; on failure t is freed too). For the engine building a tokenizer from GGUF in C.
- * Only valid after parrot_tokenizer_register(). Returns a new reference or NULL with an
- * exception set. */
-PyObject *parrot_tokenizer_wrap(pt_tokenizer *t);
 
 #endif

@@ -11,7 +11,7 @@
  *   Utf8Stream().push(data: bytes) -> str, .flush() -> str
  *                                       (pt_utf8_stream: streaming decode of token pieces)
  * The tokenizer is immutable once built, so encode releases the GIL. */
-#include "tokenizer.h"
+#include "tokenizer_py.h"
 
 typedef struct {
     PyObject_HEAD

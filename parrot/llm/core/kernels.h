@@ -1,0 +1,67 @@
+/* Integer dot-product kernels: quantized weights against activations quantized to 8 bits.
+ *
+ * A matrix-vector product quantizes its input vector once into pl_q8a blocks of 32 (one f32
+ * scale each, like the weights' own blocks), then every weight row is dotted against those
+ * blocks with integer multiply-adds; only one float multiply-add per 32 weights remains.
+ * kernels.c holds the portable C versions (the reference: every SIMD kernel is tested against
+ * them by tests/c/kernels_test.c, exactly where the arithmetic is integer); kernels_x86.c and
+ * kernels_arm*.c the SIMD ones. pl_kernels_pick() chooses one set at load from what the CPU
+ * reports. Plain C, no Python. */
+#ifndef PARROT_KERNELS_H
+#define PARROT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "parrot_llm.h"
+
+#define PL_QA 32 /* activations per pl_q8a block */
+
+typedef struct {
+    float d;        /* x[i] ~ d * q[i] */
+    int16_t s[2];   /* sums of q[0..15] and q[16..31] (the K formats' minimum terms need them) */
+    int8_t q[PL_QA]; /* |q| <= 127, so sign tricks never overflow */
+} pl_q8a;
+
+/* One weight row (n elements, whole blocks of its type) against n/32 activation blocks. */
+typedef float (*pl_vec_dot)(int n, const void *row, const pl_q8a *a);
+
+typedef struct pl_kernels {
+    const char *name;
+    pl_vec_dot dot[PL_TYPE_COUNT]; /* NULL: no integer kernel for that weight type */
+} pl_kernels;
+
+/* f16 bits -> f32 for all 65536 values (quant.c; filled by pl_init_tables()). */
+extern float pl_fp16_lut[65536];
+static inline float pl_h2f(const uint8_t *p) { return pl_fp16_lut[(uint16_t)(p[0] | (p[1] << 8))]; }
+
+/* 6-bit scale and minimum of sub-block j (0..7) of a Q4_K super-block */
+static inline void q4k_scale_min(int j, const uint8_t *q, int *sc, int *m) {
+    if (j < 4) {
+        *sc = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *sc = (q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4);
+        *m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+    }
+}
+
+/* n a multiple of 32. Deterministic and identical on every CPU (the kernels share it). */
+void pl_quantize_q8a(const float *x, pl_q8a *y, int n);
+
+/* The portable set (the reference), and the SIMD sets this build and CPU offer (NULL when not). */
+const pl_kernels *pl_kernels_portable(void);
+const pl_kernels *pl_kernels_x86_avx2(void);
+const pl_kernels *pl_kernels_x86_avxvnni(void);
+const pl_kernels *pl_kernels_x86_avx512vnni(void);
+const pl_kernels *pl_kernels_arm_neon(void);
+const pl_kernels *pl_kernels_arm_dotprod(void);
+
+/* Every set usable on this CPU, fastest first, then portable, then "f32" (no integer kernels:
+ * weights dequantized and dotted in f32); returns the count (<= max). */
+int pl_kernels_available(const pl_kernels **out, int max);
+/* The fastest usable set, or the one named by `name` (NULL/"" = fastest); NULL if that name is
+ * unknown or not usable here. The environment variable PARROT_KERNELS overrides an empty name. */
+const pl_kernels *pl_kernels_pick(const char *name);
+
+#endif

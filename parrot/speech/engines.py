@@ -1,0 +1,70 @@
+"""Builds the configured audio devices and speech engines ([audio] and [speech] in config)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from parrot.audio.ports import AudioIn, AudioOut, NullAudioIn, NullAudioOut
+from parrot.errors import UserError
+from parrot.speech.ports import Asr
+
+
+def _device(value: str) -> int | str | None:
+    return None if value == "" else int(value) if value.isdigit() else value
+
+
+def make_audio(audio: dict[str, Any]) -> tuple[AudioIn, AudioOut]:
+    """The microphone and speaker; null ones (with the reason) when sound is off or absent."""
+    if audio["driver"] == "none":
+        return NullAudioIn("audio off (audio.driver = none)"), NullAudioOut("audio off (audio.driver = none)")
+    from parrot.audio.sounddevice_io import SoundDeviceIn, SoundDeviceOut
+
+    return SoundDeviceIn(device=_device(audio["input_device"])), SoundDeviceOut(device=_device(audio["output_device"]))
+
+
+def make_asr(speech: dict[str, Any]) -> Asr:
+    """The configured ASR engine, loaded (this takes the model's memory)."""
+    engine = speech["asr"]
+    if engine == "none":
+        raise UserError("speech recognition is off (speech.asr = none)")
+    if engine == "whisper":
+        from parrot.speech.models import require
+        from parrot.speech.whisper import WhisperAsr
+
+        model_dir = Path(speech["asr_model"]).expanduser() if speech["asr_model"] else require("whisper-base")
+        return WhisperAsr(model_dir, beam_size=speech["beam_size"], threads=speech["threads"], language=speech["language"])
+    if engine == "funasr-ws":
+        from parrot.speech.funasr_ws import FunAsrWsClient
+
+        return FunAsrWsClient(speech["funasr_url"], speech["funasr_mode"])
+    if not speech["asr_model"]:
+        raise UserError(f"speech.asr = {engine} needs speech.asr_model (a model directory)")
+    if engine == "sherpa":
+        from parrot.speech.sherpa_asr import SherpaAsr
+
+        return SherpaAsr(
+            Path(speech["asr_model"]).expanduser(), speech["sherpa_kind"], threads=speech["threads"], language=speech["language"]
+        )
+    from parrot.speech.funasr_local import FunAsrLocal
+
+    return FunAsrLocal(Path(speech["asr_model"]).expanduser(), threads=speech["threads"])
+
+
+def make_vad(speech: dict[str, Any], *, min_silence_s: float | None = None):
+    """Silero VAD: the registry's (hash-checked at pull) or a configured file (probed first)."""
+    from parrot.speech.vad import SileroVad
+
+    silence = speech["end_silence_s"] if min_silence_s is None else min_silence_s
+    if speech["vad_model"]:
+        from parrot.speech.probe import probe_in_child
+
+        path = str(Path(speech["vad_model"]).expanduser())
+        if not Path(path).is_file():
+            raise UserError(f"VAD model {path}: no such file")
+        probe_in_child("vad", {"model": path})
+    else:
+        from parrot.speech.models import require
+
+        path = str(require("silero-vad") / "silero_vad.onnx")
+    return SileroVad(path, min_silence_s=silence, min_speech_s=min(0.25, speech["min_speech_s"]))
