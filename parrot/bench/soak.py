@@ -82,11 +82,12 @@ class _App:
         self.switches_refused = 0
         backend, real_load = self.runtime.backend, self.runtime.backend.load
 
-        def pinned_load(name, post):
+        def pinned_load(name):
             if getattr(backend, "model", None) is None:
-                return real_load(name, post)
+                yield from real_load(name)
+                return
             self.switches_refused += 1
-            post(LlmLoaded(name, error="soak: the model is pinned"))
+            yield LlmLoaded(name, error="soak: the model is pinned")
 
         backend.load = pinned_load
         self.runner = HeadlessRunner(self.appliance)
