@@ -4,10 +4,12 @@ The whole app runs as in `parrot sim --headless` (real fonts, real IME data, the
 behind luma's real driver, the real GGUF model on the C core), in a throw-away state folder.
 Keys are random: short presses, long presses, and now and then a wait for the answer being
 streamed, so questions are asked, answered, aborted, and the menus, settings and shutdown
-screen all get visited (an accepted shutdown ends that app; a new one is started on the same
-folder, as after a reboot). Every exception, raised or only logged by a worker, is counted
-and printed; resident memory is sampled after each block of keys and its growth reported
-from the end of the warm-up.
+screen all get visited. It is one long session: an accepted shutdown (a dry run here) is
+counted and the app sent back to the menu, and a model switch chosen on the models screen is
+refused (the app shows the error and keeps its model), so memory is compared within one
+process and one model load. Every exception, raised or only logged by a worker, is counted and printed;
+resident memory is sampled after each block of keys and its growth reported from the end of
+the warm-up (by then the model's pages and the KV cache have been touched).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def add_arguments(p) -> None:
     p.add_argument("--warmup", type=int_range(0, 10**7), default=2000,
                    help="keys before the RSS baseline: the KV cache fills up meanwhile (default 2000)")
     p.add_argument("--block", type=int_range(1, 10**6), default=500, help="keys between RSS samples (default 500)")
+    p.add_argument("--step", type=int_range(1, 10**6), default=50, help="keys between checks for a shutdown (default 50)")
     p.add_argument("--max-growth-mb", type=float_range(0, 1e6), default=5.0, help="RSS growth that fails the run (default 5)")
 
 
@@ -67,7 +70,7 @@ class _App:
     def __init__(self, config, state, backend: str, seed: int, on_event):
         from parrot.app.assemble import build_appliance
         from parrot.boards.sim import SimBoard
-        from parrot.events import Quit
+        from parrot.events import LlmLoaded, Quit
         from parrot.sim.headless import HeadlessRunner
 
         self.appliance = build_appliance(SimBoard(), config, state, backend=backend, seed=seed)
@@ -76,6 +79,17 @@ class _App:
         # the device powers off after an accepted shutdown: here this app ends (and a new one boots)
         dry_run = self.runtime.power_off
         self.runtime.power_off = lambda: dry_run() or self.runtime.post(Quit("poweroff"))
+        self.switches_refused = 0
+        backend, real_load = self.runtime.backend, self.runtime.backend.load
+
+        def pinned_load(name):
+            if getattr(backend, "model", None) is None:
+                yield from real_load(name)
+                return
+            self.switches_refused += 1
+            yield LlmLoaded(name, error="soak: the model is pinned")
+
+        backend.load = pinned_load
         self.runner = HeadlessRunner(self.appliance)
 
     def close(self) -> None:
@@ -121,9 +135,11 @@ def run(args) -> int:
         elif isinstance(event, LlmLoaded):
             loaded.set()
 
+    from parrot.app.core import ScreenName
+
     rng = random.Random(args.seed)
     raised: list[str] = []
-    boots = 1
+    shutdowns = 0
     start = time.perf_counter()
     app = _App(config, state, args.backend, args.seed, on_event)
     deadline = time.monotonic() + 600
@@ -136,24 +152,25 @@ def run(args) -> int:
     pressed = 0
     try:
         while pressed < args.keys:
-            n = min(args.block, args.keys - pressed)
+            n = min(args.step, args.keys - pressed)
             try:
                 app.runner.run(random_steps(rng, n, args.wait_share))
-            except Exception as e:  # a crash of the app: counted and printed, then a fresh boot
+            except Exception as e:  # a crash of the app: counted and printed
                 raised.append("".join(traceback.format_exception(e)))
-                app.runtime.stopped = True
             pressed += n
-            if app.runtime.stopped:  # shutdown accepted (or crashed): boot again on the same folder
-                app.close()
-                app = _App(config, state, args.backend, args.seed + boots, on_event)
-                boots += 1
+            screen = app.runtime.app.screen
+            if screen.name is ScreenName.SHUTDOWN and getattr(screen, "confirmed", False):
+                shutdowns += 1  # the box would power off here; the soak goes on in the same session
+                app.runtime.app.go(ScreenName.MENU)
+            if pressed % args.block and pressed < args.keys:
+                continue
             gc.collect()
             rss = rss_mb()
             samples.append((pressed, rss))
             if baseline is None and pressed >= args.warmup:
                 baseline = rss
             print(f"  {pressed:7d} keys  rss {rss:7.1f} MB  answers {answers['done']}  aborted {answers['aborted']}  "
-                  f"errors {len(errors.records) + len(thread_errors) + len(raised)}  "
+                  f"shutdowns {shutdowns}  errors {len(errors.records) + len(thread_errors) + len(raised)}  "
                   f"{time.perf_counter() - start:6.0f} s", file=sys.stderr, flush=True)
     finally:
         app.close()
@@ -169,7 +186,8 @@ def run(args) -> int:
     baseline = baseline if baseline is not None else rss_start
     final = samples[-1][1] if samples else rss_start
     growth = final - baseline
-    print(f"soak: {pressed} keys ({args.backend}: {args.model if args.backend == 'llm' else 'echo'}), {boots} boot(s), "
+    print(f"soak: {pressed} keys ({args.backend}: {args.model if args.backend == 'llm' else 'echo'}), "
+          f"{shutdowns} shutdowns cancelled, {app.switches_refused} model switches refused, "
           f"{answers['done']} answers, {answers['aborted']} aborted, {answers['error']} failed, {elapsed:.0f} s")
     print(f"exceptions: {exceptions}")
     print(f"rss: {rss_start:.1f} MB after the first boot (model loaded), {baseline:.1f} MB after {min(args.warmup, pressed)} keys, "
