@@ -131,12 +131,13 @@ def random_steps(rng: random.Random, n: int, wait_share: float) -> list:
         hold = LONG_S if rng.random() < LONG_PRESS_SHARE else PRESS_S
         steps += [Hold(rng.choice(keys), hold), Wait(GAP_S)]
         if rng.random() < wait_share:
-            steps.append(WaitFor("llm-done", timeout_s=300.0))
+            steps.append(WaitFor("llm-done", timeout_s=1800.0))  # real seconds: a busy CPU is slow, not broken
     return steps
 
 
 def run(args) -> int:
     from parrot import lifecycle
+    from parrot.app.core import ScreenName
     from parrot.config import Config, validate
     from parrot.events import LlmDone, LlmLoaded
 
@@ -159,8 +160,6 @@ def run(args) -> int:
             answers["error" if event.error else "aborted" if event.aborted else "done"] += 1
         elif isinstance(event, LlmLoaded):
             loaded.set()
-
-    from parrot.app.core import ScreenName
 
     rng = random.Random(args.seed)
     raised: list[str] = []
@@ -195,8 +194,8 @@ def run(args) -> int:
             samples.append((pressed, rss))
             if baseline is None and pressed >= args.warmup:
                 baseline = rss
-            print(f"  {pressed:7d} keys  anon {rss:7.1f} MB  file {file_rss_mb():7.1f} MB  answers {answers['done']}  aborted {answers['aborted']}  "
-                  f"shutdowns {shutdowns}  errors {len(errors.records) + len(thread_errors) + len(raised)}  "
+            print(f"  {pressed:7d} keys  anon {rss:7.1f} MB  file {file_rss_mb():7.1f} MB  answers {answers['done']}  "
+                  f"aborted {answers['aborted']}  shutdowns {shutdowns}  errors {len(errors.records) + len(thread_errors) + len(raised)}  "
                   f"{time.perf_counter() - start:6.0f} s", file=sys.stderr, flush=True)
     finally:
         app.close()
