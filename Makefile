@@ -12,11 +12,11 @@ TEST_STAMP := $(VENV)/.installed-test
 $(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[speech]'
+	$(BIN)/pip install -q -e '.[speech,web]'
 	touch $(RUN_STAMP)
 
 $(TEST_STAMP): $(RUN_STAMP)
-	$(BIN)/pip install -q -e '.[speech,test,reference]'
+	$(BIN)/pip install -q -e '.[speech,web,test,reference]'
 	touch $(TEST_STAMP)
 
 venv: $(RUN_STAMP)
