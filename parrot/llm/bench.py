@@ -207,9 +207,9 @@ def run(args) -> int:
     bw = read_bandwidth_gbs(args.threads)
     chat = None
     if args.chat:
-        from parrot.llm.chatbench import run_chat_bench
+        from parrot.llm.chatbench import run_in_child
 
-        chat = run_chat_bench(path, args.threads, args.lookup, args.kernels)
+        chat = run_in_child(path, args.threads, args.lookup, args.kernels)
 
     keys = ("prefill_tps", "decode_tps", "max_rss_mb")
     result = {
