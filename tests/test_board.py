@@ -408,7 +408,7 @@ def test_arrows_point_down():
     for path in root.rglob("*.py"):
         rel = path.relative_to(root).as_posix()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \\
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
                 [a.name for a in node.names] if isinstance(node, ast.Import) else []
             for name in names:
                 below_app = not rel.startswith("app/") and rel not in ("cli.py",) and not rel.startswith("bench/")
