@@ -74,9 +74,6 @@ fonts:
 clean:
 	rm -rf $(VENV) build *.egg-info parrot/llm/_core*.so
 
-# Cross builds and emulated targets (issue 13): see tools/cross/targets.mk
-include tools/cross/targets.mk
-
 # llama.cpp's own llama-bench/llama-quantize as a benchmark peer (not a runtime dependency):
 # `make peer PEER_DIR=/some/dir`; `parrot bench llm` finds it through PARROT_PEER_DIR.
 PEER_DIR ?= build/peer
@@ -99,3 +96,6 @@ test-arm-kernels:
 	  echo "$$cpu: $$(tr '\n' ' ' < build/arm/$$cpu.txt)"; [ $$rc -eq 0 ] || exit 1; done
 	grep -q "sets on this CPU: dotprod neon portable" build/arm/cortex-a76.txt
 	grep -q "sets on this CPU: neon portable" build/arm/cortex-a53.txt
+
+# Cross builds and emulated targets (issue 13): see tools/cross/targets.mk
+include tools/cross/targets.mk

@@ -188,7 +188,7 @@ class Appliance:
 
 
 def build_appliance(board: Board, config: Config, data_dir: Path, backend: str = "llm", seed: int | None = None,
-                    on_frame=None, tts=None, asr=None) -> Appliance:
+                    on_frame=None, tts=None, asr=None, vad=None) -> Appliance:
     """The appliance on `board`: settings, learned words and conversations from `data_dir`,
     the chat engine `backend` ('llm' or 'echo'), speech engines if any (None: the board's voice
     is silent). `seed` fixes the sample-prompt choice (deterministic recordings)."""
@@ -201,7 +201,8 @@ def build_appliance(board: Board, config: Config, data_dir: Path, backend: str =
     except Exception:  # the 16 px atlas is optional; the clock then uses the text font
         big_font = None
     voice = Voice(board.audio_in(), board.audio_out(), tts=tts, asr=asr, speed=config.tts.speed,
-                  volume=config.tts.volume, threaded=not board.clock.virtual)
+                  volume=config.tts.volume, threaded=not board.clock.virtual, vad=vad, clock=board.clock.now,
+                  min_speech_s=config.speech.min_speech_s, max_listen_s=config.speech.max_listen_s)
     ui, battery = config.ui, config.battery
     deps = AppDeps(
         new_input_session=make_input_session_factory(data_dir, font),

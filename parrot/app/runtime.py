@@ -24,7 +24,7 @@ from parrot.app.core import App
 from parrot.app.settings import save_settings
 from parrot.app.voice import Voice
 from parrot.clock import Clock
-from parrot.events import Event, LlmDone, LlmLoaded, Quit, ShutdownFailed, SpeechState, Tick
+from parrot.events import Event, LlmDone, LlmLoaded, NotHeard, Quit, ShutdownFailed, SpeechState, Tick
 from parrot.storage import atomic_write
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,8 @@ class Runtime:
     def step(self, now: float) -> None:
         """Handle what has arrived, carry out effects, and draw if needed."""
         self._dispatch(Tick(now))
+        for event in self.voice.listen_poll():  # the microphone, while the talk key is held
+            self.post(event)
         for jobs in (self.llm, self.io, self.speech):
             jobs.step()
         while True:
@@ -219,6 +221,12 @@ class Runtime:
             self.voice.stream(effect.text, effect.end)
         elif isinstance(effect, fx.StopSpeaking):
             self.voice.hush()
+        elif isinstance(effect, fx.StartListening):
+            for event in self.voice.listen_start():
+                self.post(event)
+        elif isinstance(effect, fx.StopListening):
+            # Recognition takes seconds: the speech worker runs it (stepped on a virtual clock).
+            self.speech.submit(self.voice.listen_stop(), lambda e: NotHeard(str(e) or type(e).__name__))
         elif isinstance(effect, fx.Shutdown):
             # Queued behind the pending writes on the same file queue: they settle first.
             self.io.submit(self._shut_down(), lambda e: ShutdownFailed(str(e)))

@@ -39,6 +39,21 @@ class Status:
 
 
 @dataclass
+class ListenView:
+    """Push-to-talk on screen: the meter, the seconds held, the text so far."""
+
+    level: float = 0.0
+    seconds: float = 0.0
+    partial: str = ""
+    recognising: bool = False  # the key is up, the engine is working
+
+
+# Hold C (the seed's old push-to-talk key) to talk: a short C press stays Ctrl.
+TALK_KEY_LABEL = "C"
+NOT_HEARD_TEXT = {"too short": "太短了，请按住C说话", "nothing heard": "没有听到声音", "no words recognised": "没听清，请再说一遍"}
+
+
+@dataclass
 class ModelEntry:
     name: str
     detail: str  # one line: size / preset summary

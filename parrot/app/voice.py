@@ -5,16 +5,29 @@ hidden."""
 
 from __future__ import annotations
 
+import time
+from typing import Callable, Iterator
+
 from parrot.audio.ports import AudioIn, AudioOut, NullAudioIn, NullAudioOut
+from parrot.events import Event, Heard, Listening, NotHeard
+from parrot.errors import UserError
 
 
 class Voice:
     def __init__(self, audio_in: AudioIn | None = None, audio_out: AudioOut | None = None, tts=None, asr=None,
-                 speed: float = 1.0, volume: float = 1.0, threaded: bool = True):
+                 speed: float = 1.0, volume: float = 1.0, threaded: bool = True, vad=None,
+                 clock: Callable[[], float] | None = None, min_speech_s: float = 0.3, max_listen_s: float = 30.0):
         self.audio_in = audio_in or NullAudioIn()
         self.audio_out = audio_out or NullAudioOut()
         self.tts = tts  # parrot.speech.ports.Tts, or None
         self.asr = asr  # parrot.speech.ports.Asr, or None
+        self.listener = None  # parrot.speech.listen.Listener: push-to-talk
+        self._held = False  # the talk key is down
+        if asr is not None and vad is not None:
+            from parrot.speech.listen import Listener
+
+            self.listener = Listener(self.audio_in, vad, asr, clock or time.monotonic,
+                                     min_speech_s=min_speech_s, max_listen_s=max_listen_s)
         self.speaker = None
         if self.can_speak:
             from parrot.speech.speaker import Speaker
@@ -30,7 +43,62 @@ class Voice:
 
     @property
     def can_listen(self) -> bool:
-        return self.asr is not None and self.audio_in.status() is None
+        return self.listener is not None and self.audio_in.status() is None
+
+    # --- listening (push-to-talk) ------------------------------------------------------------
+    def listen_start(self) -> list[Event]:
+        """The talk key went down: open the microphone (NotHeard with the reason if it cannot)."""
+        if self.listener is None:
+            return [NotHeard("no speech recognition on this board")]
+        try:
+            events = self._events(self.listener.start())
+        except UserError as e:
+            return [NotHeard(str(e))]
+        self._held = True
+        return events
+
+    @property
+    def listening(self) -> bool:
+        """The talk key is held and the microphone open."""
+        return self._held and self.listener is not None and self.listener.active
+
+    def listen_poll(self) -> list[Event]:
+        """Every tick while listening: meter, seconds, partial text (cheap: the VAD only)."""
+        if not self.listening:
+            return []
+        events = self._events(self.listener.poll())
+        self._held = self.listener.active  # max_listen_s may have ended it
+        return events
+
+    def listen_stop(self) -> Iterator[Event]:
+        """The talk key came up: polling stops now; the returned job (for the speech worker)
+        recognises the take."""
+        held, self._held = self.listening, False
+        return self._finish() if held else iter(())
+
+    def _finish(self) -> Iterator[Event]:
+        yield from self._events(self.listener.release())
+
+    def _events(self, events) -> list[Event]:
+        from parrot.speech.listen import Elapsed, Final, Level, NothingHeard, Partial
+
+        out: list[Event] = []
+        level = seconds = None
+        partial = ""
+        for e in events:
+            if isinstance(e, Level):
+                level = e.value
+            elif isinstance(e, Elapsed):
+                seconds = e.seconds
+            elif isinstance(e, Partial):
+                partial = e.text
+            elif isinstance(e, Final):
+                out.append(Heard(e.text))
+            elif isinstance(e, NothingHeard):
+                out.append(NotHeard(e.reason))
+        if seconds is not None and not out:
+            out.insert(0, Listening(level or 0.0, seconds, partial))
+        return out
 
     @property
     def speaking(self) -> bool:

@@ -68,3 +68,35 @@ def make_vad(speech: dict[str, Any], *, min_silence_s: float | None = None):
 
         path = str(require("silero-vad") / "silero_vad.onnx")
     return SileroVad(path, min_silence_s=silence, min_speech_s=min(0.25, speech["min_speech_s"]))
+
+
+class LazyAsr:
+    """The configured ASR, loaded on first use (the first recognition, on the speech worker),
+    so start-up stays fast and a board that never listens never pays its memory."""
+
+    def __init__(self, speech: dict[str, Any]) -> None:
+        self._speech = speech
+        self._asr: Asr | None = None
+        self.name = f"{speech['asr']} (not loaded yet)"
+        self.mode = speech["funasr_mode"] if speech["asr"] == "funasr-ws" else ""
+
+    def transcribe(self, pcm) -> str:
+        if self._asr is None:
+            self._asr = make_asr(self._speech)
+            self.name = self._asr.name
+        return self._asr.transcribe(pcm)
+
+
+def make_ears(speech: dict[str, Any]) -> tuple[Asr | None, Any, str | None]:
+    """(asr, vad, None) for push-to-talk, or (None, None, why not) without loading the ASR."""
+    from parrot.speech.models import SPEECH_MODELS, is_present
+
+    if speech["asr"] == "none":
+        return None, None, "speech recognition is off (speech.asr = none)"
+    if speech["asr"] == "whisper" and not speech["asr_model"] and not is_present(SPEECH_MODELS["whisper-base"]):
+        return None, None, "whisper-base is not pulled (parrot models pull --speech)"
+    try:
+        vad = make_vad(speech, min_silence_s=0.5)
+    except UserError as e:
+        return None, None, str(e)
+    return LazyAsr(speech), vad, None

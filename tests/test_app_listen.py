@@ -1,0 +1,149 @@
+"""Push-to-talk in the appliance: hold C, the simulator's microphone speaks a real recording
+from that moment (virtual clock), the screen shows the meter and seconds, letting go
+recognises with the real Whisper + Silero engines; the text is sent or put in the editor
+(voice_submit). Short takes and a board without a microphone say so and change nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from speech_clips import CLIPS, clip, model_dir
+
+from parrot.app.assemble import build_appliance
+from parrot.app.state import ListenView, ScreenName
+from parrot.audio.sim import WavFileIn
+from parrot.boards.test import TestBoard
+from parrot.config import Config, validate
+from parrot.keys import Key
+from parrot.speech.text import cer
+
+pytest.importorskip("faster_whisper")
+pytest.importorskip("sherpa_onnx")
+
+
+class ListeningBoard(TestBoard):
+    def __init__(self, clips):
+        super().__init__()
+        self.clips = clips
+
+    def audio_in(self):
+        return WavFileIn(self.clips, self.clock.now)
+
+
+def make(tmp_path, clips, voice_submit=True):
+    from parrot.speech.engines import make_ears
+
+    model_dir("whisper-base"), model_dir("silero-vad")
+    config = Config(validate({"ui": {"splash_s": 0.02}}))
+    asr, vad, note = make_ears(config["speech"])
+    assert note is None
+    appliance = build_appliance(ListeningBoard(clips), config, tmp_path, backend="echo", asr=asr, vad=vad)
+    appliance.app.settings["voice_submit"] = voice_submit
+    appliance.advance(0.1)
+    appliance.app.go(ScreenName.INPUT)
+    return appliance
+
+
+def talk(appliance, seconds):
+    """Hold C for `seconds`, watching the overlay; return the views seen while held."""
+    appliance.hold(Key.C, seconds)
+    views = []
+    end = appliance.clock.now() + seconds + 0.2
+    while appliance.clock.now() < end:
+        appliance.tick()
+        if appliance.app.listening is not None:
+            views.append(ListenView(**vars(appliance.app.listening)))
+    return views
+
+
+def test_hold_to_talk_sends_the_recognised_question(tmp_path):
+    name = "BAC009S0764W0122.wav"
+    appliance = make(tmp_path, [clip(name)])
+    try:
+        assert appliance.app.status.asr_ready
+        views = talk(appliance, 5.0)
+        assert views and max(v.level for v in views) > 0.3
+        assert max(v.seconds for v in views) == pytest.approx(4.6, abs=0.2)  # from the long press on
+        appliance.advance(0.5)
+        chat = appliance.app.screens[ScreenName.CHAT]
+        assert appliance.app.screen.name is ScreenName.CHAT and appliance.app.listening is None
+        question = chat.turns[-1].question if chat.turns else ""
+        assert cer(CLIPS[name], question) <= 0.15, chat.turns
+        appliance.app.render()  # and the answer screen draws
+    finally:
+        appliance.close()
+
+
+def test_voice_submit_off_puts_the_text_in_the_editor(tmp_path):
+    name = "BAC009S0764W0121.wav"
+    appliance = make(tmp_path, [clip(name)], voice_submit=False)
+    try:
+        talk(appliance, 5.0)
+        appliance.advance(0.5)
+        editor = appliance.app.screens[ScreenName.INPUT].session.editor
+        assert appliance.app.screen.name is ScreenName.INPUT
+        assert cer(CLIPS[name], editor.text) <= 0.15
+        assert not appliance.app.screens[ScreenName.CHAT].turns
+    finally:
+        appliance.close()
+
+
+def test_a_short_press_of_c_is_still_ctrl_and_silence_says_so(tmp_path):
+    appliance = make(tmp_path, [np.zeros(16000 * 3, np.float32)])
+    try:
+        appliance.hold(Key.C, 0.1)
+        appliance.advance(0.3)
+        assert appliance.app.listening is None and appliance.app.screens[ScreenName.INPUT].session.ctrl_armed
+        appliance.app.screens[ScreenName.INPUT].session.ctrl_armed = False
+        talk(appliance, 2.0)
+        appliance.advance(0.3)
+        assert appliance.app.listening is None
+        assert appliance.app.toast and appliance.app.toast[0] == "没有听到声音"
+        assert appliance.app.screens[ScreenName.INPUT].session.editor.text == ""
+    finally:
+        appliance.close()
+
+
+def test_board_without_a_microphone_cannot_listen(tmp_path):
+    appliance = build_appliance(TestBoard(), Config(validate({"ui": {"splash_s": 0.02}})), tmp_path, backend="echo")
+    try:
+        appliance.advance(0.1)
+        appliance.app.go(ScreenName.INPUT)
+        assert not appliance.app.status.asr_ready
+        talk(appliance, 1.5)
+        assert appliance.app.listening is None  # a long C does nothing listening-related
+    finally:
+        appliance.close()
+
+
+def test_sim_asks_by_voice_and_records_the_spoken_answer(tmp_path):
+    """`parrot sim --wav-in q.wav --wav-out a.wav`: the question is spoken into the microphone,
+    the (echo) answer is spoken by the default voice, and a.wav, recognised again, holds it."""
+    from parrot.cli import main
+    from parrot.config import load_config
+    from parrot.speech.clips import CLIP_DIR
+    from parrot.speech.cli import run_listen
+    from parrot.speech.tts import load_tts
+
+    model_dir("whisper-base")
+    _tts, note = load_tts(load_config()["tts"])
+    if note:
+        pytest.skip(f"default voice not available: {note}")
+    script = tmp_path / "ask.script"
+    script.write_text("wait 1.0\npress D\npress 1\nhold C 5.2\nwait-for llm-done 120\nwait 6\n")
+    name = "BAC009S0764W0121.wav"
+    out = tmp_path / "a.wav"
+    assert main(["sim", "--fresh", "--backend", "echo", "--wav-in", str(CLIP_DIR / name), "--wav-out", str(out),
+                 "--script", str(script)]) == 0
+
+    class Args:
+        wav, config, no_vad = str(out), None, False
+
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert run_listen(Args) == 0
+    heard = buf.getvalue().strip()
+    assert cer("你说" + CLIPS[name], heard) <= 0.2, heard  # the echo backend answers 你说：<question>
