@@ -111,7 +111,8 @@ def test_board_without_a_microphone_cannot_listen(tmp_path):
         appliance.app.go(ScreenName.INPUT)
         assert not appliance.app.status.asr_ready
         talk(appliance, 1.5)
-        assert appliance.app.listening is None  # a long C does nothing listening-related
+        assert appliance.app.listening is None  # a long C only says why it cannot listen
+        assert appliance.app.toast and appliance.app.toast[0] == "不能语音输入：没有语音识别"
     finally:
         appliance.close()
 

@@ -220,6 +220,7 @@ def build_appliance(board: Board, config: Config, data_dir: Path, backend: str =
         conversations=load_conversations(data_dir / CONVERSATIONS_DIR),
         can_speak=voice.can_speak,
         can_listen=voice.can_listen,
+        cannot_listen=voice.cannot_listen,
         battery_warn_percent=battery.warn_percent,
         battery_shutdown_percent=battery.shutdown_percent,
     )

@@ -12,7 +12,7 @@ import logging
 
 from parrot.app.effects import Effect, LoadModel, SetContrast, Shutdown, StartListening, StopListening, StopSpeaking
 from parrot.app.screens import build_screens
-from parrot.app.state import NOT_HEARD_TEXT, TALK_KEY_LABEL, ListenView
+from parrot.app.state import CANNOT_LISTEN_TEXT, NOT_HEARD_TEXT, TALK_KEY_LABEL, ListenView
 from parrot.app.state import SAMPLE_PROMPTS, AppDeps, ModelEntry, ScreenName, Status  # noqa: F401 (re-exported)
 from parrot.events import (BatteryReading, Event, Heard, KeyEvent, Listening, NotHeard, SpeechState, LlmDone, LlmLoaded,
                            LlmProgress, LlmToken, ShutdownFailed, Tick)
@@ -118,10 +118,16 @@ class App:
                 self.effect(StopListening())
                 self.dirty = True
             return True
-        if not (talk and event.action is KeyAction.LONG and self.status.asr_ready):
+        if not (talk and event.action is KeyAction.LONG):
             return False
         if self.screen.name not in (ScreenName.INPUT, ScreenName.CHAT, ScreenName.MENU):
             return False
+        if not self.status.asr_ready:
+            self.screens[ScreenName.INPUT].session.ctrl_armed = False
+            why = self.deps.cannot_listen
+            short = next((zh for prefix, zh in CANNOT_LISTEN_TEXT.items() if why.startswith(prefix)), why)
+            self.show_toast(f"不能语音输入：{short or '没有麦克风'}")
+            return True
         self.screens[ScreenName.INPUT].session.ctrl_armed = False  # the C press was not a Ctrl
         self.listening = ListenView()
         self.effect(StopSpeaking())

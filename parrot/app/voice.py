@@ -45,6 +45,13 @@ class Voice:
     def can_listen(self) -> bool:
         return self.listener is not None and self.audio_in.status() is None
 
+    @property
+    def cannot_listen(self) -> str:
+        """Why push-to-talk is unavailable ('' when it is available)."""
+        if self.listener is None:
+            return "no speech recognition"
+        return self.audio_in.status() or ""
+
     # --- listening (push-to-talk) ------------------------------------------------------------
     def listen_start(self) -> list[Event]:
         """The talk key went down: open the microphone (NotHeard with the reason if it cannot)."""

@@ -79,12 +79,29 @@ class LazyAsr:
         self._asr: Asr | None = None
         self.name = f"{speech['asr']} (not loaded yet)"
         self.mode = speech["funasr_mode"] if speech["asr"] == "funasr-ws" else ""
+        self.streaming = speech["asr"] == "sherpa" and _sherpa_streams(speech)
 
-    def transcribe(self, pcm) -> str:
+    def _engine(self) -> Asr:
         if self._asr is None:
             self._asr = make_asr(self._speech)
             self.name = self._asr.name
-        return self._asr.transcribe(pcm)
+        return self._asr
+
+    def transcribe(self, pcm) -> str:
+        return self._engine().transcribe(pcm)
+
+    def stream(self, chunks):
+        """StreamingAsr (2pass FunASR, streaming sherpa models): loads at the first chunk."""
+        yield from self._engine().stream(chunks)
+
+
+def _sherpa_streams(speech: dict[str, Any]) -> bool:
+    from parrot.speech.sherpa_asr import STREAMING, model_files
+
+    try:
+        return model_files(Path(speech["asr_model"]).expanduser(), speech["sherpa_kind"])[0] in STREAMING
+    except UserError:
+        return False  # the error is reported when the engine loads
 
 
 def make_ears(speech: dict[str, Any]) -> tuple[Asr | None, Any, str | None]:
