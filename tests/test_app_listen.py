@@ -148,3 +148,40 @@ def test_sim_asks_by_voice_and_records_the_spoken_answer(tmp_path):
         assert run_listen(Args) == 0
     heard = buf.getvalue().strip()
     assert cer("你说" + CLIPS[name], heard) <= 0.2, heard  # the echo backend answers 你说：<question>
+
+
+@pytest.mark.parametrize("budget, swapped", [(512, True), (4096, False), (0, False)])
+def test_small_memory_budget_frees_the_llm_for_the_asr_and_back(tmp_path, budget, swapped):
+    """512 MB (the router): with the measured sizes ASR + VAD + LLM do not fit, so the model is
+    freed when listening starts, the ASR after recognising, and the model is loaded again (its
+    conversation restored) before the question is answered. A large budget keeps both."""
+    from parrot.speech.engines import make_ears
+
+    model_dir("whisper-base"), model_dir("silero-vad")
+    config = Config(validate({"ui": {"splash_s": 0.02}, "speech": {"memory_budget_mb": budget}}))
+    asr, vad, _ = make_ears(config["speech"])
+    appliance = build_appliance(ListeningBoard([clip("BAC009S0764W0122.wav")]), config, tmp_path, backend="echo",
+                                asr=asr, vad=vad)
+    log = []
+    backend = appliance.runtime.backend
+    for name in ("close", "load", "restore"):
+        original = getattr(backend, name)
+        setattr(backend, name, lambda *a, _o=original, _n=name: (log.append(_n), _o(*a))[1])
+    real_transcribe, real_unload = asr.transcribe, asr.unload
+    asr.transcribe = lambda pcm: (log.append("asr loaded" if not asr.loaded else "asr"), real_transcribe(pcm))[1]
+    asr.unload = lambda: (log.append("asr unloaded"), real_unload())[1]
+    try:
+        appliance.advance(0.1)
+        appliance.app.go(ScreenName.INPUT)
+        log.clear()
+        talk(appliance, 5.0)
+        appliance.advance(1.0)
+        chat = appliance.app.screens[ScreenName.CHAT]
+        assert chat.turns and chat.turns[-1].answer.startswith("你说"), chat.turns
+        if swapped:
+            assert log == ["close", "asr loaded", "asr unloaded", "load", "restore"]
+            assert appliance.app.status.model == "echo" and not asr.loaded
+        else:
+            assert log == ["asr loaded"] and asr.loaded
+    finally:
+        appliance.close()

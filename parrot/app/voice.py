@@ -77,14 +77,19 @@ class Voice:
         self._held = self.listener.active  # max_listen_s may have ended it
         return events
 
-    def listen_stop(self) -> Iterator[Event]:
+    def listen_stop(self, unload_after: bool = False) -> Iterator[Event]:
         """The talk key came up: polling stops now; the returned job (for the speech worker)
-        recognises the take."""
+        recognises the take, then frees the ASR's memory if `unload_after` (small boards)."""
         held, self._held = self.listening, False
-        return self._finish() if held else iter(())
+        return self._finish(unload_after) if held else iter(())
 
-    def _finish(self) -> Iterator[Event]:
-        yield from self._events(self.listener.release())
+    def _finish(self, unload_after: bool) -> Iterator[Event]:
+        try:
+            events = self._events(self.listener.release())
+        finally:
+            if unload_after and hasattr(self.asr, "unload"):
+                self.asr.unload()
+        yield from events
 
     def _events(self, events) -> list[Event]:
         from parrot.speech.listen import Elapsed, Final, Level, NothingHeard, Partial

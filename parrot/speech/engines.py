@@ -90,6 +90,18 @@ class LazyAsr:
     def transcribe(self, pcm) -> str:
         return self._engine().transcribe(pcm)
 
+    @property
+    def loaded(self) -> bool:
+        return self._asr is not None
+
+    def unload(self) -> None:
+        """Free the engine (a small board needs the memory for the LLM); the next use reloads."""
+        if self._asr is not None:
+            self._asr = None
+            import gc
+
+            gc.collect()
+
     def stream(self, chunks):
         """StreamingAsr (2pass FunASR, streaming sherpa models): loads at the first chunk."""
         yield from self._engine().stream(chunks)
