@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: venv run test build clean fonts peer audio-deps test-c fuzz
+.PHONY: venv run test build clean fonts peer audio-deps test-c fuzz test-arm-kernels browser-deps web web-screenshot
 
 $(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -30,7 +30,7 @@ run: build
 	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif --wav-out demo.wav
 
-test: $(TEST_STAMP) build test-c
+test: $(TEST_STAMP) build test-c test-arm-kernels browser-deps
 	$(BIN)/parrot models pull --speech --quiet || true
 	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/python -m pytest -q
@@ -47,17 +47,55 @@ test-c:
 	$(CC) -std=c11 -g -O1 $(SAN) -Iparrot/llm/core tests/c/sample_test.c parrot/llm/core/sample.c -lm -o build/c-tests/sample_test
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/c-tests/sample_test
 
+# Long fuzzing of every outside input (GGUF, tokenizer, config, scripts, keypad bytes); what it
+# finds is saved under tests/data/fuzz/regressions/ and replayed by make test.
+FUZZ_MINUTES ?= 10
+fuzz: build
+	$(BIN)/python tools/fuzz.py --minutes $(FUZZ_MINUTES)
+
+# Debian's chromium for the web simulator's browser test (Playwright drives it; its own browser
+# download needs the network). Other jobs may hold the dpkg lock: wait for it.
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@test -x $(CHROMIUM) || { apt-get -o DPkg::Lock::Timeout=600 update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends chromium; }
+
+# The web simulator on http://127.0.0.1:8128 (loopback only)
+web: build
+	$(BIN)/parrot web
+
+# docs/web-sim.png, taken by the browser test
+web-screenshot: $(TEST_STAMP) build browser-deps
+	PARROT_WEB_SCREENSHOT=docs/web-sim.png $(BIN)/python -m pytest -q tests/test_web_browser.py
+
 fonts:
 	$(BIN)/python tools/build_font_atlas.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info parrot/llm/_core*.so
 
-# Cross builds and emulated targets (issue 13): see tools/cross/targets.mk
-include tools/cross/targets.mk
-
 # llama.cpp's own llama-bench/llama-quantize as a benchmark peer (not a runtime dependency):
 # `make peer PEER_DIR=/some/dir`; `parrot bench llm` finds it through PARROT_PEER_DIR.
 PEER_DIR ?= build/peer
 peer:
 	PEER_DIR=$(PEER_DIR) PY=$(BIN)/python nice -n 10 sh tools/build_peer.sh
+
+# The integer kernels on aarch64, cross-compiled and run under qemu user mode: once on a CPU with
+# the dot-product extension (cortex-a76), once without (cortex-a53). A few seconds once the
+# cross tools are installed (the first run installs them).
+ARM_CC ?= aarch64-linux-gnu-gcc
+ARM_KERNELS = build/arm/kernels_test
+test-arm-kernels:
+	@command -v $(ARM_CC) >/dev/null && command -v qemu-aarch64 >/dev/null || \
+	  (apt-get update -q && apt-get install -y -q -o DPkg::Lock::Timeout=600 gcc-aarch64-linux-gnu qemu-user)
+	mkdir -p build/arm
+	$(ARM_CC) -O2 -std=c11 -Wall -Werror -Iparrot/llm/core tests/c/kernels_test.c parrot/llm/core/kernels*.c \
+	  parrot/llm/core/quant.c -lm -o $(ARM_KERNELS)
+	for cpu in cortex-a76 cortex-a53; do \
+	  qemu-aarch64 -cpu $$cpu -L /usr/aarch64-linux-gnu $(ARM_KERNELS) > build/arm/$$cpu.txt; rc=$$?; \
+	  echo "$$cpu: $$(tr '\n' ' ' < build/arm/$$cpu.txt)"; [ $$rc -eq 0 ] || exit 1; done
+	grep -q "sets on this CPU: dotprod neon portable" build/arm/cortex-a76.txt
+	grep -q "sets on this CPU: neon portable" build/arm/cortex-a53.txt
+
+# Cross builds and emulated targets (issue 13): see tools/cross/targets.mk
+include tools/cross/targets.mk

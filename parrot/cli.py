@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "parrot.llm.cli",  # chat, convert, models
     "parrot.speech.tts_cli",  # say, tts pull
     "parrot.speech.cli",  # listen, doctor
+    "parrot.app.web_cli",  # web
 ]
 
 
@@ -38,7 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except ImportError as e:  # a part of the appliance is missing: a broken install, said plainly
+        print(f"parrot: broken install: cannot load {e.name or e} ({e}); reinstall parrot", file=sys.stderr)
+        return 1
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,

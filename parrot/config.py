@@ -94,7 +94,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "fallback": Option(True, "when the configured voice cannot load, speak with espeak and say why"),
         "speed": Option(1.0, "speaking speed, 1.0 = the voice's own", min=0.5, max=2.0),
         "volume": Option(1.0, "gain applied to the voice (clipped at full scale)", min=0.0, max=4.0),
-        "threads": Option(2, "threads for the voice's neural network", min=1, max=16),
+        "threads": Option(1, "threads for the voice's neural network (1: the LLM keeps the other cores while both run)", min=1, max=16),
     },
     "ui": {
         "clock_24h": Option(True, "24-hour clock on the splash screen"),

@@ -132,3 +132,30 @@ def test_pinyin_row_is_never_blank_while_composing(app):
         shown = frame(app)
         pinyin_row = shown[64 - 2 * lh:64 - lh, :]
         assert pinyin_row.any(), keys
+
+
+def test_long_list_labels_end_in_an_ellipsis_before_the_scrollbar(app):
+    from parrot.app.screens.base import fit
+
+    font = load_font(12)
+    for i in range(6):
+        app.saved_conversations[f"c{i}"] = {"id": f"c{i}", "started": i, "turns": [{"q": "一个很长很长很长的问题" * 2, "a": ""}]}
+    app.go(ScreenName.HISTORY)
+    shown = frame(app)
+    label = fit("01-01 08:00 " + "一个很长很长很长的问题" * 2, font, 120)
+    assert label.endswith("…") and font.text_width(label) <= 120 and fit("短", font, 120) == "短"
+    assert not shown[BODY_TOP + 12:BODY_TOP + 23, 121:124].any(), "nothing drawn into the scrollbar's gap"
+
+
+def test_chosen_split_is_always_drawn(app):
+    """Ctrl+C focuses the pinyin row; moving along it must keep the chosen split in view."""
+    app.go(ScreenName.INPUT)
+    session = app.screen.session
+    tap(app, *"94264", "C", "C")
+    lh = load_font(12).line_height
+    for _ in range(len(session.splits)):
+        tap(app, "#")
+        row = frame(app)[64 - 2 * lh:64 - lh, :]
+        chosen = session.splits[session.split_index]
+        assert find_text(row, chosen, inverse=True) or find_text(np.pad(row, ((0, 0), (1, 1))), chosen, inverse=True), chosen
+

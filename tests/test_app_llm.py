@@ -70,7 +70,7 @@ def test_question_answered_by_the_model(tmp_path, monkeypatch):
         chat.ask("再说一遍")
         run_until(runtime, lambda: not chat.busy)
         second_prefill = chat.turns[-1].stats["prefill_tokens"]
-        assert 0 < second_prefill < first_prefill, (first_prefill, second_prefill)
+        assert 0 < second_prefill < first_prefill + turn.stats["decode_tokens"], (first_prefill, second_prefill)
     finally:
         runtime.close()
 
@@ -123,3 +123,28 @@ def test_threaded_runtime_answers_like_the_device(tmp_path, monkeypatch):
     finally:
         stepped.close()
         threaded.close()
+
+
+def test_a_saved_conversation_is_the_models_context_again(tmp_path, monkeypatch):
+    """History continued: restore() lays the saved turns out as chat() would have."""
+    app, appliance, _ = with_tiny_model(tmp_path, monkeypatch)
+    try:
+        model = appliance.runtime.backend.model
+        app.settings["max_tokens"] = 6
+        chat = app.screens[ScreenName.CHAT]
+        chat.ask("你好")
+        run_until(appliance, lambda: not chat.busy)
+        live_turns = [list(t) for t in model._turns]
+        model.reset()
+        model.restore([("你好", chat.turns[-1].answer)], system=appliance.runtime.backend.preset.system_prompt)
+        restored = [list(t) for t in model._turns]
+        assert len(restored) == 1 and model.history_tokens > 0
+        # Same layout: the question part is identical, then the answer's text tokenized again,
+        # then the template's end-of-answer.
+        answer_ids = model._c.tokenize(chat.turns[-1].answer, False)
+        end_ids = model._segments(model.template.end_of_answer())
+        n = len(restored[0]) - len(answer_ids) - len(end_ids)
+        assert n > 0 and restored[0][:n] == live_turns[0][:n]
+        assert restored[0][n:] == answer_ids + end_ids
+    finally:
+        appliance.close()

@@ -89,6 +89,9 @@ def test_max_tokens_setting_and_config_cap(tmp_path):
     appliance.app.settings["max_tokens"] = 1024
     chat = ask(appliance, "很" * 300)
     assert len(chat.turns[-1].answer) == 256, "llm.max_tokens caps the setting"
+    settings = appliance.app.screens[ScreenName.SETTINGS]
+    row = next(s for s in settings.rows if s.key == "max_tokens")
+    assert settings.options(row) == (128, 256) and settings.shown(row) == "256", "only what the cap allows is offered"
 
 
 def test_contrast_applied_at_boot_and_when_changed(tmp_path):
@@ -305,3 +308,88 @@ def test_real_model_recordings_are_byte_identical(tmp_path, monkeypatch):
         assert main(["sim", "--fresh", "--script", str(script), "--record", str(gif), "--clock", "2026-11-29 09:30"]) == 0
         gifs.append(gif.read_bytes())
     assert gifs[0] == gifs[1]
+
+
+# --- config keys the app reads ------------------------------------------------------------------
+
+def test_ui_clock_24h(tmp_path):
+    from datetime import datetime
+
+    from parrot.ui.font import load_font
+
+    big = load_font(16)
+    wall = datetime(2026, 11, 29, 15, 30).timestamp()
+    for h24, clock in ((True, "15:30"), (False, "下午3:30")):
+        appliance = build_appliance(TestBoard(wall_start=wall), Config(validate({"ui": {"clock_24h": h24, "splash_s": 0}})),
+                                    tmp_path / str(h24), backend="echo")
+        appliance.tick()
+        shown = np.asarray(appliance.app.render().image)
+        probe = __import__("PIL.Image", fromlist=["Image"]).new("1", (big.text_width(clock), big.line_height))
+        big.draw(probe, 0, 0, clock)
+        want = np.asarray(probe)
+        x = (128 - big.text_width(clock)) // 2
+        assert np.array_equal(shown[16:16 + want.shape[0], x:x + want.shape[1]], want), clock
+
+
+def test_ui_fps_limits_frames(tmp_path):
+    counts = []
+    for fps in (5, 20):
+        board = TestBoard()
+        appliance = build_appliance(board, Config(validate({"ui": {"fps": fps, "splash_s": 0}})), tmp_path / str(fps),
+                                    backend="echo")
+        appliance.advance(1.0)  # the splash animates (its clock): a frame whenever allowed
+        counts.append(len(board.screen.frames))
+    assert counts[0] in (5, 6) and counts[1] in (20, 21), counts
+
+
+def test_ui_cursor_blink(tmp_path):
+    for blink_ms in (200, 1000):
+        appliance = make(tmp_path / str(blink_ms), ui={"cursor_blink_ms": blink_ms, "splash_s": 0.02})
+        app = appliance.app
+        app.go(ScreenName.INPUT)
+        app.screen.blink_epoch = app.now
+        states = []
+        for i in range(10):
+            app.now = app.screen.blink_epoch + i * 0.1 + 0.05
+            states.append(bool(np.asarray(app.render().image)[16:24, 0].any()))
+        flips = sum(a != b for a, b in zip(states, states[1:]))
+        assert flips == (4 if blink_ms == 200 else 0), (blink_ms, states)
+
+
+def test_llm_threads_and_context_reach_the_engine():
+    from parrot.app.assemble import make_backend
+
+    backend = make_backend("llm", Config(validate({"llm": {"threads": 3, "context": 1024}})))
+    assert (backend.threads, backend.context) == (3, 1024)
+    with pytest.raises(ValueError):
+        make_backend("auto", Config(validate({})))
+
+
+def test_device_board_display_keys(tmp_path):
+    from parrot.boards.device import DeviceBoard, NoDisplay
+    from parrot.display.fake_oled import FakeOledBus
+    from PIL import Image
+
+    assert isinstance(DeviceBoard(Config(validate({"display": {"driver": "none"}}))).display(), NoDisplay)
+    image = Image.new("1", (128, 64))
+    image.putpixel((0, 0), 1)
+    for rotate, lit in ((0, (0, 0)), (2, (127, 63))):
+        bus = FakeOledBus()
+        display = DeviceBoard(Config(validate({"display": {"rotate": rotate}})), buses={"display": bus}).display()
+        display.show(image)
+        assert bus.image().getpixel(lit), rotate
+
+
+def test_a_missing_command_module_is_an_error(monkeypatch, capsys):
+    import parrot.cli
+
+    monkeypatch.setattr(parrot.cli, "COMMAND_MODULES", parrot.cli.COMMAND_MODULES + ["parrot.nothing_here.cli"])
+    assert parrot.cli.main(["config"]) == 1
+    assert "broken install" in capsys.readouterr().err
+
+
+def test_soak_bench_runs_through_the_composition_root(capsys):
+    """`parrot bench soak` boots the appliance with build_appliance on a SimBoard (a short echo run)."""
+    assert main(["bench", "soak", "--backend", "echo", "--keys", "300", "--warmup", "100", "--block", "100",
+                 "--max-growth-mb", "1000"]) == 0
+    assert "exceptions: 0" in capsys.readouterr().out

@@ -17,27 +17,19 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def engine():
-    try:
-        from parrot.llm import Model
-    except ImportError:
-        pytest.skip("engine API (parrot.llm.Model) not built yet")
+    from parrot.llm import Model  # the engine is built: failing to import it is a failure
+
     return Model
 
 
 def _transformers_greedy_chat(arch: str, text: str, max_tokens: int) -> str:
-    """The answer transformers gives (greedy) to one user message laid out as the engine's
-    family template does: ChatML; Qwen2.5's default system prompt; Qwen3 without thinking."""
-    from parrot.llm.chat import QWEN25_SYSTEM
-
+    """The answer transformers gives (greedy) to one user message laid out by the model's own
+    chat template (the one its GGUF carries), without thinking as the presets ask."""
     tok = llm_tiny.tiny_hf_tokenizer(arch)
     model = llm_tiny.tiny_reference(arch)
     messages = [{"role": "user", "content": text}]
-    if arch == "qwen2":
-        messages.insert(0, {"role": "system", "content": QWEN25_SYSTEM})
-    ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, enable_thinking=False)
     ids = list(ids["input_ids"] if hasattr(ids, "keys") else ids)
-    if arch == "qwen3":
-        ids += tok.encode("<think>\n\n</think>\n\n")
     stops = {tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")}
     answer = []
     for _ in range(max_tokens):
@@ -114,23 +106,56 @@ def test_chat_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert err.startswith("parrot: ") and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_bench_llm_reports_figures(engine, capsys):
+def test_bench_llm_reports_figures(engine, capsys, tmp_path):
     path = llm_tiny.tiny_gguf("qwen3", "q8_0")
-    argv = ["bench", "llm", "--model", str(path), "--threads", "2", "--prompt-tokens", "24", "--gen", "8", "--json"]
+    argv = ["bench", "llm", "--model", str(path), "--threads", "2", "--prompt-tokens", "24", "--gen", "8",
+            "--runs", "2", "--peer-dir", str(tmp_path), "--json"]
     assert main(argv) == 0
     figures = json.loads(capsys.readouterr().out)
-    ours = figures["parrot"]
-    assert ours["arch"] == "qwen3"
-    for key in ("prefill_tps", "decode_tps", "load_s", "max_rss_mb"):
-        assert np.isfinite(ours[key]) and ours[key] > 0, key
+    assert figures["parrot_info"]["arch"] == "qwen3" and figures["peer"] is None
+    for key in ("prefill_tps", "decode_tps", "max_rss_mb"):
+        s = figures["parrot"][key]
+        assert 0 < s["min"] <= s["median"] <= s["max"] and np.isfinite(s["max"]), key
+    assert figures["parrot_info"]["weight_bytes_per_token"] > 0 and figures["read_bandwidth_gbs"] > 0
     assert main(argv[:-1] + ["--no-peer"]) == 0
     text = capsys.readouterr().out
-    assert "prefill tok/s" in text and "parrot" in text
+    assert "prefill tok/s" in text and "parrot" in text and "of weights read per decoded token" in text
 
 
-def test_bench_llm_reports_a_broken_peer_without_failing(engine, capsys, monkeypatch, tmp_path):
-    monkeypatch.setenv("PARROT_PEER_PYTHON", str(tmp_path / "no-python"))
+FAKE_PEER = """#!/bin/sh
+echo "ggml: illegal instruction in the matmul kernel" >&2
+kill -{sig} $$
+"""
+
+
+def fake_peer(tmp_path, body):
+    (tmp_path / "bin").mkdir()
+    exe = tmp_path / "bin" / "llama-bench"
+    exe.write_text(body)
+    exe.chmod(0o755)
+
+
+def test_bench_llm_reports_a_crashed_peer_with_its_signal_and_stderr(engine, capsys, tmp_path):
+    fake_peer(tmp_path, FAKE_PEER.format(sig="SEGV"))
     path = llm_tiny.tiny_gguf("llama", "q8_0")
-    assert main(["bench", "llm", "--model", str(path), "--prompt-tokens", "8", "--gen", "2"]) == 0
+    argv = ["bench", "llm", "--model", str(path), "--prompt-tokens", "8", "--gen", "2", "--runs", "1",
+            "--peer-dir", str(tmp_path)]
+    assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "peer: llama-cpp-python failed" in out and "no-python" in out
+    assert "peer: llama-bench failed: killed by SIGSEGV (signal 11)" in out
+    assert "illegal instruction in the matmul kernel" in out
+
+
+def test_bench_llm_against_a_peer_prints_ratios(engine, capsys, tmp_path):
+    """A stand-in llama-bench printing llama-bench's JSON: the ratios are parrot / peer."""
+    rows = [{"n_prompt": 8, "n_gen": 0, "avg_ts": 1.0e6}, {"n_prompt": 0, "n_gen": 2, "avg_ts": 2.0e6}]
+    fake_peer(tmp_path, "#!/bin/sh\ncat <<'EOF'\n" + json.dumps(rows) + "\nEOF\n")
+    path = llm_tiny.tiny_gguf("llama", "q8_0")
+    argv = ["bench", "llm", "--model", str(path), "--prompt-tokens", "8", "--gen", "2", "--runs", "2",
+            "--peer-dir", str(tmp_path), "--json"]
+    assert main(argv) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["peer"]["prefill_tps"]["median"] == 1.0e6 and figures["peer"]["decode_tps"]["max"] == 2.0e6
+    assert main(argv[:-1]) == 0
+    out = capsys.readouterr().out
+    assert "llama.cpp min / median / max" in out and "parrot/llama.cpp" in out

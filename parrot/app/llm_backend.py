@@ -33,6 +33,8 @@ class LlmBackend:
             path, family = self.resolve(name)
             self.model = Model(str(path), threads=self.threads, context=self.context)
             preset = PRESETS.get(family) or preset_for(self.model.arch, self.model.name)
+            if self.model.template_warning:
+                log.warning("%s: %s", name, self.model.template_warning)
         except Exception as e:  # ModelError / UserError: shown on the models screen
             log.warning("loading %s failed: %s", name, e)
             yield LlmLoaded(name, error=str(e))

@@ -66,7 +66,8 @@ def save_settings(path: Path, values: dict) -> None:
     atomic_write(path, json.dumps(values, ensure_ascii=False, indent=1, sort_keys=True))
 
 
-def cycle(key: str, value, step: int = 1):
-    options = BY_KEY[key].values
+def cycle(key: str, value, step: int = 1, options: tuple | None = None):
+    """The next (step 1) or previous (-1) value of a setting, among `options` (default: all)."""
+    options = options or BY_KEY[key].values
     i = options.index(value) if value in options else 0
     return options[(i + step) % len(options)]

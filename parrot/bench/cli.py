@@ -10,6 +10,7 @@ BENCHMARKS = {
     "llm": "parrot.llm.bench",
     "tts": "parrot.speech.tts_bench",
     "voice": "parrot.speech.bench",
+    "soak": "parrot.bench.soak",
 }
 
 

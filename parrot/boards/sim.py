@@ -20,7 +20,9 @@ class SimBoard(Board):
 
     def __init__(self, chip: str = "ssd1306", battery_percent: float | None = 80.0, wall_start: float = 0.0,
                  headless: bool = True, term_style: str = "half", partial: bool = True, record_speech: bool = False,
-                 wav_in: list[str] | None = None):
+                 terminal: bool | None = None, wav_in: list[str] | None = None):
+        """headless: a virtual clock (scripts, recordings); else the wall clock. terminal: draw
+        into this terminal and read its keys (default: when not headless; a web board says no)."""
         clock = VirtualClock(wall_start) if headless else WallClock()
         super().__init__(clock)
         from parrot.display.fake_oled import FakeOledBus
@@ -28,6 +30,7 @@ class SimBoard(Board):
 
         self.chip = chip
         self.headless = headless
+        self.terminal = (not headless) if terminal is None else terminal
         self.term_style = term_style
         self.partial = partial
         self.oled_bus = FakeOledBus(chip)  # the panel's RAM: what the recorder reads back
@@ -47,7 +50,7 @@ class SimBoard(Board):
         from parrot.display.oled import open_oled
 
         displays = [open_oled(self.chip, port=1, address=0x3C, bus=self.oled_bus, partial=self.partial)]
-        if not self.headless:
+        if self.terminal:
             from parrot.sim.terminal import TerminalDisplay
 
             displays.append(TerminalDisplay(style=self.term_style))
@@ -88,7 +91,7 @@ class SimBoard(Board):
         return self.oled_bus.image()
 
     def tasks(self, post: Callable[[Event], None]) -> list:
-        if self.headless:
+        if not self.terminal:
             return []
         from parrot.sim.terminal import read_terminal_keys
 

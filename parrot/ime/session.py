@@ -484,11 +484,21 @@ class InputSession:
         self._show_association()
 
     def _learn_composition(self) -> None:
-        """Several picks for one run of digits make a new word (造词)."""
+        """Several picks for one run of digits make a new word (造词). When a sentence was
+        among them, its words and the order of all the words are learned too, so that
+        sentence conversion proposes the same sentence next time (lattice.FOLLOW_BONUS)."""
         parts = self._composed
         text = "".join(c.text for c in parts)
         if len(parts) >= 2 and len(text) <= MAX_LEARNED_WORD and all(c.reading for c in parts):
             self.user_dict.learn(text, tuple(s for c in parts for s in c.reading))
+        if any(c.kind is Kind.SENTENCE for c in parts) and all(c.reading for c in parts):
+            words = [w for c in parts for w in _words_of(c)]
+            picked = {(c.text, c.reading) for c in parts}  # learned when they were picked
+            for word, reading in words:
+                if (word, reading) not in picked:
+                    self.user_dict.learn(word, reading)
+            for (a, _), (b, _) in zip(words, words[1:]):
+                self.user_dict.learn_follow(a, b)
         self._composed = []
 
     def _show_association(self) -> None:
@@ -537,6 +547,17 @@ class InputSession:
             self._insert(self.multitap[0])
             self.multitap = None
             self._multitap_key = None
+
+
+def _words_of(cand: Candidate) -> list[tuple[str, tuple[str, ...]]]:
+    """A pick as (word, reading) pairs: a sentence's words, else the pick itself."""
+    if not cand.words:
+        return [(cand.text, cand.reading)]
+    out, pos = [], 0
+    for word in cand.words:
+        out.append((word, cand.reading[pos : pos + len(word)]))
+        pos += len(word)
+    return out
 
 
 def _drop_plain_digits(keys: str, count: int) -> str:

@@ -60,9 +60,12 @@ def load_model(args):
     if args.threads < 1:
         raise UserError("--threads must be at least 1")
     try:
-        return Model(str(path), threads=args.threads, context=args.ctx)
+        model = Model(str(path), threads=args.threads, context=args.ctx)
     except ModelError as e:
         raise UserError(f"{path}: {e}") from e
+    if model.template_warning:
+        print(f"warning: {model.template_warning}", file=sys.stderr)
+    return model
 
 
 def _chat_settings(model, args):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import _core
-from .chat import Template, template_for
+from .chat import JinjaTemplate, Template, chat_template, template_for
 
 
 class ModelError(UserError):
@@ -28,6 +28,11 @@ class ModelError(UserError):
 _core.set_error_class(ModelError)
 
 _INT32_MAX = 2**31 - 1
+
+
+def printable(text: str) -> str:
+    """text with control and other unprintable characters escaped (\\x7f), for messages."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class Sampling:
     repeat_last_n: int = 64
     seed: int | None = 0  # None: a fresh random seed per generation
     max_tokens: int = 256
+    # Prompt lookup (exact speculative decoding): verify up to this many tokens copied from the
+    # context per pass; 0 = plain decoding. Same output (greedy) or distribution (sampled).
+    lookup: int = 0
 
     def __post_init__(self):
         # the C sampler takes 32-bit ints and floats: anything outside is a clear error here
@@ -78,7 +86,10 @@ class Model:
             raise ModelError(f"threads={threads}: must be from 1 to 256")
         if not 1 <= int(context) <= _INT32_MAX:
             raise ModelError(f"context={context}: must be from 1 to {_INT32_MAX} tokens")
-        self._c = _core.Model(self.path, int(threads), int(context), kernels)
+        try:
+            self._c = _core.Model(self.path, int(threads), int(context), kernels)
+        except ModelError as e:  # a corrupt file's bytes (names) may be in the message: no raw control codes
+            raise ModelError(printable(str(e))) from None
         info = self._c.info()
         self.info = info
         self.arch: str = info["arch"]
@@ -88,7 +99,13 @@ class Model:
         self.n_layers: int = info["n_layers"]
         self.stop_ids: list[int] = info["stop_ids"]
         self.has_tokenizer = not info["tokenizer_error"]
-        self.template: Template = template_for(self.arch, self.name, self._has_token)
+        # the GGUF's own chat template; the hand-written one when it has none or it fails
+        # (template_warning says why, for the caller to show)
+        self.template: Template | JinjaTemplate
+        self.template, self.template_warning = chat_template(
+            self._meta_text("tokenizer.chat_template"), template_for(self.arch, self.name, self._has_token),
+            bos_token=self._token_text(info["bos"]), eos_token=self._token_text(info["eos"]),
+            strip_bos=bool(info["add_bos"]) and info["bos"] >= 0)
         self._cached: list[int] = []  # tokens whose K/V are in the cache, in order
         self._system: list[int] | None = None  # chat: system prompt tokens (with BOS)
         self._system_text: str | None = None
@@ -102,10 +119,20 @@ class Model:
 
     @staticmethod
     def _empty_stats() -> dict:
-        return dict(prefill_tokens=0, prefill_s=0.0, prefill_tps=0.0, decode_tokens=0, decode_s=0.0, decode_tps=0.0)
+        return dict(prefill_tokens=0, prefill_s=0.0, prefill_tps=0.0, decode_tokens=0, decode_s=0.0, decode_tps=0.0,
+                    drafted=0, accepted=0, acceptance=0.0)
 
     def _has_token(self, text: str) -> bool:
         return self.has_tokenizer and self._c.token_id(text) >= 0
+
+    def _meta_text(self, key: str) -> str | None:
+        value = self._c.meta(key)
+        return value if isinstance(value, str) else None
+
+    def _token_text(self, token_id: int) -> str:
+        if not self.has_tokenizer or token_id < 0:
+            return ""
+        return self._c.detokenize([token_id]).decode("utf-8", "replace")
 
     def close(self) -> None:
         self._c.close()
@@ -202,7 +229,7 @@ class Model:
             seed = s.seed if s.seed is not None else int.from_bytes(os.urandom(8), "little")
             self._c.gen_start(new, self._cached, float(s.temperature), int(s.top_k), float(s.top_p),
                               float(s.min_p), float(s.repeat_penalty), int(s.repeat_last_n),
-                              seed & 0xFFFFFFFFFFFFFFFF, int(s.max_tokens))
+                              seed & 0xFFFFFFFFFFFFFFFF, int(s.max_tokens), int(s.lookup))
             if self._abort_requested:  # ... or while gen_start was being called
                 self._c.abort()
         except BaseException:
@@ -238,6 +265,7 @@ class Model:
             st = self._c.stats()
             st["prefill_tps"] = st["prefill_tokens"] / st["prefill_s"] if st["prefill_s"] > 0 else 0.0
             st["decode_tps"] = st["decode_tokens"] / st["decode_s"] if st["decode_s"] > 0 else 0.0
+            st["acceptance"] = st["accepted"] / st["drafted"] if st["drafted"] else 0.0
             st["stop"] = reason
             self.stats = st
             self.last_stop = reason

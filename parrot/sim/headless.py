@@ -34,7 +34,6 @@ class HeadlessRunner:
             self.target.tick()
 
     def run(self, steps: list[Step]) -> float:
-        self.target.advance(0)
         for step in steps:
             if self._done():
                 break

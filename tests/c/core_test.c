@@ -115,7 +115,7 @@ static void record_model(const char *dir) {
     long n_tensors = num(), n_kv = num(), n_vocab = num(), n_embd = num(), n_layers = num();
     long n_head = num(), n_head_kv = num();
     if (model) pl_model_free(model);
-    model = pl_model_load(path, err, sizeof err);
+    model = pl_model_load(path, NULL, err, sizeof err);
     CHECK(model != NULL, "load %s: %s", name, err);
     if (!model) exit(1);
     const gguf_file *f = model->file;

@@ -4,12 +4,14 @@
 # cross-deps runs apt-get (update first), the zig toolchain comes from PyPI into a build venv.
 #
 #   make test-cross          aarch64 glibc wheel + its tests, C core tests for aarch64 glibc/musl
+#                            (`make test` runs the glibc part; `make test CROSS=0` skips it)
 #   make test-core-c         the C test driver, native (part of `make test` through pytest)
 #   make test-musl           core_test built by zig for aarch64-linux-musl, run under qemu
 #   make test-armv7          the same for 32-bit arm-linux-musleabihf (older routers)
 #   make wheel-aarch64       dist/cross/parrot-*-linux_aarch64.whl (Debian's cross gcc)
 #   make test-wheel-aarch64  the LLM tests against that wheel, arm64 CPython under qemu
 #   make rootfs-arm64        arm64 Debian rootfs, install.sh, demo, fast tests (slow: see deploy/README.md)
+#   make wheel-aarch64-musl  the same wheel with a musl C core (zig), for the OpenWrt stage
 #   make openwrt-stage       the OpenWrt package's files laid out and checked
 CROSS_DIR := build/cross
 CROSS_VENV := $(CROSS_DIR)/venv
@@ -32,7 +34,7 @@ CORE_TEST_SRC := tests/c/core_test.c $(CORE_C_ONLY)
 QEMU_CPUS := cortex-a53 cortex-a76
 
 .PHONY: cross-deps test-cross test-core-c test-aarch64-c test-musl test-armv7 wheel-aarch64 \
-	test-wheel-aarch64 rootfs-arm64 openwrt-stage
+	test-wheel-aarch64 rootfs-arm64 openwrt-stage wheel-aarch64-musl
 
 $(CROSS_DEPS):
 	mkdir -p $(CROSS_DIR)
@@ -40,7 +42,7 @@ $(CROSS_DEPS):
 	$(APT) update
 	$(APT) install --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 		binutils-aarch64-linux-gnu qemu-user qemu-user-static arch-test mmdebstrap \
-		libpython3.11-dev:arm64 python3-venv file
+		libpython3.11-dev:arm64 python3-venv file device-tree-compiler cpp
 	touch $@
 cross-deps: $(CROSS_DEPS)
 
@@ -96,6 +98,21 @@ wheel-aarch64: $(CROSS_VENV)/.installed
 		bdist_wheel --plat-name linux_aarch64 --dist-dir $(WHEEL_DIR)
 	tools/cross/check_wheel.sh $(WHEEL_DIR)/parrot-*-linux_aarch64.whl aarch64
 
+# The router's C core: the same wheel with zig's musl compiler (the OpenWrt SDK's own musl gcc
+# builds the real package). pyconfig.h is Debian's arm64 one (the ABI is the same); zig does
+# not search /usr/include, so only that directory is put on its path.
+MUSL_WHEEL_DIR := dist/cross-musl
+MUSL_PYINC := $(CROSS_DIR)/pyinc-musl
+MUSL_CC := $(CURDIR)/$(CROSS_VENV)/bin/python -m ziglang cc -target aarch64-linux-musl
+wheel-aarch64-musl: $(CROSS_VENV)/.installed
+	rm -rf $(CROSS_DIR)/wheel-build-musl $(MUSL_WHEEL_DIR) && mkdir -p $(MUSL_WHEEL_DIR) $(MUSL_PYINC)/aarch64-linux-gnu
+	ln -sfn /usr/include/aarch64-linux-gnu/python3.11 $(MUSL_PYINC)/aarch64-linux-gnu/python3.11
+	_PYTHON_HOST_PLATFORM=linux-aarch64 _PYTHON_SYSCONFIGDATA_NAME=_sysconfigdata__aarch64-linux-gnu \
+		CC="$(MUSL_CC) -I$(CURDIR)/$(MUSL_PYINC)" LDSHARED="$(MUSL_CC) -shared" \
+		$(CROSS_VENV)/bin/python setup.py -q build --build-base $(CROSS_DIR)/wheel-build-musl \
+		bdist_wheel --plat-name linux_aarch64 --dist-dir $(MUSL_WHEEL_DIR)
+	tools/cross/check_wheel.sh $(MUSL_WHEEL_DIR)/parrot-*-linux_aarch64.whl aarch64
+
 # An arm64 CPython to run the tests with: Debian's arm64 packages extracted (no scripts, no
 # qemu needed to build it); the Python dependencies are PyPI's aarch64 wheels, as on a board.
 ARM64_SYSROOT := $(CROSS_DIR)/sysroot-arm64
@@ -125,6 +142,19 @@ test-wheel-aarch64: wheel-aarch64 $(ARM64_SYSROOT)/.done
 		--rootdir $(CURDIR) -c $(CURDIR)/pyproject.toml $(addprefix $(CURDIR)/,$(ARM64_TESTS))
 
 test-cross: test-aarch64-c test-musl test-wheel-aarch64
+
+# CI: `make test` also runs the aarch64 glibc build under qemu (C driver + the wheel's LLM
+# tests: ~3 min here, plus ~1.5 min of apt the first time). CROSS=0 leaves it out.
+ifneq ($(CROSS),0)
+test: test-aarch64-c test-wheel-aarch64
+endif
+
+# ---------------------------------------------------------------- OpenWrt package
+# The files the package installs, from its Makefile's own recipes, checked (the fast variant,
+# without a C core, runs in `make test`: tests/test_openwrt_package.py).
+openwrt-stage: wheel-aarch64-musl $(STAMP)
+	$(BIN)/python tools/cross/openwrt_stage.py $(CROSS_DIR)/openwrt-stage \
+		--wheel $$(ls $(MUSL_WHEEL_DIR)/parrot-*-linux_aarch64.whl)
 
 # ---------------------------------------------------------------- arm64 Debian rootfs
 # Slow (tens of minutes under qemu): a documented target, not part of `make test`. Its log is

@@ -71,11 +71,12 @@ class Screen:
             _inverse_battery(canvas, x, 2, status.battery)
             x -= 2
             percent = f"{status.battery:.0f}%"
-            room = x - 2 - canvas.font.text_width(title) - (canvas.font.text_width(right) + 3 if right else 0)
+            gap = canvas.font.text_width(" ")  # so "拼 7" and "80%" never read as "780%"
+            room = x - 2 - canvas.font.text_width(title) - (canvas.font.text_width(right) + gap if right else 0)
             if canvas.font.text_width(percent) <= room:
                 x -= canvas.font.text_width(percent)
                 canvas.text(x, 0, percent, fill=0)
-                x -= 3
+                x -= gap
         if status.model_loading:
             x -= 7
             _inverse_icon(canvas, "busy", x, 2)
@@ -87,6 +88,15 @@ class Screen:
         if right:
             w = canvas.font.text_width(right)
             canvas.text(x - w, 0, right, fill=0)
+
+
+def fit(text: str, font, width: int) -> str:
+    """The text, cut to `width` pixels with "…" when it is wider."""
+    if font.text_width(text) <= width:
+        return text
+    while text and font.text_width(text + "…") > width:
+        text = text[:-1]
+    return text + "…"
 
 
 def text_page(app, text: str) -> TextView:
@@ -166,8 +176,8 @@ class PagedList:
             if i == self.index:
                 canvas.fill_rect(0, y - 1, WIDTH - 4, ROW_H)
             fill = 0 if i == self.index else 1
-            canvas.text(2, y, labels[i], fill=fill)
+            value_w = canvas.font.text_width(values[i]) + 4 if values else 0
+            canvas.text(2, y, fit(labels[i], canvas.font, WIDTH - 8 - value_w), fill=fill)
             if values:
-                w = canvas.font.text_width(values[i])
-                canvas.text(WIDTH - 6 - w, y, values[i], fill=fill)
+                canvas.text(WIDTH - 2 - value_w, y, values[i], fill=fill)
         canvas.scrollbar(WIDTH - 3, top - 1, HEIGHT - top + 1, self.count, self.per_page, first)

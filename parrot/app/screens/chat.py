@@ -16,6 +16,7 @@ from parrot.events import LlmDone, LlmProgress, LlmToken
 from parrot.keys import Key
 from parrot.ui.canvas import HEIGHT, WIDTH
 from parrot.ui.layout import TextView
+from parrot.ui.markdown import MarkdownStream, render_markdown
 
 MIN_RATE_TOKENS = 8  # a tokens/s figure from fewer tokens (an early abort) is noise: not shown
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -49,13 +50,15 @@ def split_thinking(answer: str) -> tuple[str | None, str]:
     return think.strip(), rest.lstrip("\n")
 
 
-def shown_answer(answer: str, expanded: bool) -> str:
-    """The answer as drawn: the thinking folded to one line (or opened) above the answer."""
+def shown_answer(answer: str, expanded: bool, final: bool = True) -> str:
+    """The answer as drawn: the thinking folded to one line (or opened) above the answer, its
+    markdown drawn for the 1-bit screen (final=False: still streaming, as the stream shows it)."""
     think, rest = split_thinking(answer)
+    rest = render_markdown(rest, final)
     if think is None:
-        return answer
+        return rest
     if expanded:
-        return f"〔思考〕{think}\n〔回答〕{rest}"
+        return f"〔思考〕{render_markdown(think, final)}\n〔回答〕{rest}"
     return f"〔思考{len(think)}字 C〕\n{rest}"  # one line: C opens it
 
 
@@ -115,7 +118,8 @@ class ChatScreen(Screen):
     def transcript(self) -> str:
         parts = []
         for i, turn in enumerate(self.turns):
-            text = f"问：{turn.question}\n答：{shown_answer(turn.answer, self.expanded)}"
+            streaming = self.busy and i == len(self.turns) - 1
+            text = f"问：{turn.question}\n答：{shown_answer(turn.answer, self.expanded, not streaming)}"
             if turn.error:
                 text += f"\n[错误：{turn.error}]"
             parts.append(text)
@@ -142,6 +146,7 @@ class ChatScreen(Screen):
         self.phase = Phase.PREFILL
         self.progress = (0, 0)
         self.view.append(("\n" if len(self.turns) > 1 else "") + f"问：{question}\n答：")
+        self.markdown = MarkdownStream()  # the answer's markdown, drawn for the 1-bit screen
         self.view.scroll_to_end()
         settings = self.app.settings
         max_tokens = min(int(settings["max_tokens"]), self.app.deps.max_tokens)
@@ -166,11 +171,12 @@ class ChatScreen(Screen):
         elif isinstance(event, LlmToken):
             self.phase = Phase.STREAMING
             turn.answer += event.text
+            shown = self.markdown.feed(event.text)
             start = turn.answer.lstrip()
             if start.startswith(THINK_OPEN) or THINK_OPEN.startswith(start):
                 self.refill()  # a thinking part (or what may start one) is drawn folded
             else:
-                self.view.append(event.text)  # plain text: only the end is wrapped again
+                self.view.append(shown)  # plain text: only the end is wrapped again
             self.speak_more(turn)
         elif isinstance(event, LlmDone):
             self.phase = Phase.IDLE

@@ -9,7 +9,7 @@ returns to the menu.
 from __future__ import annotations
 
 from parrot.app.effects import SaveSettings, SaveUserDictionary
-from parrot.app.screens.base import BODY_TOP, TEXT_W, Screen
+from parrot.app.screens.base import BODY_TOP, TEXT_W, Screen, fit
 from parrot.app.state import SAMPLE_PROMPTS, ScreenName
 from parrot.events import KeyEvent, Tick
 from parrot.ime.session import ITEM_PAD_PX
@@ -163,12 +163,23 @@ class InputScreen(Screen):
         tag = " ".join(t for t in ("联想" if s.association and not s.digits else "",
                                    f"{s.page + 1}/{s.page_count}" if s.page_count > 1 else "") if t)
         right_limit = WIDTH - (font.text_width(tag) + 3 if tag else 0)
-        x = 1
         focus = s.focus.name
-        for i, split in enumerate(s.splits or ([s.digits] if s.digits else [])):
-            w = font.text_width(split) + 3
+        splits = s.splits or ([s.digits] if s.digits else [])
+        widths = [font.text_width(split) + 3 for split in splits]
+        # Scroll the row so the chosen split is drawn (focus must be visible); the first one
+        # drawn is cut to fit rather than dropped (a long pinyin never leaves the row blank).
+        chosen = s.split_index or 0
+        first = 0
+        while first < chosen and 1 + sum(w + 2 for w in widths[first:chosen + 1]) > right_limit:
+            first += 1
+        x = 1
+        for i in range(first, len(splits)):
+            split, w = splits[i], widths[i]
             if x + w > right_limit:
-                break
+                if i > first:
+                    break
+                split = fit(split, font, right_limit - x - 3)
+                w = font.text_width(split) + 3
             if s.split_index == i or (s.split_index is None and i == 0 and focus == "SPLITS"):
                 if focus == "SPLITS":
                     canvas.highlight(x - 1, y, w, lh, split)

@@ -42,10 +42,23 @@ class SettingsScreen(Screen):
         elif key is not None and self.list.jump(key.digit):
             self.app.dirty = True
 
+    def options(self, setting) -> tuple:
+        """The values offered: answer lengths only up to the installation's llm.max_tokens."""
+        if setting.key == "max_tokens":
+            cap = self.app.deps.max_tokens
+            return tuple(v for v in setting.values if v <= cap) or (min(setting.values),)
+        return setting.values
+
+    def shown(self, setting) -> str:
+        value = self.app.settings[setting.key]
+        if setting.key == "max_tokens":
+            value = min(value, max(self.options(setting)))  # what answers really get
+        return setting.show(value)
+
     def change(self, step: int) -> None:
         setting = self.rows[self.list.index]
         values = self.app.settings
-        values[setting.key] = cycle(setting.key, values[setting.key], step)
+        values[setting.key] = cycle(setting.key, values[setting.key], step, self.options(setting))
         self.app.effect(SaveSettings(dict(values)))
         if setting.key == "contrast":
             self.app.effect(SetContrast(values["contrast"]))
@@ -53,5 +66,4 @@ class SettingsScreen(Screen):
 
     def render(self, canvas, now: float) -> None:
         self.title_bar(canvas, self.title, f"{self.list.index + 1}/{len(self.rows)}")
-        values = self.app.settings
-        self.list.render(canvas, [s.label for s in self.rows], values=[s.show(values[s.key]) for s in self.rows])
+        self.list.render(canvas, [s.label for s in self.rows], values=[self.shown(s) for s in self.rows])

@@ -39,6 +39,7 @@ enum { END_NONE, END_STOP, END_LENGTH, END_ABORT, END_CONTEXT, END_ERROR };
 static const char *END_NAMES[] = {"", "stop", "length", "abort", "context", "error"};
 
 #define MAX_STOP 8
+#define PL_MAX_DRAFT 16 /* prompt lookup: most draft tokens verified per pass */
 
 typedef struct {
     PyObject_HEAD
@@ -62,13 +63,17 @@ typedef struct {
     int n_prompt;
     int32_t *recent; /* penalty window: history + generated tokens */
     int n_recent, cap_recent;
+    int32_t *hist; /* the whole context (cached + new + generated): prompt lookup searches it */
+    int n_hist, cap_hist;
+    int lookup;          /* prompt lookup: most draft tokens per pass (0: plain decoding) */
+    float *draft_logits; /* [lookup + 1][n_vocab] */
     int32_t *out; /* generated tokens, read by gen_next at out_read */
     int n_out, out_read, max_tokens;
     int progress, progress_pending, finished, end_reason;
     char gen_err[256];
     pl_sampling sampling;
     /* statistics of the last generation */
-    int st_prefill_tokens, st_decode_tokens;
+    int st_prefill_tokens, st_decode_tokens, st_drafted, st_accepted;
     double st_prefill_s, st_decode_s;
 } ModelObject;
 
@@ -91,14 +96,38 @@ static void finish(ModelObject *self, int reason) {
     pthread_mutex_unlock(&self->mu);
 }
 
+/* Emits a sampled token: returns END_NONE to go on, else why generation ends here. */
+static int emit(ModelObject *self, int32_t t) {
+    for (int i = 0; i < self->n_stop; i++)
+        if (self->stop[i] == t) return END_STOP;
+    pthread_mutex_lock(&self->mu);
+    self->out[self->n_out++] = t;
+    pthread_cond_signal(&self->cv);
+    pthread_mutex_unlock(&self->mu);
+    if (self->n_recent < self->cap_recent) self->recent[self->n_recent++] = t;
+    if (self->n_hist < self->cap_hist) self->hist[self->n_hist++] = t;
+    if (self->n_out >= self->max_tokens) return END_LENGTH; /* no need to evaluate it */
+    if (pl_ctx_n_past(self->ctx) >= pl_ctx_n_ctx(self->ctx)) return END_CONTEXT;
+    return END_NONE;
+}
+
+/* Plain decoding samples a token, evaluates it, samples the next... With prompt lookup
+ * (self->lookup > 0) the evaluated token goes with a draft of the tokens that followed the same
+ * n-gram earlier in the context, all in one batched pass; then each position is sampled in
+ * order exactly as plain decoding would (same logits: a token's row of the batch is computed as
+ * if alone), and the draft is kept while the sampled token equals it. The first difference is
+ * itself the next token. Each emitted token costs one draw from the same distribution as
+ * before, so greedy output is identical and sampled output has the same distribution. */
 static void *gen_thread(void *arg) {
     ModelObject *self = arg;
-    pl_sampler *sp = pl_sampler_new(self->m->n_vocab, &self->sampling);
+    const int nv = self->m->n_vocab;
+    pl_sampler *sp = pl_sampler_new(nv, &self->sampling);
     if (!sp) {
         snprintf(self->gen_err, sizeof self->gen_err, "out of memory");
         finish(self, END_ERROR);
         return NULL;
     }
+    const int start = pl_ctx_n_past(self->ctx);
     double t0 = now_s();
     int rc = pl_eval(self->ctx, self->prompt, self->n_prompt, self->logits, 1, &self->abort_flag, push_progress,
                      self, self->gen_err, sizeof self->gen_err);
@@ -106,24 +135,52 @@ static void *gen_thread(void *arg) {
     self->st_prefill_tokens = self->n_prompt;
     self->st_prefill_s = t1 - t0;
     int reason = rc < 0 ? END_ERROR : rc > 0 ? END_ABORT : END_NONE;
+    int32_t t = 0, batch[PL_MAX_DRAFT + 1];
+    int have_next = 0; /* t was already sampled (a draft mismatch) */
+    /* draft length adapts: a batch costs compute per token, so wrong guesses are not free */
+    int want = self->lookup < 4 ? self->lookup : 4;
     while (reason == END_NONE) {
         if (atomic_load(&self->abort_flag)) { reason = END_ABORT; break; }
         if (self->n_out >= self->max_tokens) { reason = END_LENGTH; break; }
-        int32_t t = pl_sample(sp, self->logits, self->recent, self->n_recent);
-        int is_stop = 0;
-        for (int i = 0; i < self->n_stop; i++) is_stop |= self->stop[i] == t;
-        if (is_stop) { reason = END_STOP; break; }
-        pthread_mutex_lock(&self->mu);
-        self->out[self->n_out++] = t;
-        pthread_cond_signal(&self->cv);
-        pthread_mutex_unlock(&self->mu);
-        if (self->n_recent < self->cap_recent) self->recent[self->n_recent++] = t;
-        if (self->n_out >= self->max_tokens) { reason = END_LENGTH; break; } /* no need to evaluate it */
-        if (pl_ctx_n_past(self->ctx) >= pl_ctx_n_ctx(self->ctx)) { reason = END_CONTEXT; break; }
-        rc = pl_eval(self->ctx, &t, 1, self->logits, 1, &self->abort_flag, NULL, NULL, self->gen_err,
+        if (!have_next) t = pl_sample(sp, self->logits, self->recent, self->n_recent);
+        have_next = 0;
+        if ((reason = emit(self, t)) != END_NONE) break;
+        const int base = pl_ctx_n_past(self->ctx);
+        int room = pl_ctx_n_ctx(self->ctx) - base - 1, left = self->max_tokens - self->n_out, nd = 0;
+        int max_draft = want < room ? want : room;
+        if (left < max_draft) max_draft = left;
+        /* n-grams of 2 or 3 tokens: a single repeated token predicts little */
+        if (max_draft > 0) nd = pl_lookup_draft(self->hist, self->n_hist, batch + 1, max_draft, 3, 2);
+        if (nd == 0) {
+            rc = pl_eval(self->ctx, &t, 1, self->logits, 1, &self->abort_flag, NULL, NULL, self->gen_err,
+                         sizeof self->gen_err);
+            if (rc) reason = rc < 0 ? END_ERROR : END_ABORT;
+            continue;
+        }
+        batch[0] = t;
+        rc = pl_eval(self->ctx, batch, nd + 1, self->draft_logits, 0, &self->abort_flag, NULL, NULL, self->gen_err,
                      sizeof self->gen_err);
-        if (rc) reason = rc < 0 ? END_ERROR : END_ABORT;
+        if (rc) { reason = rc < 0 ? END_ERROR : END_ABORT; break; }
+        self->st_drafted += nd;
+        int i = 0;
+        for (; i < nd && reason == END_NONE; i++) {
+            const int32_t x = pl_sample(sp, self->draft_logits + (size_t)i * nv, self->recent, self->n_recent);
+            if (x != batch[1 + i]) {
+                pl_ctx_truncate(self->ctx, base + 1 + i); /* keep t and the drafts taken so far */
+                t = x;
+                have_next = 1;
+                break;
+            }
+            self->st_accepted++;
+            reason = emit(self, x);
+        }
+        if (reason == END_NONE && !have_next) memcpy(self->logits, self->draft_logits + (size_t)nd * nv, (size_t)nv * 4);
+        if (i == nd) want = 2 * want < self->lookup ? 2 * want : self->lookup;
+        else want = i + 1 > 1 ? i + 1 : 1;
     }
+    /* drafts evaluated past the last emitted token are not part of the conversation, and the
+     * cache ends where plain decoding's would (which never evaluates a token cut by the limit) */
+    pl_ctx_truncate(self->ctx, start + self->n_prompt + self->n_out - (reason == END_LENGTH && self->n_out > 0));
     self->st_decode_tokens = self->n_out;
     self->st_decode_s = now_s() - t1;
     pl_sampler_free(sp);
@@ -325,8 +382,10 @@ static void release(ModelObject *self) {
     free(self->logits);
     free(self->prompt);
     free(self->recent);
-    self->ctx = NULL, self->m = NULL, self->tok = NULL, self->logits = NULL;
-    self->prompt = self->recent = NULL;
+    free(self->hist);
+    free(self->draft_logits);
+    self->ctx = NULL, self->m = NULL, self->tok = NULL, self->logits = NULL, self->draft_logits = NULL;
+    self->prompt = self->recent = self->hist = NULL;
 }
 
 static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kw) {
@@ -400,16 +459,21 @@ static PyObject *Model_truncate(ModelObject *self, PyObject *arg) {
 }
 
 /* gen_start(new_ids, history, temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n,
- *           seed, max_tokens): new_ids are evaluated after the cached positions; history (the
- * tokens already in context) seeds the repetition-penalty window. */
+ *           seed, max_tokens, lookup=0): new_ids are evaluated after the cached positions; history
+ * (the tokens already in context) seeds the repetition-penalty window and, with lookup > 0
+ * (most draft tokens per pass, up to 16), the prompt lookup. */
 static PyObject *Model_gen_start(ModelObject *self, PyObject *args) {
     PyObject *seq, *hist;
     pl_sampling s;
     unsigned long long seed;
-    int max_tokens;
-    if (!PyArg_ParseTuple(args, "OOfifffiKi", &seq, &hist, &s.temperature, &s.top_k, &s.top_p, &s.min_p,
-                          &s.repeat_penalty, &s.repeat_last_n, &seed, &max_tokens))
+    int max_tokens, lookup = 0;
+    if (!PyArg_ParseTuple(args, "OOfifffiKi|i", &seq, &hist, &s.temperature, &s.top_k, &s.top_p, &s.min_p,
+                          &s.repeat_penalty, &s.repeat_last_n, &seed, &max_tokens, &lookup))
         return NULL;
+    if (lookup < 0 || lookup > PL_MAX_DRAFT) {
+        PyErr_Format(PyExc_ValueError, "lookup must be 0..%d draft tokens", PL_MAX_DRAFT);
+        return NULL;
+    }
     s.seed = seed;
     if (check_idle(self) < 0) return NULL;
     int n, nh;
@@ -427,6 +491,21 @@ static PyObject *Model_gen_start(ModelObject *self, PyObject *args) {
         return NULL;
     }
     if (max_tokens < 0) max_tokens = 0;
+    free(self->hist);
+    free(self->draft_logits);
+    self->draft_logits = NULL;
+    self->cap_hist = nh + n + max_tokens + 1;
+    self->hist = malloc((size_t)self->cap_hist * sizeof(int32_t));
+    if (lookup > 0) self->draft_logits = malloc((size_t)(lookup + 1) * self->m->n_vocab * sizeof(float));
+    if (!self->hist || (lookup > 0 && !self->draft_logits)) {
+        PyMem_Free(ids);
+        PyMem_Free(h);
+        return PyErr_NoMemory();
+    }
+    memcpy(self->hist, h, (size_t)nh * sizeof *h);
+    memcpy(self->hist + nh, ids, (size_t)n * sizeof *ids);
+    self->n_hist = nh + n;
+    self->lookup = lookup;
     int keep = s.repeat_last_n > 0 ? s.repeat_last_n : 64;
     if (nh > keep) {
         memmove(h, h + nh - keep, keep * sizeof *h);
@@ -456,7 +535,7 @@ static PyObject *Model_gen_start(ModelObject *self, PyObject *args) {
     self->end_reason = END_NONE;
     self->gen_err[0] = 0;
     atomic_store(&self->abort_flag, 0);
-    self->st_prefill_tokens = self->st_decode_tokens = 0;
+    self->st_prefill_tokens = self->st_decode_tokens = self->st_drafted = self->st_accepted = 0;
     self->st_prefill_s = self->st_decode_s = 0;
     pthread_mutex_lock(&self->mu);
     self->running = 1;
@@ -517,8 +596,9 @@ static PyObject *Model_gen_join(ModelObject *self, PyObject *unused) {
 }
 
 static PyObject *Model_stats(ModelObject *self, PyObject *unused) {
-    return Py_BuildValue("{sisdsisd}", "prefill_tokens", self->st_prefill_tokens, "prefill_s", self->st_prefill_s,
-                         "decode_tokens", self->st_decode_tokens, "decode_s", self->st_decode_s);
+    return Py_BuildValue("{sisdsisdsisi}", "prefill_tokens", self->st_prefill_tokens, "prefill_s", self->st_prefill_s,
+                         "decode_tokens", self->st_decode_tokens, "decode_s", self->st_decode_s, "drafted",
+                         self->st_drafted, "accepted", self->st_accepted);
 }
 
 static int need_tok(ModelObject *self) {
@@ -624,6 +704,17 @@ static int put(PyObject *d, const char *k, PyObject *v) {
     return rc;
 }
 
+/* Weight bytes one decode step reads: every matrix once, one embedding row. */
+static unsigned long long weight_bytes_per_token(const pl_model *m) {
+    unsigned long long n = m->output->n_bytes + m->tok_embd->n_bytes / m->tok_embd->ne[1];
+    for (int l = 0; l < m->n_layers; l++) {
+        const pl_layer *ly = &m->layers[l];
+        const gguf_tensor *w[] = {ly->wq, ly->wk, ly->wv, ly->wo, ly->w_gate, ly->w_up, ly->w_down};
+        for (int i = 0; i < 7; i++) n += w[i]->n_bytes;
+    }
+    return n;
+}
+
 static PyObject *Model_info(ModelObject *self, PyObject *unused) {
     if (!self->m) {
         PyErr_SetString(error_class(), "model is closed");
@@ -648,7 +739,8 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused) {
         put(d, "bos", PyLong_FromLong(self->bos)) || put(d, "eos", PyLong_FromLong(self->eos)) ||
         put(d, "add_bos", PyBool_FromLong(self->add_bos)) ||
         put(d, "tokenizer_error", PyUnicode_FromString(self->tok ? "" : self->tok_err)) ||
-        put(d, "kernels", PyUnicode_FromString(m->kernels->name))) {
+        put(d, "kernels", PyUnicode_FromString(m->kernels->name)) ||
+        put(d, "weight_bytes_per_token", PyLong_FromUnsignedLongLong(weight_bytes_per_token(m)))) {
         Py_DECREF(d);
         return NULL;
     }

@@ -350,12 +350,28 @@ static void matmul_rows_int8(const matmul_job *job, int j, int r0, int r1) {
     const pl_type_info *ti = pl_type(w->type);
     const size_t row_bytes = (size_t)cols / ti->blck * ti->bytes;
     const pl_vec_dot dot = job->dot[j];
+    const pl_vec_dot4 dot4 = job->c->m->kernels->dot4[w->type];
     const float *bias = job->bias[j];
     float *y = job->y[j];
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *row = w->data + (size_t)r * row_bytes;
-        const float b = bias ? bias[r] : 0.0f;
-        for (int t = 0; t < job->n_tok; t++) y[(size_t)t * rows + r] = dot(cols, row, job->xq + (size_t)t * nbq) + b;
+    /* tiles: a few tokens' activations stay in L1 while a band of rows (in L2 after the first
+     * tile of tokens read it from memory) passes under them */
+    enum { ROW_TILE = 32, TOK_TILE = 4 };
+    for (int rt = r0; rt < r1; rt += ROW_TILE) {
+        const int re = rt + ROW_TILE < r1 ? rt + ROW_TILE : r1;
+        for (int t0 = 0; t0 < job->n_tok; t0 += TOK_TILE) {
+            const int te = t0 + TOK_TILE < job->n_tok ? t0 + TOK_TILE : job->n_tok;
+            for (int r = rt; r < re; r++) {
+                const uint8_t *row = w->data + (size_t)r * row_bytes;
+                const float b = bias ? bias[r] : 0.0f;
+                if (dot4 && te - t0 == 4) { /* same results as one token at a time, bit for bit */
+                    float out[4];
+                    dot4(cols, row, job->xq + (size_t)t0 * nbq, (size_t)nbq, out);
+                    for (int k = 0; k < 4; k++) y[(size_t)(t0 + k) * rows + r] = out[k] + b;
+                    continue;
+                }
+                for (int t = t0; t < te; t++) y[(size_t)t * rows + r] = dot(cols, row, job->xq + (size_t)t * nbq) + b;
+            }
+        }
     }
 }
 

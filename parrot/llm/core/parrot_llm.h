@@ -7,6 +7,7 @@
  *   pool.c    a tiny pthread pool: run fn(arg, ith, nth) on n threads and wait
  *   model.c   hyper-parameters + tensors by architecture (llama / qwen2 / qwen3), KV cache, forward
  *   sample.c  repetition penalty, temperature, top-k, top-p, min-p, seeded RNG
+ *   lookup.c  prompt lookup: draft tokens from the context for speculative decoding
  *   engine_py.c  the Python type _core.Model (generation thread, GIL released during compute)
  *
  * Errors never abort: functions return NULL / -1 and write a one-line message to err[errlen].
@@ -154,6 +155,13 @@ void pl_ctx_truncate(pl_ctx *c, int n_past); /* forget cache positions >= n_past
 int pl_eval(pl_ctx *c, const int32_t *tokens, int n, float *logits, int last_only,
             const atomic_int *abort_flag, void (*progress)(void *, int), void *progress_arg,
             char *err, size_t errlen);
+
+/* ------------------------------------------------------------------ prompt lookup */
+
+/* Speculative drafts from the context (lookup.c): finds the latest earlier occurrence of the
+ * last g tokens of ctx[0..n) (g from ngram_max down to ngram_min) and copies up to max_draft
+ * tokens that followed it into draft. Returns the number of draft tokens (0: none). */
+int pl_lookup_draft(const int32_t *ctx, int n, int32_t *draft, int max_draft, int ngram_max, int ngram_min);
 
 /* ------------------------------------------------------------------ sampling */
 
