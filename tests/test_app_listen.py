@@ -117,6 +117,7 @@ def test_board_without_a_microphone_cannot_listen(tmp_path):
         appliance.close()
 
 
+@pytest.mark.slow
 def test_sim_asks_by_voice_and_records_the_spoken_answer(tmp_path):
     """`parrot sim --wav-in q.wav --wav-out a.wav`: the question is spoken into the microphone,
     the (echo) answer is spoken by the default voice, and a.wav, recognised again, holds it."""
@@ -150,7 +151,16 @@ def test_sim_asks_by_voice_and_records_the_spoken_answer(tmp_path):
     assert cer("你说" + CLIPS[name], heard) <= 0.2, heard  # the echo backend answers 你说：<question>
 
 
-@pytest.mark.parametrize("budget, swapped", [(512, True), (4096, False), (0, False)])
+def test_swap_needed_only_when_the_measured_sizes_do_not_fit():
+    from parrot.app.assemble import asr_llm_swap_needed
+
+    def needed(mb):
+        return asr_llm_swap_needed(Config(validate({"speech": {"memory_budget_mb": mb}})))
+
+    assert needed(512) and needed(590) and not needed(600) and not needed(4096) and not needed(0)
+
+
+@pytest.mark.parametrize("budget, swapped", [(512, True), (4096, False)])
 def test_small_memory_budget_frees_the_llm_for_the_asr_and_back(tmp_path, budget, swapped):
     """512 MB (the router): with the measured sizes ASR + VAD + LLM do not fit, so the model is
     freed when listening starts, the ASR after recognising, and the model is loaded again (its

@@ -120,8 +120,8 @@ class App:
             return True
         if not (talk and event.action is KeyAction.LONG):
             return False
-        if self.screen.name not in (ScreenName.INPUT, ScreenName.CHAT, ScreenName.MENU):
-            return False
+        if self.screen.name not in (ScreenName.INPUT, ScreenName.MENU):
+            return False  # (on the chat screen a C press folds the thinking: A goes to the editor)
         if not self.status.asr_ready:
             self.screens[ScreenName.INPUT].session.ctrl_armed = False
             why = self.deps.cannot_listen
