@@ -2,8 +2,8 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Two stamps: running needs only the runtime dependencies (about 120 MB of virtualenv);
-# the tests add pytest and the outside references (torch, transformers: about 1.2 GB).
+# Two stamps: running installs the app and its voice, never torch or transformers (README:
+# virtualenv sizes); the tests add pytest and the outside references the engine is checked against.
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 

@@ -116,7 +116,7 @@ def bench_parrot(path: str, threads: int, n_prompt: int, n_gen: int, kernels: st
         model.eval(ids[:8])  # touches every weight page once
         model.reset()
         t0 = time.perf_counter()
-        logits = model.eval(ids)
+        logits = model.eval(ids, last_only=True)  # like llama-bench: logits of the last position
         prefill_s = time.perf_counter() - t0
         model.reset()
         token = int(np.argmax(logits[-1]))

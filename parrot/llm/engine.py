@@ -177,10 +177,11 @@ class Model:
 
     # ------------------------------------------------------------------ evaluation
 
-    def eval(self, ids: Sequence[int]) -> np.ndarray:
-        """Appends ids to the cache; returns float32 logits [len(ids), n_vocab] for every position."""
+    def eval(self, ids: Sequence[int], last_only: bool = False) -> np.ndarray:
+        """Appends ids to the cache; returns float32 logits [len(ids), n_vocab] for every position
+        (last_only: [1, n_vocab] for the last one, skipping the output matrix for the others)."""
         ids = [int(i) for i in ids]
-        out = np.empty((len(ids), self.n_vocab), dtype=np.float32)
+        out = np.empty((1 if last_only and ids else len(ids), self.n_vocab), dtype=np.float32)
         if not self._busy.acquire(blocking=False):
             raise ModelError("model is busy generating")
         try:

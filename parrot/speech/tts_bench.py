@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 
+from parrot.cliargs import int_range
 from parrot.errors import UserError
 
 SENTENCES = [
@@ -34,7 +35,7 @@ ASK = "请用一句话回答：{}"
 def add_arguments(p) -> None:
     p.add_argument("--config", help="config TOML (default: the search path)")
     p.add_argument("--engines", default="baker,espeak", help="voices to measure, comma-separated")
-    p.add_argument("--repeat", type=int, default=3, help="runs per sentence (the best is kept)")
+    p.add_argument("--repeat", type=int_range(1, 1000), default=3, help="runs per sentence (the best is kept)")
     p.add_argument("--no-pipeline", action="store_true", help="skip the ASR -> LLM -> voice figure")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
 

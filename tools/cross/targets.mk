@@ -115,7 +115,10 @@ wheel-aarch64-musl: $(CROSS_VENV)/.installed
 
 # An arm64 CPython to run the tests with: Debian's arm64 packages extracted (no scripts, no
 # qemu needed to build it); the Python dependencies are PyPI's aarch64 wheels, as on a board.
-ARM64_SYSROOT := $(CROSS_DIR)/sysroot-arm64
+# Root filesystems live outside the checkout: setuptools walks the whole source tree when it
+# builds (egg_info), which must not descend into a rootfs (or its mounted /proc and /sys).
+CROSS_ROOTS ?= /var/tmp/parrot-cross
+ARM64_SYSROOT := $(CROSS_ROOTS)/sysroot-arm64
 ARM64_SITE := $(CROSS_DIR)/site-arm64
 # wheel tags an arm64 Debian 12 (glibc 2.36) takes
 ARM64_PLATFORMS := $(foreach p,linux manylinux2014 manylinux_2_28 manylinux_2_34,--platform $(p)_aarch64)
@@ -123,7 +126,7 @@ ARM64_TESTS := tests/test_llm_engine_forward.py tests/test_llm_engine_generate.p
 	tests/test_llm_gguf_malformed.py tests/test_llm_quant_dequant.py \
 	tests/test_llm_sampling_basic.py tests/test_llm_tokenizer_bpe.py
 $(ARM64_SYSROOT)/.done: $(CROSS_DEPS)
-	rm -rf $(ARM64_SYSROOT)
+	rm -rf $(ARM64_SYSROOT) && mkdir -p $(CROSS_ROOTS)
 	mmdebstrap --arch=arm64 --variant=extract --include=python3.11,libpython3.11-stdlib,libgcc-s1,libstdc++6 \
 		bookworm $(ARM64_SYSROOT) http://deb.debian.org/debian
 	touch $@
@@ -133,12 +136,12 @@ test-wheel-aarch64: wheel-aarch64 $(ARM64_SYSROOT)/.done
 		--python-version 3.11 --implementation cp --only-binary=:all: \
 		$(WHEEL_DIR)/parrot-*-linux_aarch64.whl pytest pytest-timeout gguf tokenizers
 	# from build/cross, so `import parrot` is the wheel (site-arm64), not the source tree
-	cd $(CROSS_DIR) && QEMU_LD_PREFIX=$(CURDIR)/$(ARM64_SYSROOT) PYTHONPATH=$(CURDIR)/$(ARM64_SITE) \
-		qemu-aarch64 $(CURDIR)/$(ARM64_SYSROOT)/usr/bin/python3.11 -c \
+	cd $(CROSS_DIR) && QEMU_LD_PREFIX=$(ARM64_SYSROOT) PYTHONPATH=$(CURDIR)/$(ARM64_SITE) \
+		qemu-aarch64 $(ARM64_SYSROOT)/usr/bin/python3.11 -c \
 		'import platform, parrot.llm._core as c; print(platform.machine(), c.__file__)'
-	cd $(CROSS_DIR) && QEMU_LD_PREFIX=$(CURDIR)/$(ARM64_SYSROOT) PYTHONPATH=$(CURDIR)/$(ARM64_SITE) \
+	cd $(CROSS_DIR) && QEMU_LD_PREFIX=$(ARM64_SYSROOT) PYTHONPATH=$(CURDIR)/$(ARM64_SITE) \
 		PYTHONDONTWRITEBYTECODE=1 timeout 1200 qemu-aarch64 -cpu cortex-a53 \
-		$(CURDIR)/$(ARM64_SYSROOT)/usr/bin/python3.11 -m pytest -q -p no:cacheprovider \
+		$(ARM64_SYSROOT)/usr/bin/python3.11 -m pytest -q -p no:cacheprovider \
 		--rootdir $(CURDIR) -c $(CURDIR)/pyproject.toml $(addprefix $(CURDIR)/,$(ARM64_TESTS))
 
 test-cross: test-aarch64-c test-musl test-wheel-aarch64
@@ -160,7 +163,7 @@ openwrt-stage: wheel-aarch64-musl $(STAMP)
 # Slow (tens of minutes under qemu): a documented target, not part of `make test`. Its log is
 # build/cross/rootfs-arm64.log. ROOTFS_TESTS: the fast tests that need neither torch nor the
 # source tree (see deploy/README.md).
-ROOTFS := $(CROSS_DIR)/rootfs-arm64
+ROOTFS := $(CROSS_ROOTS)/rootfs-arm64
 ROOTFS_TESTS ?= $(ARM64_TESTS) tests/test_storage.py tests/test_config.py \
 	tests/test_settings.py tests/test_display_oled.py tests/test_layout_wrap.py tests/test_ime_session.py \
 	tests/test_keypad_tracker.py tests/test_app_machine.py tests/test_sim_script.py
