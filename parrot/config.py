@@ -80,6 +80,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "funasr_url": Option("ws://127.0.0.1:10095", "funasr-ws: the FunASR runtime server"),
         "funasr_mode": Option("offline", "funasr-ws: 'offline' (one final text) or '2pass' (partials too)", ("offline", "2pass")),
         "vad_model": Option("", "Silero VAD ONNX ('' = the registry's silero-vad)"),
+        "hands_free": Option(False, "a long press of C starts listening and the VAD ends it (no need to hold C)"),
         "end_silence_s": Option(0.8, "hands-free: this much silence after speech ends listening", min=0.2, max=5.0),
         "min_speech_s": Option(0.3, "less speech than this is 'nothing heard'", min=0.05, max=5.0),
         "max_listen_s": Option(30.0, "listening stops after this long", min=1.0, max=300.0),

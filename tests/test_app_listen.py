@@ -195,3 +195,29 @@ def test_small_memory_budget_frees_the_llm_for_the_asr_and_back(tmp_path, budget
             assert log == ["asr loaded"] and asr.loaded
     finally:
         appliance.close()
+
+
+def test_hands_free_a_long_press_starts_and_the_silence_ends(tmp_path):
+    """speech.hands_free: C is let go at once; the recording goes on until the VAD hears the
+    end of the question (speech then speech.end_silence_s of silence), then it is sent."""
+    from parrot.speech.engines import make_ears
+
+    model_dir("whisper-base"), model_dir("silero-vad")
+    name = "BAC009S0764W0121.wav"
+    config = Config(validate({"ui": {"splash_s": 0.02}, "speech": {"hands_free": True}}))
+    asr, vad, _ = make_ears(config["speech"])
+    appliance = build_appliance(ListeningBoard([clip(name)]), config, tmp_path, backend="echo", asr=asr, vad=vad)
+    try:
+        appliance.advance(0.1)
+        appliance.app.go(ScreenName.INPUT)
+        views = talk(appliance, 0.6)  # just past the long press
+        assert views and appliance.app.listening is not None  # still listening after C came up
+        t0 = appliance.clock.now()
+        while appliance.app.listening is not None and appliance.clock.now() - t0 < 10:
+            appliance.tick()
+        assert appliance.clock.now() - t0 < 6.5  # the 4.2 s clip plus the end silence, not the 30 s limit
+        appliance.advance(0.5)
+        chat = appliance.app.screens[ScreenName.CHAT]
+        assert chat.turns and cer(CLIPS[name], chat.turns[-1].question) <= 0.15, chat.turns
+    finally:
+        appliance.close()

@@ -221,7 +221,8 @@ def build_appliance(board: Board, config: Config, data_dir: Path, backend: str =
         big_font = None
     voice = Voice(board.audio_in(), board.audio_out(), tts=tts, asr=asr, speed=config.tts.speed,
                   volume=config.tts.volume, threaded=not board.clock.virtual, vad=vad, clock=board.clock.now,
-                  min_speech_s=config.speech.min_speech_s, max_listen_s=config.speech.max_listen_s)
+                  min_speech_s=config.speech.min_speech_s, max_listen_s=config.speech.max_listen_s,
+                  hands_free=config.speech.hands_free)
     ui, battery = config.ui, config.battery
     deps = AppDeps(
         new_input_session=make_input_session_factory(data_dir, font),
@@ -240,6 +241,7 @@ def build_appliance(board: Board, config: Config, data_dir: Path, backend: str =
         can_speak=voice.can_speak,
         can_listen=voice.can_listen,
         cannot_listen=voice.cannot_listen,
+        hands_free=config.speech.hands_free,
         battery_warn_percent=battery.warn_percent,
         battery_shutdown_percent=battery.shutdown_percent,
     )

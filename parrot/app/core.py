@@ -75,6 +75,9 @@ class App:
         if isinstance(event, Listening):
             if self.listening is not None and not self.listening.recognising:
                 self.listening = ListenView(event.level, event.seconds, event.partial)
+                if event.ended:  # hands-free end of speech, or the time limit
+                    self.listening.recognising = True
+                    self.effect(StopListening())
                 self.dirty = True
             return
         if isinstance(event, NotHeard):
@@ -113,6 +116,8 @@ class App:
         letting go recognises. While listening every other key is ignored. True = handled."""
         talk = event.key.value == TALK_KEY_LABEL
         if self.listening is not None:
+            if self.deps.hands_free:
+                return True  # the VAD ends it; letting go of C changes nothing
             if talk and event.action is KeyAction.LONG_RELEASE and not self.listening.recognising:
                 self.listening.recognising = True
                 self.effect(StopListening())

@@ -83,6 +83,7 @@ class AppDeps:
     can_speak: bool = False  # the Board's voice: hides the speech settings when False
     can_listen: bool = False
     cannot_listen: str = ""  # why not (no microphone, no ASR engine): shown when C is held
+    hands_free: bool = False  # speech.hands_free: a long C starts listening, the VAD ends it
     battery_warn_percent: float = 15.0
     battery_shutdown_percent: float = 5.0
 

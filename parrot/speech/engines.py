@@ -125,7 +125,7 @@ def make_ears(speech: dict[str, Any]) -> tuple[Asr | None, Any, str | None]:
     if speech["asr"] == "whisper" and not speech["asr_model"] and not is_present(SPEECH_MODELS["whisper-base"]):
         return None, None, "whisper-base is not pulled (parrot models pull --speech)"
     try:
-        vad = make_vad(speech, min_silence_s=0.5)
+        vad = make_vad(speech, min_silence_s=None if speech["hands_free"] else 0.5)  # hands-free: end_silence_s
     except UserError as e:
         return None, None, str(e)
     return LazyAsr(speech), vad, None
