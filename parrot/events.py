@@ -88,6 +88,7 @@ class Listening(Event):
     level: float
     seconds: float
     partial: str = ""
+    ended: bool = False  # hands-free: the VAD heard the end (or listening timed out)
 
 
 @dataclass(frozen=True)

@@ -111,11 +111,13 @@ def test_board_without_a_microphone_cannot_listen(tmp_path):
         appliance.app.go(ScreenName.INPUT)
         assert not appliance.app.status.asr_ready
         talk(appliance, 1.5)
-        assert appliance.app.listening is None  # a long C does nothing listening-related
+        assert appliance.app.listening is None  # a long C only says why it cannot listen
+        assert appliance.app.toast and appliance.app.toast[0] == "不能语音输入：没有语音识别"
     finally:
         appliance.close()
 
 
+@pytest.mark.slow
 def test_sim_asks_by_voice_and_records_the_spoken_answer(tmp_path):
     """`parrot sim --wav-in q.wav --wav-out a.wav`: the question is spoken into the microphone,
     the (echo) answer is spoken by the default voice, and a.wav, recognised again, holds it."""
@@ -147,3 +149,75 @@ def test_sim_asks_by_voice_and_records_the_spoken_answer(tmp_path):
         assert run_listen(Args) == 0
     heard = buf.getvalue().strip()
     assert cer("你说" + CLIPS[name], heard) <= 0.2, heard  # the echo backend answers 你说：<question>
+
+
+def test_swap_needed_only_when_the_measured_sizes_do_not_fit():
+    from parrot.app.assemble import asr_llm_swap_needed
+
+    def needed(mb):
+        return asr_llm_swap_needed(Config(validate({"speech": {"memory_budget_mb": mb}})))
+
+    assert needed(512) and needed(590) and not needed(600) and not needed(4096) and not needed(0)
+
+
+@pytest.mark.parametrize("budget, swapped", [(512, True), (4096, False)])
+def test_small_memory_budget_frees_the_llm_for_the_asr_and_back(tmp_path, budget, swapped):
+    """512 MB (the router): with the measured sizes ASR + VAD + LLM do not fit, so the model is
+    freed when listening starts, the ASR after recognising, and the model is loaded again (its
+    conversation restored) before the question is answered. A large budget keeps both."""
+    from parrot.speech.engines import make_ears
+
+    model_dir("whisper-base"), model_dir("silero-vad")
+    config = Config(validate({"ui": {"splash_s": 0.02}, "speech": {"memory_budget_mb": budget}}))
+    asr, vad, _ = make_ears(config["speech"])
+    appliance = build_appliance(ListeningBoard([clip("BAC009S0764W0122.wav")]), config, tmp_path, backend="echo",
+                                asr=asr, vad=vad)
+    log = []
+    backend = appliance.runtime.backend
+    for name in ("close", "load", "restore"):
+        original = getattr(backend, name)
+        setattr(backend, name, lambda *a, _o=original, _n=name: (log.append(_n), _o(*a))[1])
+    real_transcribe, real_unload = asr.transcribe, asr.unload
+    asr.transcribe = lambda pcm: (log.append("asr loaded" if not asr.loaded else "asr"), real_transcribe(pcm))[1]
+    asr.unload = lambda: (log.append("asr unloaded"), real_unload())[1]
+    try:
+        appliance.advance(0.1)
+        appliance.app.go(ScreenName.INPUT)
+        log.clear()
+        talk(appliance, 5.0)
+        appliance.advance(1.0)
+        chat = appliance.app.screens[ScreenName.CHAT]
+        assert chat.turns and chat.turns[-1].answer.startswith("你说"), chat.turns
+        if swapped:
+            assert log == ["close", "asr loaded", "asr unloaded", "load", "restore"]
+            assert appliance.app.status.model == "echo" and not asr.loaded
+        else:
+            assert log == ["asr loaded"] and asr.loaded
+    finally:
+        appliance.close()
+
+
+def test_hands_free_a_long_press_starts_and_the_silence_ends(tmp_path):
+    """speech.hands_free: C is let go at once; the recording goes on until the VAD hears the
+    end of the question (speech then speech.end_silence_s of silence), then it is sent."""
+    from parrot.speech.engines import make_ears
+
+    model_dir("whisper-base"), model_dir("silero-vad")
+    name = "BAC009S0764W0121.wav"
+    config = Config(validate({"ui": {"splash_s": 0.02}, "speech": {"hands_free": True}}))
+    asr, vad, _ = make_ears(config["speech"])
+    appliance = build_appliance(ListeningBoard([clip(name)]), config, tmp_path, backend="echo", asr=asr, vad=vad)
+    try:
+        appliance.advance(0.1)
+        appliance.app.go(ScreenName.INPUT)
+        views = talk(appliance, 0.6)  # just past the long press
+        assert views and appliance.app.listening is not None  # still listening after C came up
+        t0 = appliance.clock.now()
+        while appliance.app.listening is not None and appliance.clock.now() - t0 < 10:
+            appliance.tick()
+        assert appliance.clock.now() - t0 < 6.5  # the 4.2 s clip plus the end silence, not the 30 s limit
+        appliance.advance(0.5)
+        chat = appliance.app.screens[ScreenName.CHAT]
+        assert chat.turns and cer(CLIPS[name], chat.turns[-1].question) <= 0.15, chat.turns
+    finally:
+        appliance.close()

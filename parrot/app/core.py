@@ -12,7 +12,7 @@ import logging
 
 from parrot.app.effects import Effect, LoadModel, SetContrast, Shutdown, StartListening, StopListening, StopSpeaking
 from parrot.app.screens import build_screens
-from parrot.app.state import NOT_HEARD_TEXT, TALK_KEY_LABEL, ListenView
+from parrot.app.state import CANNOT_LISTEN_TEXT, NOT_HEARD_TEXT, TALK_KEY_LABEL, ListenView
 from parrot.app.state import SAMPLE_PROMPTS, AppDeps, ModelEntry, ScreenName, Status  # noqa: F401 (re-exported)
 from parrot.events import (BatteryReading, Event, Heard, KeyEvent, Listening, NotHeard, SpeechState, LlmDone, LlmLoaded,
                            LlmProgress, LlmToken, ShutdownFailed, Tick)
@@ -75,6 +75,9 @@ class App:
         if isinstance(event, Listening):
             if self.listening is not None and not self.listening.recognising:
                 self.listening = ListenView(event.level, event.seconds, event.partial)
+                if event.ended:  # hands-free end of speech, or the time limit
+                    self.listening.recognising = True
+                    self.effect(StopListening())
                 self.dirty = True
             return
         if isinstance(event, NotHeard):
@@ -113,15 +116,23 @@ class App:
         letting go recognises. While listening every other key is ignored. True = handled."""
         talk = event.key.value == TALK_KEY_LABEL
         if self.listening is not None:
+            if self.deps.hands_free:
+                return True  # the VAD ends it; letting go of C changes nothing
             if talk and event.action is KeyAction.LONG_RELEASE and not self.listening.recognising:
                 self.listening.recognising = True
                 self.effect(StopListening())
                 self.dirty = True
             return True
-        if not (talk and event.action is KeyAction.LONG and self.status.asr_ready):
+        if not (talk and event.action is KeyAction.LONG):
             return False
-        if self.screen.name not in (ScreenName.INPUT, ScreenName.CHAT, ScreenName.MENU):
-            return False
+        if self.screen.name not in (ScreenName.INPUT, ScreenName.MENU):
+            return False  # (on the chat screen a C press folds the thinking: A goes to the editor)
+        if not self.status.asr_ready:
+            self.screens[ScreenName.INPUT].session.ctrl_armed = False
+            why = self.deps.cannot_listen
+            short = next((zh for prefix, zh in CANNOT_LISTEN_TEXT.items() if why.startswith(prefix)), why)
+            self.show_toast(f"不能语音输入：{short or '没有麦克风'}")
+            return True
         self.screens[ScreenName.INPUT].session.ctrl_armed = False  # the C press was not a Ctrl
         self.listening = ListenView()
         self.effect(StopSpeaking())

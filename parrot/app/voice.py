@@ -16,7 +16,8 @@ from parrot.errors import UserError
 class Voice:
     def __init__(self, audio_in: AudioIn | None = None, audio_out: AudioOut | None = None, tts=None, asr=None,
                  speed: float = 1.0, volume: float = 1.0, threaded: bool = True, vad=None,
-                 clock: Callable[[], float] | None = None, min_speech_s: float = 0.3, max_listen_s: float = 30.0):
+                 clock: Callable[[], float] | None = None, min_speech_s: float = 0.3, max_listen_s: float = 30.0,
+                 hands_free: bool = False):
         self.audio_in = audio_in or NullAudioIn()
         self.audio_out = audio_out or NullAudioOut()
         self.tts = tts  # parrot.speech.ports.Tts, or None
@@ -26,8 +27,8 @@ class Voice:
         if asr is not None and vad is not None:
             from parrot.speech.listen import Listener
 
-            self.listener = Listener(self.audio_in, vad, asr, clock or time.monotonic,
-                                     min_speech_s=min_speech_s, max_listen_s=max_listen_s)
+            self.listener = Listener(self.audio_in, vad, asr, clock or time.monotonic, hands_free=hands_free,
+                                     min_speech_s=min_speech_s, max_listen_s=max_listen_s, finish_in_poll=False)
         self.speaker = None
         if self.can_speak:
             from parrot.speech.speaker import Speaker
@@ -44,6 +45,13 @@ class Voice:
     @property
     def can_listen(self) -> bool:
         return self.listener is not None and self.audio_in.status() is None
+
+    @property
+    def cannot_listen(self) -> str:
+        """Why push-to-talk is unavailable ('' when it is available)."""
+        if self.listener is None:
+            return "no speech recognition"
+        return self.audio_in.status() or ""
 
     # --- listening (push-to-talk) ------------------------------------------------------------
     def listen_start(self) -> list[Event]:
@@ -67,17 +75,23 @@ class Voice:
         if not self.listening:
             return []
         events = self._events(self.listener.poll())
-        self._held = self.listener.active  # max_listen_s may have ended it
+        if self.listener.should_end():  # the app answers with StopListening (recognition off this thread)
+            events = [Listening(0.0, round(self.listener.elapsed(), 2), ended=True)]
         return events
 
-    def listen_stop(self) -> Iterator[Event]:
+    def listen_stop(self, unload_after: bool = False) -> Iterator[Event]:
         """The talk key came up: polling stops now; the returned job (for the speech worker)
-        recognises the take."""
+        recognises the take, then frees the ASR's memory if `unload_after` (small boards)."""
         held, self._held = self.listening, False
-        return self._finish() if held else iter(())
+        return self._finish(unload_after) if held else iter(())
 
-    def _finish(self) -> Iterator[Event]:
-        yield from self._events(self.listener.release())
+    def _finish(self, unload_after: bool) -> Iterator[Event]:
+        try:
+            events = self._events(self.listener.release())
+        finally:
+            if unload_after and hasattr(self.asr, "unload"):
+                self.asr.unload()
+        yield from events
 
     def _events(self, events) -> list[Event]:
         from parrot.speech.listen import Elapsed, Final, Level, NothingHeard, Partial

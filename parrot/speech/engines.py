@@ -79,12 +79,41 @@ class LazyAsr:
         self._asr: Asr | None = None
         self.name = f"{speech['asr']} (not loaded yet)"
         self.mode = speech["funasr_mode"] if speech["asr"] == "funasr-ws" else ""
+        self.streaming = speech["asr"] == "sherpa" and _sherpa_streams(speech)
 
-    def transcribe(self, pcm) -> str:
+    def _engine(self) -> Asr:
         if self._asr is None:
             self._asr = make_asr(self._speech)
             self.name = self._asr.name
-        return self._asr.transcribe(pcm)
+        return self._asr
+
+    def transcribe(self, pcm) -> str:
+        return self._engine().transcribe(pcm)
+
+    @property
+    def loaded(self) -> bool:
+        return self._asr is not None
+
+    def unload(self) -> None:
+        """Free the engine (a small board needs the memory for the LLM); the next use reloads."""
+        if self._asr is not None:
+            self._asr = None
+            import gc
+
+            gc.collect()
+
+    def stream(self, chunks):
+        """StreamingAsr (2pass FunASR, streaming sherpa models): loads at the first chunk."""
+        yield from self._engine().stream(chunks)
+
+
+def _sherpa_streams(speech: dict[str, Any]) -> bool:
+    from parrot.speech.sherpa_asr import STREAMING, model_files
+
+    try:
+        return model_files(Path(speech["asr_model"]).expanduser(), speech["sherpa_kind"])[0] in STREAMING
+    except UserError:
+        return False  # the error is reported when the engine loads
 
 
 def make_ears(speech: dict[str, Any]) -> tuple[Asr | None, Any, str | None]:
@@ -96,7 +125,7 @@ def make_ears(speech: dict[str, Any]) -> tuple[Asr | None, Any, str | None]:
     if speech["asr"] == "whisper" and not speech["asr_model"] and not is_present(SPEECH_MODELS["whisper-base"]):
         return None, None, "whisper-base is not pulled (parrot models pull --speech)"
     try:
-        vad = make_vad(speech, min_silence_s=0.5)
+        vad = make_vad(speech, min_silence_s=None if speech["hands_free"] else 0.5)  # hands-free: end_silence_s
     except UserError as e:
         return None, None, str(e)
     return LazyAsr(speech), vad, None
