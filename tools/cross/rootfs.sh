@@ -112,10 +112,18 @@ tests)
 	# run from a copy of tests/ only, so `import parrot` is the installed wheel, not the source
 	rm -rf "$ROOT/root/parrot-tests" && mkdir -p "$ROOT/root/parrot-tests"
 	cp -r "$ROOT/root/parrot/tests" "$ROOT/root/parrot/pyproject.toml" "$ROOT/root/parrot-tests/"
-	# the wheel's test extra (pytest, gguf, pypinyin, jieba...) and HF tokenizers (a reference
-	# the tokenizer tests compare against)
+	# The wheel's test extra (pytest, gguf, pypinyin, jieba...) and HF tokenizers (a reference
+	# the tokenizer tests compare against), fetched by this machine's pip for aarch64 (pip's
+	# TLS under emulation is slow and flaky), installed in the chroot from that directory only.
 	wheel="$(cd "$ROOT" && ls root/parrot/dist/parrot-*.whl)"
-	in_root "$ROOT" /opt/parrot/venv/bin/pip install --quiet "/$wheel[test]" tokenizers
+	pip="$SRC/build/cross/venv/bin/pip"
+	rm -rf "$ROOT/root/wheels"
+	for req in $(python3 -c "import tomllib; print(' '.join(tomllib.load(open('$SRC/pyproject.toml', 'rb'))['project']['optional-dependencies']['test']))") tokenizers setuptools wheel; do
+		"$pip" download -q -d "$ROOT/root/wheels" --python-version 3.11 --implementation cp --only-binary=:all: \
+			--platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 --platform linux_aarch64 "$req" 2>/dev/null ||
+			"$pip" download -q -d "$ROOT/root/wheels" --no-deps --no-binary=:all: "$req" # sdist only (jieba)
+	done
+	in_root "$ROOT" /opt/parrot/venv/bin/pip install --quiet --no-index --find-links /root/wheels "/$wheel[test]" tokenizers
 	in_root "$ROOT" sh -c "cd /root/parrot-tests && /opt/parrot/venv/bin/python -m pytest -q -p no:cacheprovider $*"
 	;;
 *)
