@@ -14,10 +14,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from llm_engine_util import Spec, reference_logits, write_tiny  # noqa: E402
 
 from parrot.ime.dictionary import load_dictionary  # noqa: E402
+from parrot.ime.editor import Editor  # noqa: E402
 from parrot.ime.engine import Candidate, Engine, Kind  # noqa: E402
 from parrot.ime.rerank import PREFIX, SUFFIX, LlmScorer, Reranker, rerank  # noqa: E402
 from parrot.ime.sentence_eval import evaluate_sentences, sentence_digits  # noqa: E402
+from parrot.ime.session import InputSession  # noqa: E402
 from parrot.llm import Model  # noqa: E402
+from test_ime_session import Pad  # noqa: E402
 
 TEXTS = ["今天晚上吃什么", "今天早上吃什么", "今天晚上吃深么", "金天晚上", "明天见"]
 
@@ -110,6 +113,29 @@ def test_the_eval_reports_the_reranked_first_candidate(tiny):
         changed += r.first != r.lattice_first
         assert r.rerank_s > 0
     assert changed >= 1
+
+
+def test_an_idle_rerank_shows_only_if_no_key_came_since():
+    session = InputSession(Editor(), Engine(load_dictionary(), sentences=6, beam=16, per_state=2))
+    pad = Pad(session)
+    pad.tap(sentence_digits("今天晚上吃什么"))
+    keys, items = session.rerank_job()
+    whole = [c.text for c in items if c.consumed == items[0].consumed]
+    assert len(whole) >= 2
+    favourite = whole[-1]  # a scorer that prefers the lattice's last whole candidate
+    scorer = FixedScorer({t: (0.0 if t == favourite else -50.0) for t in whole})
+    reordered = rerank(items, scorer, k=8, weight=0.0)
+    assert session.apply_rerank(keys, reordered)
+    assert session.candidates[0] == favourite
+    pad.tap("D")  # OK commits what the re-ranker put first
+    assert session.editor.text == favourite
+    # a key pressed while the model was busy: the late result is dropped
+    pad.tap("64426")
+    keys, items = session.rerank_job()
+    before = list(session.candidates)
+    pad.tap("6")
+    assert not session.apply_rerank(keys, items[::-1])
+    assert session.candidates != before[::-1] and session.digits == "644266"
 
 
 @pytest.mark.slow

@@ -24,10 +24,10 @@ import numpy as np
 
 from parrot.ime.engine import Candidate
 
-TOP_K = 16  # candidates re-ranked: 32/4 search finds the right one in 16 for 80% of dev (8: 79%)
+TOP_K = 12  # candidates re-ranked: the 32/4 search has the right one in its top 12 for 80% of dev (8: 79%, 16: 80%)
 SEARCH_BEAM = 32  # the lattice's width when it feeds the re-ranker (engine default: 8)
 SEARCH_PER_STATE = 4  # hypotheses per last word (default 1): an N-best list that varies early words too
-LATTICE_WEIGHT = 0.5  # tuned on the dev set (see README)
+LATTICE_WEIGHT = 1.0  # dev set: 0.3-1.0 give the same exact rate, 1.0 the best characters (README)
 PREFIX = "<|im_start|>user\n"  # the sentences are what a user says or asks
 SUFFIX = "<|im_end|>"  # scored too: how well the candidate ends a message
 
