@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from llm_engine_util import Spec, reference_logits, write_tiny  # noqa: E402
 
+from parrot.cli import main  # noqa: E402
 from parrot.ime.dictionary import load_dictionary  # noqa: E402
 from parrot.ime.editor import Editor  # noqa: E402
 from parrot.ime.engine import Candidate, Engine, Kind  # noqa: E402
@@ -136,6 +137,26 @@ def test_an_idle_rerank_shows_only_if_no_key_came_since():
     pad.tap("6")
     assert not session.apply_rerank(keys, items[::-1])
     assert session.candidates != before[::-1] and session.digits == "644266"
+
+
+def test_eval_llm_prints_before_after_and_latency(tiny, tmp_path, capsys):
+    t, _ = tiny
+    sentences = tmp_path / "s.txt"
+    sentences.write_text("今天晚上吃什么\n我们下周再聊\n", encoding="utf-8")
+    assert main(["ime", "eval", "--sentences", str(sentences), "--llm", str(t.path), "--top-k", "4", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "first candidate exact:" in out and "before re-ranking:     exact" in out
+    assert "re-rank latency:       median" in out and "(top 4, 1 threads, load average" in out
+
+
+def test_eval_llm_bad_input_is_one_line(tmp_path, capsys):
+    prose = tmp_path / "p.txt"
+    prose.write_text("你好", encoding="utf-8")
+    assert main(["ime", "eval", str(prose), "--llm"]) != 0
+    assert main(["ime", "eval", "--sentences", str(prose), "--llm", str(tmp_path / "none.gguf")]) != 0
+    err = capsys.readouterr().err
+    assert "--llm and --top-k go with --sentences FILE" in err and "none.gguf: no such model file" in err
+    assert "Traceback" not in err
 
 
 @pytest.mark.slow

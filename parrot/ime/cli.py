@@ -140,6 +140,8 @@ def cmd_eval(args) -> int:
         return cmd_eval_sentences(args)
     if args.file is None:
         raise UserError("give a prose FILE (or --sentences FILE)")
+    if args.llm is not None or args.top_k is not None:
+        raise UserError("--llm and --top-k go with --sentences FILE")
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
