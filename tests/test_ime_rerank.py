@@ -17,7 +17,7 @@ from parrot.cli import main  # noqa: E402
 from parrot.ime.dictionary import load_dictionary  # noqa: E402
 from parrot.ime.editor import Editor  # noqa: E402
 from parrot.ime.engine import Candidate, Engine, Kind  # noqa: E402
-from parrot.ime.rerank import PREFIX, SUFFIX, LlmScorer, Reranker, rerank  # noqa: E402
+from parrot.ime.rerank import PREFIX, SEARCH_BEAM, SEARCH_PER_STATE, SUFFIX, TOP_K, LlmScorer, Reranker, rerank  # noqa: E402
 from parrot.ime.sentence_eval import evaluate_sentences, sentence_digits  # noqa: E402
 from parrot.ime.session import InputSession  # noqa: E402
 from parrot.llm import Model  # noqa: E402
@@ -163,11 +163,11 @@ def test_eval_llm_bad_input_is_one_line(tmp_path, capsys):
 def test_the_real_model_fixes_what_the_lattice_misses():
     from parrot.llm.models import DEFAULT_MODEL, resolve_model
 
-    engine = Engine(load_dictionary(), sentences=16, beam=32, per_state=4)
+    engine = Engine(load_dictionary(), sentences=TOP_K, beam=SEARCH_BEAM, per_state=SEARCH_PER_STATE)
     with Model(str(resolve_model(DEFAULT_MODEL)), threads=2, context=512) as m:
         reranker = Reranker(LlmScorer(m))
-        for sentence in ["今天晚上吃什么", "我想买一双新鞋"]:
+        for sentence in ["超市几点关门", "别忘了吃药", "我想预约医生"]:
             digits = sentence_digits(sentence)
-            cands = engine.candidates(digits, limit=60)
+            cands = engine.candidates(digits)
             assert cands[0].text != sentence  # the lattice alone gets these wrong
             assert reranker(cands)[0].text == sentence
