@@ -147,6 +147,7 @@ def test_eval_llm_prints_before_after_and_latency(tiny, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "first candidate exact:" in out and "before re-ranking:     exact" in out
     assert "re-rank latency:       median" in out and "(top 4, 1 threads, load average" in out
+    assert "re-rank CPU time:      median" in out
 
 
 def test_eval_llm_bad_input_is_one_line(tmp_path, capsys):

@@ -109,6 +109,9 @@ def cmd_eval_sentences(args) -> int:
         print(f"re-rank latency:       median {_pct(took, 50) * 1000:.0f} ms, p95 {_pct(took, 95) * 1000:.0f} ms "
               f"a sentence (top {reranker.k}, {args.threads} threads, load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} CPUs)")
+        cpu = sorted(r.rerank_cpu_s for r in report.results)
+        print(f"re-rank CPU time:      median {_pct(cpu, 50) * 1000:.0f} ms, p95 {_pct(cpu, 95) * 1000:.0f} ms a sentence "
+              f"(all threads; wall clock on an idle machine is about this / threads)")
     print(f"({elapsed:.1f} s, {elapsed / len(report.results) * 1000:.1f} ms a sentence)")
     return 0
 

@@ -27,7 +27,8 @@ class SentenceResult:
     digits: str
     first: str  # the engine's first candidate ("" if none), after re-ranking if any
     lattice_first: str = ""  # the first candidate before re-ranking
-    rerank_s: float = 0.0  # seconds the re-ranking took
+    rerank_s: float = 0.0  # seconds the re-ranking took (wall clock)
+    rerank_cpu_s: float = 0.0  # CPU seconds of this process meanwhile (all its threads)
 
     @property
     def exact(self) -> bool:
@@ -104,10 +105,10 @@ def evaluate_sentences(engine: Engine, sentences: list[str], rerank: Reranker | 
         digits = sentence_digits(sentence)
         cands = engine.candidates(digits)
         lattice_first = cands[0].text if cands else ""
-        took = 0.0
+        took = cpu = 0.0
         if rerank is not None:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             cands = rerank(cands)
-            took = time.perf_counter() - started
-        report.results.append(SentenceResult(sentence, digits, cands[0].text if cands else "", lattice_first, took))
+            took, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        report.results.append(SentenceResult(sentence, digits, cands[0].text if cands else "", lattice_first, took, cpu))
     return report
