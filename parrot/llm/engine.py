@@ -191,6 +191,22 @@ class Model:
             self._busy.release()
         return out
 
+    @property
+    def cached(self) -> list[int]:
+        """The tokens whose K/V are in the cache, in order (a copy)."""
+        return list(self._cached)
+
+    def truncate(self, n: int) -> None:
+        """Keeps the first n cached tokens: the next eval() continues after them."""
+        n = max(0, min(int(n), len(self._cached)))
+        if not self._busy.acquire(blocking=False):
+            raise ModelError("model is busy generating")
+        try:
+            self._c.truncate(n)
+            del self._cached[n:]
+        finally:
+            self._busy.release()
+
     def _reuse(self, full: list[int]) -> list[int]:
         """Keeps the longest cached prefix of `full`; returns the tokens still to evaluate
         (at least one: generation needs the logits of the last prompt token)."""
