@@ -173,6 +173,7 @@ def run(args) -> int:
     rss_start = rss_mb()
     baseline = None
     samples = []
+    file_last = file_rss_mb()
     pressed = 0
     try:
         while pressed < args.keys:
@@ -192,9 +193,10 @@ def run(args) -> int:
             gc.collect()
             rss = rss_mb()
             samples.append((pressed, rss))
+            file_last = file_rss_mb()
             if baseline is None and pressed >= args.warmup:
                 baseline = rss
-            print(f"  {pressed:7d} keys  anon {rss:7.1f} MB  file {file_rss_mb():7.1f} MB  answers {answers['done']}  "
+            print(f"  {pressed:7d} keys  anon {rss:7.1f} MB  file {file_last:7.1f} MB  answers {answers['done']}  "
                   f"aborted {answers['aborted']}  shutdowns {shutdowns}  errors {len(errors.records) + len(thread_errors) + len(raised)}  "
                   f"{time.perf_counter() - start:6.0f} s", file=sys.stderr, flush=True)
     finally:
@@ -215,7 +217,7 @@ def run(args) -> int:
           f"{shutdowns} shutdowns cancelled, {app.switches_refused} model switches refused, "
           f"{answers['done']} answers, {answers['aborted']} aborted, {answers['error']} failed, {elapsed:.0f} s")
     print(f"exceptions: {exceptions}")
-    print(f"file-backed rss (model pages): {file_rss_mb():.1f} MB at the end")
+    print(f"file-backed rss (model pages): {file_last:.1f} MB at the last sample")
     print(f"anonymous rss: {rss_start:.1f} MB after the model loaded, {baseline:.1f} MB after {min(args.warmup, pressed)} keys, "
           f"{final:.1f} MB at the end, max {max(r for _, r in samples) if samples else final:.1f} MB: "
           f"growth after warm-up {growth:+.1f} MB (limit {args.max_growth_mb:g})")
