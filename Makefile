@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: venv run test build clean fonts peer audio-deps test-c fuzz test-arm-kernels browser-deps web web-screenshot
+.PHONY: venv run test build clean fonts peer test-quants audio-deps test-c fuzz test-arm-kernels browser-deps web web-screenshot
 
 $(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -79,6 +79,13 @@ clean:
 PEER_DIR ?= build/peer
 peer:
 	PEER_DIR=$(PEER_DIR) PY=$(BIN)/python nice -n 10 sh tools/build_peer.sh
+
+# The low-bit files of issue 14 (Q2_K, Q3_K_S, IQ4_NL, IQ4_XS), made by llama.cpp's llama-quantize
+# from the registry model into ~/.local/share/parrot/models/test-quants (not the repository), then
+# their slow tests (greedy answers, agreement with llama.cpp's llama-completion). Needs `make peer`.
+test-quants: build
+	PEER_DIR=$(PEER_DIR) PARROT=$(BIN)/parrot sh tools/make_test_quants.sh
+	PARROT_PEER_DIR=$(PEER_DIR) $(BIN)/python -m pytest -q -m slow tests/test_llm_quants_real.py
 
 # The integer kernels on aarch64, cross-compiled and run under qemu user mode: once on a CPU with
 # the dot-product extension (cortex-a76), once without (cortex-a53). A few seconds once the

@@ -136,17 +136,37 @@ def gguf_slots(data: bytes) -> list[tuple[int, int]]:
         os.unlink(path)
 
 
+def _inspect_verdict(path: str) -> bool | None:
+    """`parrot models inspect`'s verdict (runs or not), None when it refuses the file; it must
+    never fail otherwise, and it must agree with the loader (checked by the caller)."""
+    from parrot.llm.gguf_info import inspect_path
+
+    try:
+        return inspect_path(path).runnable
+    except UserError as e:
+        if not str(e) or not str(e).isprintable() or "\n" in str(e):
+            raise Finding(f"inspect's error is not one printable line: {str(e)!r}") from None
+        return None
+
+
 def check_gguf(data: bytes) -> None:
     from parrot.llm import Model
 
     path = _tmp_file(data, ".gguf")
     try:
+        runs = _inspect_verdict(path)
         try:
             model = Model(path, threads=1, context=32)
         except UserError as e:  # refused with a one-line message: what a corrupt file must get
             if not str(e) or not str(e).isprintable():
                 raise Finding(f"the error is not one printable line: {str(e)!r}") from None
+            if runs:
+                raise Finding(f"inspect says the file runs, the loader refuses it: {e}") from None
             return
+        if not runs and model.has_tokenizer:
+            model.close()
+            raise Finding(f"inspect says {'the file does not run' if runs is False else 'it cannot read the file'}, "
+                          "the loader takes it")
         try:
             ids = model.tokenize("hi") if model.has_tokenizer else [0]
             ids = [i for i in ids if 0 <= i < model.n_vocab] or [0]

@@ -70,6 +70,24 @@ def vocab() -> list[str]:
     return toks
 
 
+# where the formats the gguf package cannot quantize to keep their f16 super-block scales, and
+# the largest scale that keeps weights within about +-0.5 (integer scales x quants reach 45 for
+# Q2_K, 128 for Q3_K and IQ4_NL, 945 for Q4_K, 1953 for Q5_K, 4064 for IQ4_XS and Q6_K)
+F16_SCALES_AT = {QT.Q2_K: (80, 82), QT.Q3_K: (108,), QT.IQ4_NL: (0,), QT.IQ4_XS: (0,), QT.Q4_K: (0, 2),
+                 QT.Q5_K: (0, 2), QT.Q6_K: (208,)}
+MAX_SCALE = {QT.Q2_K: 0.01, QT.Q3_K: 0.004, QT.IQ4_NL: 0.004, QT.IQ4_XS: 0.00012, QT.Q4_K: 0.0005,
+             QT.Q5_K: 0.00025, QT.Q6_K: 0.00012}
+
+
+def random_blocks(qt: QT, n_blocks: int, rng) -> np.ndarray:
+    """Random blocks of a low-bit format: any bit pattern is valid once its f16 scales are sane."""
+    raw = rng.integers(0, 256, (n_blocks, gguf.GGML_QUANT_SIZES[qt][1]), dtype=np.uint8)
+    for at in F16_SCALES_AT[qt]:
+        scale = (rng.uniform(MAX_SCALE[qt] / 20, MAX_SCALE[qt], n_blocks) * rng.choice([-1, 1], n_blocks)).astype(np.float16)
+        raw[:, at:at + 2] = scale.view(np.uint8).reshape(-1, 2)
+    return raw
+
+
 def write_tiny(path: Path, spec: Spec) -> Tiny:
     rng = np.random.default_rng(spec.seed)
     hd = spec.head_dim or spec.n_embd // spec.n_head
@@ -113,7 +131,10 @@ def write_tiny(path: Path, spec: Spec) -> Tiny:
             wr.add_tensor(name, arr.astype(np.float16))
             t.w[name] = arr.astype(np.float16).astype(np.float32)
         else:
-            q = gguf.quants.quantize(arr, qtype)
+            try:
+                q = gguf.quants.quantize(arr, qtype)
+            except NotImplementedError:  # K and IQ4 formats: random blocks instead of arr
+                q = random_blocks(qtype, arr.size // gguf.GGML_QUANT_SIZES[qtype][0], rng).reshape(arr.shape[0], -1)
             wr.add_tensor(name, q, raw_shape=q.shape, raw_dtype=qtype)
             t.w[name] = gguf.quants.dequantize(q, qtype).reshape(arr.shape)
 
@@ -177,7 +198,7 @@ def _rope(x, pos, base, neox):
 
 # Weight types the engine multiplies with integer kernels: their matmul inputs are first
 # rounded to 8 bits per block of 32 (parrot/llm/core/kernels.c, pl_quantize_q8a).
-INT8_KERNEL_TYPES = frozenset({QT.Q8_0, QT.Q4_0, QT.Q5_0, QT.Q4_K, QT.Q6_K})
+INT8_KERNEL_TYPES = frozenset({QT.Q8_0, QT.Q4_0, QT.Q5_0, QT.Q4_K, QT.Q6_K, QT.Q2_K, QT.Q3_K, QT.IQ4_NL, QT.IQ4_XS})
 
 
 def q8_activations(x: np.ndarray) -> np.ndarray:

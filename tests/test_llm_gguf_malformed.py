@@ -204,11 +204,11 @@ def test_absurd_hyperparameters(tmp_path):
 
 
 def test_unsupported_weight_type_is_named(tmp_path):
-    # a Q2_K token embedding: parses fine, the loader names the type it cannot compute with
+    # an IQ2_XXS token embedding: parses fine, the loader names the type it cannot compute with
     kvs = ARCH_KVS[:1] + [kv("llama.embedding_length", U32, 256)] + ARCH_KVS[2:]
-    info = tensor_info("token_embd.weight", [256, 4], int(QT.Q2_K), 0)
-    msg = load_bytes(tmp_path, gguf_bytes(kvs, [info], b"\0" * 84 * 4))
-    assert "Q2_K" in msg and "token_embd.weight" in msg
+    info = tensor_info("token_embd.weight", [256, 4], int(QT.IQ2_XXS), 0)
+    msg = load_bytes(tmp_path, gguf_bytes(kvs, [info], b"\0" * 66 * 4))
+    assert "IQ2_XXS" in msg and "token_embd.weight" in msg
 
 
 def test_wrong_shape_is_named(tmp_path, good):

@@ -94,4 +94,4 @@ def test_dequantize_rejects_short_buffers():
     with pytest.raises(ValueError):
         _core.dequantize(int(QT.Q8_0), b"\0" * 33, 32)
     with pytest.raises(ValueError):
-        _core.dequantize(int(QT.Q2_K), b"\0" * 84, 256)  # not computed by the engine
+        _core.dequantize(int(QT.IQ2_XXS), b"\0" * 66, 256)  # not computed by the engine

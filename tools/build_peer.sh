@@ -42,7 +42,7 @@ cmake -S "$src" -B "$PEER_DIR/build" $gen -DCMAKE_BUILD_TYPE=Release \
     -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DBUILD_SHARED_LIBS=OFF
 
 targets=""
-for t in llama-bench llama-quantize llama-cli llama-simple; do
+for t in llama-bench llama-quantize llama-cli llama-simple llama-completion; do
     if cmake --build "$PEER_DIR/build" --target help 2>/dev/null | grep -q "$t"; then
         targets="$targets $t"
     fi

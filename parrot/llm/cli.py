@@ -189,6 +189,10 @@ def _register_models(sub) -> None:
     vp = msub.add_parser("verify", help="hash the pulled models against the registry (and their Q8_0 copies)")
     vp.add_argument("names", nargs="*", metavar="NAME", help="only these (default: every model present)")
     vp.set_defaults(func=run_models_verify)
+    ip = msub.add_parser("inspect", help="what a GGUF file holds and whether this build runs it (no weights read)")
+    ip.add_argument("file", help="a .gguf file")
+    ip.add_argument("--json", action="store_true", help="print one JSON object")
+    ip.set_defaults(func=run_models_inspect)
     p.set_defaults(func=run_models_list)
 
 
@@ -218,6 +222,20 @@ def run_models_verify(args) -> int:
     if corrupt:
         print(f"corrupt: {', '.join(corrupt)} (run: parrot models pull NAME to fetch it again)", file=sys.stderr)
     return 1 if corrupt else 0
+
+
+def run_models_inspect(args) -> int:
+    """Exit status 0 when this build runs the file, 1 when it does not (the reasons are printed)."""
+    from parrot.llm.gguf_info import format_inspection, inspect_path
+
+    info = inspect_path(args.file)
+    if args.json:
+        import json
+
+        print(json.dumps(info.as_dict(), ensure_ascii=False))
+    else:
+        print(format_inspection(info))
+    return 0 if info.runnable else 1
 
 
 def run_models_pull(args) -> int:

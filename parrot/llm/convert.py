@@ -12,6 +12,7 @@ Q8_0, and the small stderr progress bar the model commands share.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import struct
@@ -207,6 +208,22 @@ class HFModel:
     rope_theta: float
     rms_eps: float
     tied_embeddings: bool
+    rope_freqs: np.ndarray | None = None  # llama3 RoPE scaling: per-frequency divisors
+
+
+def _llama3_rope_freqs(params: dict, theta: float, head_dim: int) -> np.ndarray:
+    """Llama 3.x RoPE scaling as llama.cpp stores it (tensor rope_freqs.weight): each rotation
+    frequency is divided by a factor, 1 for short wavelengths, `factor` for long ones, a smooth
+    blend between (transformers' _compute_llama3_parameters)."""
+    factor = float(params.get("factor", 8.0))
+    low, high = float(params.get("low_freq_factor", 1.0)), float(params.get("high_freq_factor", 4.0))
+    old_ctx = float(params.get("original_max_position_embeddings", 8192))
+    freqs = 1.0 / theta ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)
+    wavelen = 2 * math.pi / freqs
+    smooth = (old_ctx / wavelen - low) / (high - low)
+    out = 1.0 / ((1 - smooth) / factor + smooth)
+    out = np.where(wavelen < old_ctx / high, 1.0, np.where(wavelen > old_ctx / low, factor, out))
+    return out.astype(np.float32)
 
 
 def _rope_theta(config: dict) -> float:
@@ -237,12 +254,15 @@ def read_hf_config(hf_dir: Path) -> HFModel:
         if key not in config:
             raise UserError(f"{config_path}: missing {key!r}")
     scaling = config.get("rope_scaling") or {}
-    rope_type = (config.get("rope_parameters") or {}).get("rope_type", scaling.get("rope_type", "default"))
-    if rope_type not in ("default", None):
-        # Scaled RoPE variants (llama3, yarn, ...) need extra tensors/keys we do not write.
-        raise UserError(f"{hf_dir}: RoPE scaling {rope_type!r} is not supported")
+    rope_params = {**scaling, **(config.get("rope_parameters") or {})}
+    rope_type = rope_params.get("rope_type", rope_params.get("type", "default"))
+    is_llama3 = rope_type == "llama3" and SUPPORTED_ARCHITECTURES[hf_arch] == "llama"
+    if rope_type not in ("default", None) and not is_llama3:
+        # Other scaled RoPE variants (yarn, linear, ...) need keys the engine does not read.
+        raise UserError(f"{hf_dir}: RoPE scaling {rope_type!r} is not supported (llama3 on Llama models is)")
     n_head = config["num_attention_heads"]
     n_embd = config["hidden_size"]
+    head_dim = config.get("head_dim") or n_embd // n_head
     return HFModel(
         hf_dir=hf_dir,
         arch=SUPPORTED_ARCHITECTURES[hf_arch],
@@ -252,12 +272,13 @@ def read_hf_config(hf_dir: Path) -> HFModel:
         n_ff=config["intermediate_size"],
         n_head=n_head,
         n_head_kv=config.get("num_key_value_heads") or n_head,
-        head_dim=config.get("head_dim") or n_embd // n_head,
+        head_dim=head_dim,
         n_vocab=config["vocab_size"],
         n_ctx=config.get("max_position_embeddings", 2048),
         rope_theta=_rope_theta(config),
         rms_eps=float(config.get("rms_norm_eps", 1e-6)),
         tied_embeddings=bool(config.get("tie_word_embeddings", False)),
+        rope_freqs=_llama3_rope_freqs(rope_params, _rope_theta(config), head_dim) if is_llama3 else None,
     )
 
 
@@ -581,6 +602,9 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
             continue  # tied: the engine reuses token_embd for the output projection
         qtype = _choose_type(stored.shape, out_type)
         planned.append(_PlannedTensor(name, hf_name, stored.shape, qtype, _nbytes(stored.shape, qtype)))
+    if model.rope_freqs is not None:  # made here, not read from the checkpoint
+        planned.append(_PlannedTensor("rope_freqs.weight", "", model.rope_freqs.shape, gguf.GGMLQuantizationType.F32,
+                                      model.rope_freqs.nbytes))
     names = {t.gguf_name for t in planned}
     for required in ("token_embd.weight", "output_norm.weight"):
         if required not in names:
@@ -595,7 +619,7 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
     def order(t: _PlannedTensor):
         if t.gguf_name.startswith("blk."):
             return (1, int(t.gguf_name.split(".")[1]), t.gguf_name)
-        return ({"token_embd.weight": 0, "output_norm.weight": 2, "output.weight": 3}[t.gguf_name], 0, "")
+        return ({"rope_freqs.weight": -1, "token_embd.weight": 0, "output_norm.weight": 2, "output.weight": 3}[t.gguf_name], 0, "")
 
     planned.sort(key=order)
 
@@ -633,6 +657,8 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
             w.add_chat_template(tokenizer.chat_template)
 
     def tensor_data(t: _PlannedTensor) -> np.ndarray:
+        if t.gguf_name == "rope_freqs.weight":
+            return model.rope_freqs
         data = _prepare(model, t.gguf_name, checkpoint.load(t.hf_name))
         return _encode(data, t.qtype)
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kernels_lowbit.h"
 
 void pl_quantize_q8a(const float *x, pl_q8a *y, int n) {
     for (int b = 0; b < n / PL_QA; b++, x += PL_QA) {
@@ -129,7 +130,8 @@ static float dot_q6_k(int n, const void *row, const pl_q8a *a) {
 
 static const pl_kernels PORTABLE = {
     "portable",
-    {[PL_Q8_0] = dot_q8_0, [PL_Q4_0] = dot_q4_0, [PL_Q5_0] = dot_q5_0, [PL_Q4_K] = dot_q4_k, [PL_Q6_K] = dot_q6_k},
+    {[PL_Q8_0] = dot_q8_0, [PL_Q4_0] = dot_q4_0, [PL_Q5_0] = dot_q5_0, [PL_Q4_K] = dot_q4_k, [PL_Q6_K] = dot_q6_k,
+     PL_LOWBIT_DOTS_PORTABLE},
 };
 
 /* No integer kernels: every matmul dequantizes weights and dots in f32 (the engine before the

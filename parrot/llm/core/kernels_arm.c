@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kernels_lowbit.h"
 
 #if defined(__aarch64__)
 #include <arm_neon.h>

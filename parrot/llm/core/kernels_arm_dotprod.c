@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kernels_lowbit.h"
 
 #if defined(__aarch64__) && defined(__GNUC__)
 #if defined(__clang__)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kernels_lowbit.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>

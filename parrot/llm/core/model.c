@@ -117,6 +117,7 @@ void pl_model_free(pl_model *m) {
         }
     free(m->layers);
     free(m->norm_out);
+    free(m->rope_freqs);
     gguf_close(m->file);
     free(m);
 }
@@ -214,7 +215,13 @@ pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t
     if (!m->output) goto fail;
     int ok = 1;
     m->norm_out = get_vec(&L, "output_norm.weight", d, 1, &ok);
+    if (ok) m->rope_freqs = get_vec(&L, "rope_freqs.weight", m->rope_dim / 2, 0, &ok);
     if (!ok) goto fail;
+    for (int i = 0; m->rope_freqs && i < m->rope_dim / 2; i++)
+        if (!(m->rope_freqs[i] > 0.0f && m->rope_freqs[i] < 1e6f)) { /* also catches NaN */
+            set_err(err, errlen, "tensor rope_freqs.weight: factor %d is %g (must be positive)", i, m->rope_freqs[i]);
+            goto fail;
+        }
 
     m->layers = calloc((size_t)m->n_layers, sizeof *m->layers);
     if (!m->layers) {
@@ -314,7 +321,7 @@ pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errl
         !c->hb || !c->hb2 || !c->rope_cos || !c->rope_sin || !c->inv_freq || !c->rowbuf || !c->scores)
         goto oom;
     for (int i = 0; i < m->rope_dim / 2; i++)
-        c->inv_freq[i] = (float)pow(m->rope_base, -2.0 * i / m->rope_dim);
+        c->inv_freq[i] = (float)(pow(m->rope_base, -2.0 * i / m->rope_dim) / (m->rope_freqs ? m->rope_freqs[i] : 1.0));
     return c;
 oom:
     set_err(err, errlen, "out of memory for a %d-token context", n_ctx);

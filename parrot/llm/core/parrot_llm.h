@@ -128,6 +128,7 @@ typedef struct {
     int n_vocab, n_embd, n_ff, n_layers, n_head, n_head_kv, head_dim, rope_dim, n_ctx_train;
     float rope_base, norm_eps;
     int rope_neox; /* 1: pairs (i, i + d/2) (qwen); 0: pairs (2i, 2i+1) (llama GGUF) */
+    float *rope_freqs; /* rope_freqs.weight (Llama 3.x RoPE scaling): frequency i divided by it; NULL: none */
     const gguf_tensor *tok_embd, *output;
     float *norm_out;
     pl_layer *layers;

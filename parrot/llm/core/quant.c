@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels.h"
+#include "kernels_lowbit.h"
 #include "parrot_llm.h"
 
 /* On x86-64 with glibc, hot loops are compiled twice: baseline and AVX2 (the loader picks one
@@ -27,13 +28,13 @@ static const pl_type_info TYPES[PL_TYPE_COUNT] = {
     [PL_Q4_0] = {"Q4_0", 32, 18, 1},    [PL_Q4_1] = {"Q4_1", 32, 20, 1},
     [PL_Q5_0] = {"Q5_0", 32, 22, 1},    [PL_Q5_1] = {"Q5_1", 32, 24, 1},
     [PL_Q8_0] = {"Q8_0", 32, 34, 1},    [PL_Q8_1] = {"Q8_1", 32, 36, 0},
-    [PL_Q2_K] = {"Q2_K", 256, 84, 0},   [PL_Q3_K] = {"Q3_K", 256, 110, 0},
+    [PL_Q2_K] = {"Q2_K", 256, 84, 1},   [PL_Q3_K] = {"Q3_K", 256, 110, 1},
     [PL_Q4_K] = {"Q4_K", 256, 144, 1},  [PL_Q5_K] = {"Q5_K", 256, 176, 1},
     [PL_Q6_K] = {"Q6_K", 256, 210, 1},  [PL_Q8_K] = {"Q8_K", 256, 292, 0},
     [16] = {"IQ2_XXS", 256, 66, 0},     [17] = {"IQ2_XS", 256, 74, 0},
     [18] = {"IQ3_XXS", 256, 98, 0},     [19] = {"IQ1_S", 256, 50, 0},
-    [20] = {"IQ4_NL", 32, 18, 0},       [21] = {"IQ3_S", 256, 110, 0},
-    [22] = {"IQ2_S", 256, 82, 0},       [23] = {"IQ4_XS", 256, 136, 0},
+    [20] = {"IQ4_NL", 32, 18, 1},       [21] = {"IQ3_S", 256, 110, 0},
+    [22] = {"IQ2_S", 256, 82, 0},       [23] = {"IQ4_XS", 256, 136, 1},
     [24] = {"I8", 1, 1, 0},             [25] = {"I16", 1, 2, 0},
     [26] = {"I32", 1, 4, 0},            [27] = {"I64", 1, 8, 0},
     [28] = {"F64", 1, 8, 0},            [29] = {"IQ1_M", 256, 56, 0},
@@ -278,7 +279,9 @@ void pl_dequant_row(uint32_t type, const void *src, float *dst, int64_t n) {
     case PL_Q4_K: dq_q4_k(b, dst, n / QK_K); break;
     case PL_Q5_K: dq_q5_k(b, dst, n / QK_K); break;
     case PL_Q6_K: dq_q6_k(b, dst, n / QK_K); break;
-    default: memset(dst, 0, (size_t)n * 4); break; /* the loader rejects other types first */
+    default:
+        if (pl_is_lowbit(type)) { pl_dequant_lowbit(type, b, dst, n); break; }
+        memset(dst, 0, (size_t)n * 4); break; /* the loader rejects other types first */
     }
 }
 
