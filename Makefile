@@ -2,28 +2,71 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Two stamps: running installs the app and its voice, never torch or transformers (README:
+# virtualenv sizes); the tests add pytest and the outside references the engine is checked against.
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: venv run test build clean fonts peer test-arm-kernels
+.PHONY: venv run test build clean fonts peer audio-deps test-c fuzz test-arm-kernels browser-deps web web-screenshot
 
-$(STAMP): pyproject.toml setup.py
+$(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,reference]'
-	touch $(STAMP)
+	$(BIN)/pip install -q -e '.[speech,web]'
+	touch $(RUN_STAMP)
 
-venv: $(STAMP)
+$(TEST_STAMP): $(RUN_STAMP)
+	$(BIN)/pip install -q -e '.[speech,web,test,reference]'
+	touch $(TEST_STAMP)
+
+venv: $(RUN_STAMP)
 
 # Rebuild the C core in place after editing parrot/llm/core/*.c
-build: $(STAMP)
+build: $(RUN_STAMP)
 	$(BIN)/python setup.py -q build_ext --inplace
 
 run: build
 	$(BIN)/parrot models pull --default || true
-	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif
+	$(BIN)/parrot tts pull --quiet || true
+	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif --wav-out demo.wav
 
-test: build test-arm-kernels
+test: $(TEST_STAMP) build test-c test-arm-kernels browser-deps
+	$(BIN)/parrot models pull --speech --quiet || true
+	$(BIN)/parrot tts pull --quiet || true
 	$(BIN)/python -m pytest -q
+
+# PortAudio for the sounddevice microphone/speaker (Debian); the app runs text-only without it.
+audio-deps:
+	apt-get update
+	apt-get install -y -o DPkg::Lock::Timeout=600 libportaudio2
+
+# The C sampler under AddressSanitizer + UndefinedBehaviorSanitizer (a few seconds).
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+test-c:
+	mkdir -p build/c-tests
+	$(CC) -std=c11 -g -O1 $(SAN) -Iparrot/llm/core tests/c/sample_test.c parrot/llm/core/sample.c -lm -o build/c-tests/sample_test
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/c-tests/sample_test
+
+# Long fuzzing of every outside input (GGUF, tokenizer, config, scripts, keypad bytes); what it
+# finds is saved under tests/data/fuzz/regressions/ and replayed by make test.
+FUZZ_MINUTES ?= 10
+fuzz: build
+	$(BIN)/python tools/fuzz.py --minutes $(FUZZ_MINUTES)
+
+# Debian's chromium for the web simulator's browser test (Playwright drives it; its own browser
+# download needs the network). Other jobs may hold the dpkg lock: wait for it.
+CHROMIUM ?= /usr/bin/chromium
+browser-deps:
+	@test -x $(CHROMIUM) || { apt-get -o DPkg::Lock::Timeout=600 update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends chromium; }
+
+# The web simulator on http://127.0.0.1:8128 (loopback only)
+web: build
+	$(BIN)/parrot web
+
+# docs/web-sim.png, taken by the browser test
+web-screenshot: $(TEST_STAMP) build browser-deps
+	PARROT_WEB_SCREENSHOT=docs/web-sim.png $(BIN)/python -m pytest -q tests/test_web_browser.py
 
 fonts:
 	$(BIN)/python tools/build_font_atlas.py

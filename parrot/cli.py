@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
 
+from parrot import lifecycle
 from parrot.errors import UserError
 
 # Parts that contribute subcommands (module must define register(subparsers)).
@@ -22,6 +22,9 @@ COMMAND_MODULES = [
     "parrot.bench.cli",  # bench display|ime|llm
     "parrot.ime.cli",  # ime keys|eval
     "parrot.llm.cli",  # chat, convert, models
+    "parrot.speech.tts_cli",  # say, tts pull
+    "parrot.speech.cli",  # listen, doctor
+    "parrot.app.web_cli",  # web
 ]
 
 
@@ -30,14 +33,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue  # part not built yet
+        # Every part is built: a missing one is a broken install, said as such (not skipped).
         importlib.import_module(name).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except ImportError as e:  # a part of the appliance is missing: a broken install, said plainly
+        print(f"parrot: broken install: cannot load {e.name or e} ({e}); reinstall parrot", file=sys.stderr)
+        return 1
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -46,13 +52,29 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # SIGTERM/SIGHUP unwind like Ctrl-C: finally blocks run, then the registered cleanups
+    old_handlers = lifecycle.install_signal_handlers()
+    signaled = False
+    try:
+        return _run(args)
+    except lifecycle.Terminated as e:
+        signaled = True
+        logging.getLogger("parrot").info("%s", e)
+        return int(e.code)
+    except KeyboardInterrupt:
+        signaled = True
+        return 130
+    finally:
+        lifecycle.run_cleanups(signaled)
+        lifecycle.restore_signal_handlers(old_handlers)
+
+
+def _run(args) -> int:
     try:
         return int(args.func(args) or 0)
     except UserError as e:
         print(f"parrot: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
     except OSError as e:  # a file we could not read or write, a full disk, a missing device
         where = f"{e.filename}: " if e.filename else ""
         print(f"parrot: {where}{e.strerror or e}", file=sys.stderr)

@@ -7,6 +7,7 @@ An unknown key or a bad value stops start-up with a message naming the key.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass
@@ -32,7 +33,6 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "port": Option(1, "I2C bus number (/dev/i2c-N)", min=0, max=255),
         "address": Option(0x3C, "I2C address of the OLED (0x3C or 0x3D)", min=0x03, max=0x77),
         "rotate": Option(0, "0, or 2 to turn the picture 180 degrees (panel mounted upside down)", (0, 2)),
-        "contrast": Option(200, "panel contrast 0-255", min=0, max=255),
         "partial_updates": Option(True, "send only the 8-row pages that changed"),
     },
     "keypad": {
@@ -52,6 +52,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "port": Option(1, "I2C bus number", min=0, max=255),
         "address": Option(0x36, "I2C address of the gauge", min=0x03, max=0x77),
         "poll_s": Option(30, "seconds between readings", min=1, max=3600),
+        "warn_percent": Option(15, "below this charge the status bar warns once (0 = never)", min=0, max=100),
+        "shutdown_percent": Option(5, "below this charge (not charging) the box shuts down safely (0 = never)", min=0, max=100),
     },
     "power": {
         "shutdown_command": Option(["poweroff"], "command run (after sync) by safe shutdown"),
@@ -61,6 +63,39 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "threads": Option(4, "threads for the LLM core", min=1, max=64),
         "context": Option(2048, "context length in tokens (clamps the model's)", min=128, max=32768),
         "max_tokens": Option(512, "longest answer in tokens", min=1, max=32768),
+    },
+    "audio": {
+        "driver": Option("sounddevice", "'sounddevice' (PortAudio) or 'none' (text only)", ("sounddevice", "none")),
+        "input_device": Option("", "PortAudio input device name or index ('' = the default)"),
+        "output_device": Option("", "PortAudio output device name or index ('' = the default)"),
+    },
+    "speech": {
+        "asr": Option("whisper", "ASR engine", ("whisper", "sherpa", "funasr-ws", "funasr", "none")),
+        "asr_model": Option("", "whisper: '' = the registry's whisper-base, or a CTranslate2 directory; sherpa/funasr: the model directory"),
+        "sherpa_kind": Option("auto", "sherpa: model kind ('auto' = from the directory name)",
+                              ("auto", "sense_voice", "paraformer", "whisper", "transducer", "streaming_transducer", "streaming_paraformer")),
+        "beam_size": Option(1, "whisper beam size (1 = greedy: faster, same text on our clips)", min=1, max=10),
+        "threads": Option(2, "threads for the ASR engine", min=1, max=64),
+        "language": Option("zh", "language code given to the ASR"),
+        "funasr_url": Option("ws://127.0.0.1:10095", "funasr-ws: the FunASR runtime server"),
+        "funasr_mode": Option("offline", "funasr-ws: 'offline' (one final text) or '2pass' (partials too)", ("offline", "2pass")),
+        "vad_model": Option("", "Silero VAD ONNX ('' = the registry's silero-vad)"),
+        "hands_free": Option(False, "a long press of C starts listening and the VAD ends it (no need to hold C)"),
+        "end_silence_s": Option(0.8, "hands-free: this much silence after speech ends listening", min=0.2, max=5.0),
+        "min_speech_s": Option(0.3, "less speech than this is 'nothing heard'", min=0.05, max=5.0),
+        "max_listen_s": Option(30.0, "listening stops after this long", min=1.0, max=300.0),
+        "memory_budget_mb": Option(0, "RAM for resident models; when the ASR and the LLM do not fit, they take turns (0 = no limit)", min=0, max=1 << 20),
+    },
+    "tts": {
+        "engine": Option("baker", "voice: 'baker' (default Mandarin voice, `parrot tts pull`), 'espeak' (tiny, robotic), 'sherpa' (a sherpa-onnx model directory)", ("baker", "espeak", "sherpa")),
+        "voice_dir": Option("", "baker: the converted voice's directory ('' = the data directory's voices/baker)"),
+        "model_dir": Option("", "sherpa: the model directory (vits, matcha, kokoro or MeloTTS)"),
+        "sherpa_kind": Option("auto", "sherpa: model kind, 'auto' tells it by the files", ("auto", "vits", "matcha", "kokoro")),
+        "espeak_voice": Option("cmn-latn-pinyin", "espeak: 'cmn-latn-pinyin' (we supply pinyin) or 'cmn' (espeak reads hanzi)", ("cmn-latn-pinyin", "cmn")),
+        "fallback": Option(True, "when the configured voice cannot load, speak with espeak and say why"),
+        "speed": Option(1.0, "speaking speed, 1.0 = the voice's own", min=0.5, max=2.0),
+        "volume": Option(1.0, "gain applied to the voice (clipped at full scale)", min=0.0, max=4.0),
+        "threads": Option(1, "threads for the voice's neural network (1: the LLM keeps the other cores while both run)", min=1, max=16),
     },
     "ui": {
         "clock_24h": Option(True, "24-hour clock on the splash screen"),
@@ -108,6 +143,8 @@ def _check(section: str, key: str, opt: Option, value: Any) -> Any:
         return value
     if type(value) is not want:
         raise ConfigError(f"config key {name}: expected {want.__name__}, got {type(value).__name__} {value!r}")
+    if want is float and not math.isfinite(value):  # TOML allows nan and inf; no setting means them
+        raise ConfigError(f"config key {name}: {value!r} is not a finite number")
     if opt.choices and value not in opt.choices:
         raise ConfigError(f"config key {name}: {value!r} is not one of {', '.join(map(repr, opt.choices))}")
     if opt.min is not None and value < opt.min or opt.max is not None and value > opt.max:
@@ -159,6 +196,8 @@ def load_config(path: str | os.PathLike | None = None) -> Config:
         raw = tomllib.loads(source.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {source}: {e}") from None
+    except RecursionError:  # tomllib recurses per nested [ or {
+        raise ConfigError(f"config file {source}: arrays or tables nested too deeply") from None
     except OSError as e:
         raise ConfigError(f"config file {source}: {e.strerror}") from None
     return Config(validate(raw), source)

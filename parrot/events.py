@@ -64,3 +64,42 @@ class LlmDone(Event):
 @dataclass(frozen=True)
 class Quit(Event):
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class ShutdownFailed(Event):
+    """The board could not power off; the reason is shown."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class SpeechState(Event):
+    """The speaker started or stopped speaking (the status bar's speech indicator)."""
+
+    speaking: bool
+
+
+@dataclass(frozen=True)
+class Listening(Event):
+    """Push-to-talk in progress: loudness 0..1 for the meter, seconds since the talk key went
+    down, the text so far (engines that stream)."""
+
+    level: float
+    seconds: float
+    partial: str = ""
+    ended: bool = False  # hands-free: the VAD heard the end (or listening timed out)
+
+
+@dataclass(frozen=True)
+class NotHeard(Event):
+    """Listening ended without text: too short, nothing heard, no microphone... (for a toast)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Heard(Event):
+    """A finished transcript from speech input (the voice parts post it)."""
+
+    text: str

@@ -48,6 +48,7 @@ class Spec:
     extra_vocab: int = 8  # embedding rows past the tokenizer's
     seed: int = 0
     scale: float = 0.15
+    chat_template: str | None = None  # tokenizer.chat_template (Jinja)
 
 
 @dataclass
@@ -98,6 +99,8 @@ def write_tiny(path: Path, spec: Spec) -> Tiny:
     wr.add_array("tokenizer.ggml.merges", [f"{x} {y}" for x, y in MERGES])
     wr.add_uint32("tokenizer.ggml.eos_token_id", toks.index("<|im_end|>"))
     wr.add_uint32("tokenizer.ggml.bos_token_id", toks.index("<|endoftext|>"))
+    if spec.chat_template is not None:
+        wr.add_chat_template(spec.chat_template)
 
     t = Tiny(path, spec, n_vocab=nv, tokens=toks)
 

@@ -5,8 +5,9 @@ import asyncio
 
 import numpy as np
 
-from parrot.app.core import ScreenName
-from parrot.app.wiring import build_device
+from parrot.app.assemble import build_appliance
+from parrot.app.state import ScreenName
+from parrot.boards.device import DeviceBoard
 from parrot.config import Config, validate
 from parrot.display.fake_oled import FakeOledBus
 from parrot.keypad.fakes import FakeApplianceBus
@@ -17,7 +18,8 @@ def test_device_boots_reads_keys_and_battery(tmp_path):
     config = Config(validate({"ui": {"splash_s": 0.0}, "battery": {"poll_s": 1}}))
     oled, appliance = FakeOledBus(), FakeApplianceBus()
     appliance.set_battery(volts=3.7, percent=42.0)
-    device = build_device(config, "echo", tmp_path, buses={"display": oled, "keypad": appliance, "battery": appliance})
+    board = DeviceBoard(config, buses={"display": oled, "keypad": appliance, "battery": appliance})
+    device = build_appliance(board, config, tmp_path, backend="echo")
     app = device.runtime.app
 
     async def user():
@@ -45,3 +47,4 @@ def test_device_boots_reads_keys_and_battery(tmp_path):
     assert app.status.battery == 42.0
     shown = np.asarray(oled.image())
     assert shown.any() and np.array_equal(shown, np.asarray(app.canvas.image))
+    assert oled.contrast == app.settings["contrast"], "the user's contrast is applied at boot"

@@ -8,107 +8,143 @@ import time
 import pytest
 
 import llm_tiny
+from parrot.app import assemble
 from parrot.app import effects as fx
-from parrot.app.core import ScreenName
-from parrot.app.llm_backend import LlmBackend
-from parrot.app.runtime import Runtime
-from parrot.app.wiring import build_app
+from parrot.app.assemble import build_appliance
+from parrot.app.state import ScreenName
+from parrot.boards.test import TestBoard
 from parrot.config import Config, validate
 from parrot.events import LlmToken
 
 pytest.importorskip("torch")
 
 
-class FrameSink:
-    def __init__(self):
-        self.frames = []
-
-    def show(self, image):
-        self.frames.append(image.copy())
-
-    def close(self):
-        pass
-
-
-def make(tmp_path, model_path):
-    app = build_app(Config(validate({})), tmp_path, now=0.0, wall_clock_base=0.0)
-    backend = LlmBackend(lambda name: (model_path, None), threads=1, context=256)
+def make(tmp_path, model_path, monkeypatch, threaded=False):
+    """The appliance on the test board with the LLM backend resolving every name to model_path.
+    threaded: on a real clock (the model in its worker thread, as on the device)."""
+    monkeypatch.setattr(assemble, "resolve_with_family", lambda name: (model_path, None))
+    board = TestBoard()
+    if threaded:
+        from parrot.clock import WallClock
+        board.clock = WallClock()
+    config = Config(validate({"llm": {"model": "tiny", "threads": 1, "context": 256}}))
+    appliance = build_appliance(board, config, tmp_path, backend="llm")
     seen = []
-    runtime = Runtime(app, FrameSink(), backend, tmp_path)
-    runtime.listeners.append(seen.append)
-    return app, runtime, seen
+    appliance.runtime.listeners.append(seen.append)
+    return appliance, seen
 
 
-def run_until(runtime, done, timeout=60.0):
-    t = 0.0
+def run_until(appliance, done, timeout=60.0):
     end = time.monotonic() + timeout
     while not done():
         assert time.monotonic() < end, "timed out"
-        time.sleep(0.005)
-        t += 0.02
-        runtime.step(t)
+        if not appliance.clock.virtual:
+            time.sleep(0.005)
+            appliance.runtime.step(appliance.clock.now())
+        else:
+            appliance.tick()
 
 
-def with_tiny_model(tmp_path):
-    """An app whose runtime has loaded the tiny Qwen2 model (loaded like on the device)."""
-    app, runtime, seen = make(tmp_path, llm_tiny.tiny_gguf("qwen2", "q8_0"))
-    runtime.carry_out(fx.LoadModel("tiny"))
-    run_until(runtime, lambda: app.status.model == "tiny")
-    return app, runtime, seen
+def with_tiny_model(tmp_path, monkeypatch, threaded=False):
+    """An appliance that has loaded the tiny Qwen2 model at boot, like the device."""
+    appliance, seen = make(tmp_path, llm_tiny.tiny_gguf("qwen2", "q8_0"), monkeypatch, threaded)
+    run_until(appliance, lambda: appliance.app.status.model == "tiny")
+    return appliance.app, appliance, seen
 
 
-def test_question_answered_by_the_model(tmp_path):
-    app, runtime, seen = with_tiny_model(tmp_path)
+def test_question_answered_by_the_model(tmp_path, monkeypatch):
+    app, runtime, seen = with_tiny_model(tmp_path, monkeypatch)
     try:
         chat = app.screens[ScreenName.CHAT]
         app.settings["max_tokens"] = 12
         chat.ask("你好")
-        runtime.step(0.0)
         run_until(runtime, lambda: not chat.busy)
         turn = chat.turns[-1]
         tokens = [e.text for e in seen if isinstance(e, LlmToken)]
         assert tokens and turn.answer == "".join(tokens) and not turn.error
         assert turn.stats["decode_tokens"] >= 1 and turn.stats["prefill_tokens"] > 2
-        assert turn.answer.replace("\n", "") in "".join(chat.view.lines) or chat.view.total_lines > 2
+        # What the chat shows is the question and the streamed answer, wrapped: nothing lost.
+        assert "".join(chat.view.lines) == f"问：你好答：{turn.answer}".replace("\n", "")
         # A follow-up only prefills its own tokens: the KV cache holds the first turn.
         first_prefill = turn.stats["prefill_tokens"]
         chat.ask("再说一遍")
         run_until(runtime, lambda: not chat.busy)
         second_prefill = chat.turns[-1].stats["prefill_tokens"]
-        assert 0 < second_prefill < first_prefill, (first_prefill, second_prefill)
+        assert 0 < second_prefill < first_prefill + turn.stats["decode_tokens"], (first_prefill, second_prefill)
     finally:
         runtime.close()
 
 
-def test_abort_stops_within_a_token(tmp_path):
-    app, runtime, seen = with_tiny_model(tmp_path)
+def test_abort_stops_within_a_token(tmp_path, monkeypatch):
+    app, runtime, seen = with_tiny_model(tmp_path, monkeypatch)
     try:
         chat = app.screens[ScreenName.CHAT]
         app.settings["max_tokens"] = 4000
         chat.ask("讲个很长的故事")
         run_until(runtime, lambda: len(chat.turns[-1].answer) > 0)
-        runtime.carry_out(fx.AbortLlm(chat.request))
+        runtime.runtime.carry_out(fx.AbortLlm(chat.request))
         run_until(runtime, lambda: not chat.busy, timeout=10)
         assert chat.turns[-1].aborted and chat.turns[-1].stats["decode_tokens"] < 200
     finally:
         runtime.close()
 
 
-def test_corrupt_model_is_reported_not_fatal(tmp_path):
+def test_corrupt_model_is_reported_not_fatal(tmp_path, monkeypatch):
     good = llm_tiny.tiny_gguf("qwen2", "q8_0").read_bytes()
     bad = tmp_path / "bad.gguf"
     bad.write_bytes(good[: len(good) // 3])
-    app, runtime, _ = make(tmp_path, bad)
+    appliance, _ = make(tmp_path, bad, monkeypatch)
+    app = appliance.app
     try:
-        app.status.model_loading = "bad"
-        runtime.carry_out(fx.LoadModel("bad"))
-        run_until(runtime, lambda: app.status.model_loading is None)
+        run_until(appliance, lambda: app.status.model_loading is None)
         assert app.status.model is None and app.status.model_error
         chat = app.screens[ScreenName.CHAT]
         chat.ask("你好")
-        run_until(runtime, lambda: not chat.busy)
-        assert chat.turns[-1].error  # "no model" shown in the chat, the app goes on
+        assert app.screen.name is ScreenName.NO_MODEL and not chat.turns, "no pretending to answer"
         app.go(ScreenName.MODELS)
         app.render()
     finally:
-        runtime.close()
+        appliance.close()
+
+
+def test_threaded_runtime_answers_like_the_device(tmp_path, monkeypatch):
+    """On a real clock the model runs in its worker thread; the answer is the same as stepped."""
+    stepped_app, stepped, _ = with_tiny_model(tmp_path / "a", monkeypatch)
+    threaded_app, threaded, _ = with_tiny_model(tmp_path / "b", monkeypatch, threaded=True)
+    try:
+        answers = []
+        for app, appliance in ((stepped_app, stepped), (threaded_app, threaded)):
+            app.settings["max_tokens"] = 10
+            chat = app.screens[ScreenName.CHAT]
+            chat.ask("你好")
+            run_until(appliance, lambda: not chat.busy)
+            answers.append(chat.turns[-1].answer)
+        assert answers[0] and answers[0] == answers[1]
+    finally:
+        stepped.close()
+        threaded.close()
+
+
+def test_a_saved_conversation_is_the_models_context_again(tmp_path, monkeypatch):
+    """History continued: restore() lays the saved turns out as chat() would have."""
+    app, appliance, _ = with_tiny_model(tmp_path, monkeypatch)
+    try:
+        model = appliance.runtime.backend.model
+        app.settings["max_tokens"] = 6
+        chat = app.screens[ScreenName.CHAT]
+        chat.ask("你好")
+        run_until(appliance, lambda: not chat.busy)
+        live_turns = [list(t) for t in model._turns]
+        model.reset()
+        model.restore([("你好", chat.turns[-1].answer)], system=appliance.runtime.backend.preset.system_prompt)
+        restored = [list(t) for t in model._turns]
+        assert len(restored) == 1 and model.history_tokens > 0
+        # Same layout: the question part is identical, then the answer's text tokenized again,
+        # then the template's end-of-answer.
+        answer_ids = model._c.tokenize(chat.turns[-1].answer, False)
+        end_ids = model._segments(model.template.end_of_answer())
+        n = len(restored[0]) - len(answer_ids) - len(end_ids)
+        assert n > 0 and restored[0][:n] == live_turns[0][:n]
+        assert restored[0][n:] == answer_ids + end_ids
+    finally:
+        appliance.close()

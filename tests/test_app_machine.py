@@ -3,17 +3,28 @@
 import pytest
 
 from parrot.app import effects as fx
-from parrot.app.core import ScreenName
-from parrot.app.wiring import build_app
+from parrot.app.state import ScreenName
+from parrot.app.assemble import build_appliance
+from parrot.boards.test import TestBoard
 from parrot.config import validate, Config
 from parrot.events import BatteryReading, KeyEvent, LlmDone, LlmLoaded, LlmProgress, LlmToken, Tick
 from parrot.keys import Key, KeyAction
 
 
 @pytest.fixture
-def app(tmp_path):
+def appliance(tmp_path):
     config = Config(validate({"ui": {"splash_s": 1.0}}))
-    return build_app(config, tmp_path, now=0.0, wall_clock_base=0.0)
+    appliance = build_appliance(TestBoard(), config, tmp_path, backend="echo")
+    appliance.tick()  # the echo engine "loads"
+    yield appliance
+    appliance.close()
+
+
+@pytest.fixture
+def app(appliance):
+    app = appliance.app
+    app.take_effects()
+    return app
 
 
 def tap(app, *labels):
@@ -52,15 +63,15 @@ def test_menu_moves_jumps_and_wraps(app):
     assert menu.list.index == 0
     tap(app, "#", "#", "#", "#")
     assert menu.list.index == 4 and menu.list.page == 1  # item 5 is on page 2
-    tap(app, "#")
+    tap(app, "#", "#")
     assert menu.list.index == 0
     tap(app, "*")
-    assert menu.list.index == 4
-    tap(app, "*", "*", "*", "*", "3")  # digit jumps within the current page: item 3 = settings
+    assert menu.list.index == 5
+    tap(app, "*", "*", "*", "*", "*", "3")  # digit jumps within the current page: item 3 = settings
     assert app.screen.name is ScreenName.SETTINGS
     tap(app, "A")
     assert app.screen.name is ScreenName.MENU
-    tap(app, "#")
+    tap(app, "#", "#")
     tap(app, "D")
     assert app.screen.name is ScreenName.SHUTDOWN
 
@@ -70,7 +81,7 @@ def test_settings_change_is_saved_and_contrast_applied(app):
     assert app.screen.name is ScreenName.SETTINGS
     app.take_effects()
     before = app.settings["contrast"]
-    tap(app, "4")  # row 4 = contrast
+    tap(app, "3")  # row 3 = contrast (the speech rows are hidden: no voice on this board)
     tap(app, "D")
     eff = app.take_effects()
     assert app.settings["contrast"] != before
@@ -79,8 +90,12 @@ def test_settings_change_is_saved_and_contrast_applied(app):
     assert app.settings["contrast"] == before
 
 
+def open_shutdown(app):
+    tap(app, "D", "#", "#", "#", "#", "D")  # item 5, on the menu's second page
+
+
 def test_shutdown_needs_a_long_press(app):
-    tap(app, "D", "4")
+    open_shutdown(app)
     assert app.screen.name is ScreenName.SHUTDOWN
     tap(app, "D")
     assert fx.Shutdown() not in app.take_effects()
@@ -91,7 +106,8 @@ def test_shutdown_needs_a_long_press(app):
 
 
 def test_shutdown_cancel(app):
-    tap(app, "D", "4", "A")
+    open_shutdown(app)
+    tap(app, "A")
     assert app.screen.name is ScreenName.MENU
 
 
@@ -115,8 +131,8 @@ def test_question_answer_abort_and_reask(app):
     assert chat.turns[-1].answer == "你好！"
     tap(app, "A")  # abort while answering
     assert fx.AbortLlm(ask.request) in app.take_effects()
-    app.handle(LlmDone(ask.request, aborted=True, stats={"decode_tps": 12.5}))
-    assert not chat.busy and chat.status_text() == "已中止 12.5t/s"
+    app.handle(LlmDone(ask.request, aborted=True, stats={"decode_tps": 12.5, "decode_tokens": 2}))
+    assert not chat.busy and chat.status_text() == "已中止", "a rate from 2 tokens is noise: not shown"
     app.handle(LlmToken(ask.request, "late"))  # a late token of the old request changes nothing
     assert chat.turns[-1].answer == "你好！"
     tap(app, "D")  # re-ask
@@ -124,8 +140,11 @@ def test_question_answer_abort_and_reask(app):
     assert again.question == "你好" and again.request == ask.request + 1
     app.handle(LlmToken(ask.request, "stale"))
     assert chat.turns[-1].answer == ""
-    app.handle(LlmDone(again.request))
-    assert any(isinstance(e, fx.SaveHistory) for e in app.take_effects())
+    app.handle(LlmToken(again.request, "你好呀"))
+    app.handle(LlmDone(again.request, stats={"decode_tps": 9.5, "decode_tokens": 40}))
+    assert chat.status_text() == "9.5t/s"
+    saves = [e for e in app.take_effects() if isinstance(e, fx.SaveConversation)]
+    assert saves and saves[-1].record["turns"][-1] == {"q": "你好", "a": "你好呀"}
     tap(app, "A")  # idle: A asks a new question
     assert app.screen.name is ScreenName.INPUT
 
@@ -149,7 +168,22 @@ def test_chat_scroll_unpins_and_repins(app):
 def test_answer_keeps_streaming_while_on_another_screen(app):
     chat = app.screens[ScreenName.CHAT]
     chat.ask("问题")
-    long_tap(app, "A")  # leave to the menu; aborts the answer
+    app.take_effects()
+    app.go(ScreenName.MENU)  # look at the menu while it answers
+    for piece in ("一", "二", "三"):
+        app.handle(LlmToken(chat.request, piece))
+    assert app.screen.name is ScreenName.MENU and chat.busy
+    assert not any(isinstance(e, fx.AbortLlm) for e in app.take_effects())
+    app.handle(LlmDone(chat.request))
+    assert chat.turns[-1].answer == "一二三"
+    app.go(ScreenName.CHAT)
+    assert "答：一二三" in chat.view.lines
+
+
+def test_long_a_leaves_and_aborts(app):
+    chat = app.screens[ScreenName.CHAT]
+    chat.ask("问题")
+    long_tap(app, "A")
     assert app.screen.name is ScreenName.MENU
     assert fx.AbortLlm(chat.request) in app.take_effects()
 
@@ -172,7 +206,7 @@ def test_every_screen_renders(app):
 
 
 def test_ok_on_empty_editor_asks_a_sample_question(app):
-    from parrot.app.core import SAMPLE_PROMPTS
+    from parrot.app.state import SAMPLE_PROMPTS
 
     tap(app, "D", "1")
     app.take_effects()
@@ -182,7 +216,7 @@ def test_ok_on_empty_editor_asks_a_sample_question(app):
 
 
 def test_model_switch(app):
-    from parrot.app.core import ModelEntry
+    from parrot.app.state import ModelEntry
 
     app.deps.list_models = lambda: [ModelEntry("a", "1MB", True), ModelEntry("b", "2MB", True), ModelEntry("c", "", False)]
     app.handle(LlmLoaded("a"))

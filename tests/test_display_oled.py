@@ -101,3 +101,34 @@ def test_absent_display_is_a_device_error():
 def test_missing_i2c_bus_is_a_device_error():
     with pytest.raises(DeviceError):
         open_oled("ssd1306", 250, 0x3C)
+
+
+@pytest.mark.parametrize("chip", ["ssd1306", "sh1106"])
+def test_power_glitch_is_recovered(chip, caplog):
+    """The display loses power mid-session and comes back reset (dark): the next frame
+    re-initialises it, restores the contrast and repaints the whole picture."""
+    bus = FakeOledBus(chip)
+    display = open_oled(chip, 1, 0x3C, bus=bus)
+    display.set_contrast(0x40)
+    img = Image.new("1", (128, 64))
+    ImageDraw.Draw(img).text((4, 4), "before", fill=1)
+    display.show(img)
+    assert bus.display_on and bus.contrast == 0x40
+    bus.unplug()
+    img2 = img.copy()
+    ImageDraw.Draw(img2).rectangle((0, 40, 127, 50), fill=1)
+    display.show(img2)  # the write fails: logged, not raised
+    display.show(img2)  # still away
+    assert not bus.display_on
+    bus.replug()
+    assert not bus.display_on and not bus.image().getbbox()  # a reset controller: dark
+    display.show(img2)
+    assert bus.display_on and bus.contrast == 0x40
+    assert bus.image().tobytes() == img2.tobytes()
+    assert display.reinits == 1
+    img3 = img2.copy()
+    img3.putpixel((100, 10), 1)
+    before = bus.transfers
+    display.show(img3)  # back to small partial updates, no more re-inits
+    assert bus.image().tobytes() == img3.tobytes() and display.reinits == 1
+    assert bus.transfers - before <= 3

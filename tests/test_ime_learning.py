@@ -15,6 +15,7 @@ import pytest
 from parrot.ime.dictionary import UserDictionary, load_dictionary
 from parrot.ime.editor import Editor
 from parrot.ime.session import InputSession
+from parrot.storage import release_data_dir
 try:
     from test_ime_session import Pad
 except ImportError:  # collected as a package
@@ -135,7 +136,7 @@ def test_crash_before_rename_keeps_the_old_file(tmp_path, monkeypatch):
         user.save()
     monkeypatch.undo()
     assert path.read_bytes() == old
-    assert [p.name for p in tmp_path.iterdir()] == ["user.json"]  # no temp file left
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "user.json"]  # no temp file left
     assert UserDictionary(path).count("你好", ("ni", "hao")) == 0
 
 
@@ -167,7 +168,8 @@ def test_killed_mid_save_leaves_a_loadable_file(tmp_path):
         data = json.loads(path.read_text(encoding="utf-8"))  # complete JSON, never half a file
         assert data["version"] == 1
         user = UserDictionary(path, capacity=3000)
+        release_data_dir(tmp_path)  # the loader claimed the folder: let the next writer have it
         assert user.words
         assert not list(tmp_path.glob("*.corrupt-*"))
-    leftovers = [p for p in tmp_path.iterdir() if p.name != "user.json"]
+    leftovers = [p for p in tmp_path.iterdir() if p.name not in ("user.json", ".lock")]
     assert all(p.name.endswith(".tmp") for p in leftovers)  # a kill may orphan a temp file only

@@ -101,11 +101,22 @@ def test_no_timers_during_outage_long_fires_after_recovery():
     assert [(ms, e.action) for ms, e in timed] == [(20, P), (700, L)]
 
 
-def test_long_outage_releases_held_key_once_then_new_press_on_recovery():
-    t = KeyTracker(debounce_s=0.02, outage_release_s=1.0, long_press_s=5.0)
-    samples = held(Key.D, 0, 100) + held("fail", 100, 2500) + held(Key.D, 2500, 2600)
+def test_long_outage_releases_held_key_once_and_it_does_not_act_again_on_recovery():
+    t = KeyTracker(debounce_s=0.02, outage_release_s=1.0, long_press_s=0.4)
+    samples = held(Key.D, 0, 100) + held("fail", 100, 2500) + held(Key.D, 2500, 3600)
     timed = feed(t, samples)
-    assert [(ms, e.key, e.action) for ms, e in timed] == [(20, Key.D, P), (1100, Key.D, R), (2520, Key.D, P)]
+    # still held when the bus returns: the same press (no second PRESS, no LONG, no REPEAT)
+    assert [(ms, e.key, e.action) for ms, e in timed] == [(20, Key.D, P), (1100, Key.D, R)]
+    # a bounce while it is still down does not end it; letting go and pressing again does
+    timed = feed(t, [(3600, None), (3601, Key.D)] + held(Key.D, 3610, 3700) + held(None, 3700, 3800)
+                 + held(Key.D, 3800, 3900) + held(None, 3900, 4000))
+    assert [(ms, e.key, e.action) for ms, e in timed] == [(3820, Key.D, P), (3920, Key.D, R)]
+
+
+def test_after_a_long_outage_another_key_presses_at_once():
+    t = KeyTracker(debounce_s=0.02, outage_release_s=1.0)
+    timed = feed(t, held(Key.K1, 0, 100) + held("fail", 100, 1500) + held(Key.K2, 1500, 1600))
+    assert [(ms, e.key, e.action) for ms, e in timed] == [(20, Key.K1, P), (1100, Key.K1, R), (1520, Key.K2, P)]
 
 
 def test_outage_while_idle_emits_nothing():

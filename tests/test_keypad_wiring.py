@@ -67,7 +67,12 @@ def test_missing_bus_is_a_device_error():
 
 def test_battery_without_bus_posts_no_gauge():
     posted = []
+
+    async def one_reading(_seconds):
+        monitor.close()
+
     monitor = battery_from_config(defaults("battery") | {"port": 250}, posted.append)
+    monitor._sleep = one_reading
     asyncio.run(monitor.run())
     assert posted == [BatteryReading(percent=None)]
     assert battery_from_config(defaults("battery") | {"enabled": False}, posted.append) is None

@@ -119,3 +119,14 @@ def test_pinned_threads_and_no_spin_agree(tmp_path, monkeypatch):
     np.testing.assert_allclose(seen["logits"], free_run, rtol=1e-6, atol=1e-6)
     with Model(t.path, threads=2, context=64) as m:
         np.testing.assert_allclose(m.eval(ids), free_run, rtol=1e-6, atol=1e-6)
+
+
+def test_eval_last_only_returns_the_last_row(tmp_path):
+    t = write_tiny(tmp_path / "m.gguf", Spec(arch="qwen2"))
+    ids = list(range(30, 70))
+    with Model(t.path, threads=2, context=64) as m:
+        every = m.eval(ids)
+        m.reset()
+        last = m.eval(ids, last_only=True)
+    assert last.shape == (1, every.shape[1])
+    np.testing.assert_array_equal(last[0], every[-1])

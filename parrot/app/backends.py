@@ -1,12 +1,13 @@
-"""The chat engine port. The app asks questions; a backend answers in a worker thread, posting
-LlmProgress / LlmToken / LlmDone events. The real one drives parrot.llm; the echo one lets the
-appliance run (and be tested) without a model."""
+"""The chat engine port. The app asks questions; a backend answers as a stream of events
+(LlmProgress / LlmToken / LlmDone; LlmLoaded for a load). The runtime pulls those streams: in a
+worker thread on a real clock, one event per tick on a virtual one (deterministic recordings).
+The real backend drives parrot.llm; the echo one (only when asked for: --backend echo) lets tests
+and demos run without a model."""
 
 from __future__ import annotations
 
 import threading
-import time
-from typing import Callable, Protocol
+from typing import Callable, Iterator, Protocol
 
 from parrot.events import Event, LlmDone, LlmLoaded, LlmProgress, LlmToken
 
@@ -16,50 +17,55 @@ Post = Callable[[Event], None]
 class ChatBackend(Protocol):
     name: str | None
 
-    def load(self, name: str, post: Post) -> None: ...  # blocking; posts LlmLoaded
+    def load(self, name: str) -> Iterator[Event]:
+        """Load a model (the old one is freed first); ends with LlmLoaded (error set on failure)."""
 
-    def ask(self, request: int, question: str, settings: dict, post: Post) -> None: ...  # blocking
+    def ask(self, request: int, question: str, max_tokens: int, thinking: bool, progress: Post) -> Iterator[Event]:
+        """Answer: LlmToken events, then LlmDone. Prefill progress may come through `progress`
+        (thread-safe) while the first token is being computed."""
 
-    def abort(self) -> None: ...  # thread-safe
+    def abort(self) -> None:
+        """Thread-safe: the running answer stops at the next token."""
 
-    def reset(self) -> None: ...
+    def reset(self) -> None:
+        """Forget the conversation (and the KV cache)."""
+
+    def restore(self, turns: tuple) -> None:
+        """Take ((question, answer), ...) as the conversation so far (a saved one, continued)."""
 
     def close(self) -> None: ...
 
 
 class EchoBackend:
-    """Answers by repeating the question, streamed character by character like a model would."""
+    """Answers by repeating the question, one character per event, like a model streaming."""
 
-    def __init__(self, delay_s: float = 0.03):
+    def __init__(self):
         self.name = "echo"
-        self.delay_s = delay_s
         self._abort = threading.Event()
 
-    def load(self, name: str, post: Post) -> None:
-        self.name = name
-        post(LlmLoaded(name))
+    def load(self, name: str) -> Iterator[Event]:
+        yield LlmLoaded("echo")
 
-    def ask(self, request: int, question: str, settings: dict, post: Post) -> None:
+    def ask(self, request: int, question: str, max_tokens: int, thinking: bool, progress: Post) -> Iterator[Event]:
         self._abort.clear()
         answer = f"你说：{question}"
-        post(LlmProgress(request, len(question), len(question)))
-        start = time.monotonic()
+        yield LlmProgress(request, len(question), len(question))
         n = 0
-        for ch in answer[: settings.get("max_tokens", 512)]:
+        for ch in answer[:max_tokens]:
             if self._abort.is_set():
                 break
-            if self.delay_s:
-                time.sleep(self.delay_s)
-            post(LlmToken(request, ch))
+            yield LlmToken(request, ch)
             n += 1
-        elapsed = max(time.monotonic() - start, 1e-6)
-        post(LlmDone(request, aborted=self._abort.is_set(), stats={"decode_tokens": n, "decode_tps": n / elapsed}))
+        yield LlmDone(request, aborted=self._abort.is_set(), stats={"decode_tokens": n})
 
     def abort(self) -> None:
         self._abort.set()
 
     def reset(self) -> None:
         pass
+
+    def restore(self, turns: tuple) -> None:
+        pass  # echo has no context
 
     def close(self) -> None:
         pass

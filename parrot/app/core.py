@@ -2,115 +2,61 @@
 
 Pure: it takes events (keys, ticks, LLM tokens, battery readings) and produces a new state,
 effects for the runtime to carry out, and frames when asked to render. No I/O, no threads,
-no clock of its own (time comes in with each event), so every behaviour is unit-testable.
+no clock of its own (time comes in with each event; fonts, models and saved data come in with
+AppDeps), so every behaviour is unit-testable.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
-import random
-from dataclasses import dataclass, field
-from typing import Callable
 
-from parrot.app.effects import Effect
-from parrot.events import BatteryReading, Event, KeyEvent, LlmDone, LlmLoaded, LlmProgress, LlmToken, Tick
-from parrot.keys import KeyAction
-from parrot.ui.canvas import Canvas
+from parrot.app.effects import Effect, LoadModel, SetContrast, Shutdown, StartListening, StopListening, StopSpeaking
+from parrot.app.screens import build_screens
+from parrot.app.state import CANNOT_LISTEN_TEXT, NOT_HEARD_TEXT, TALK_KEY_LABEL, ListenView
+from parrot.app.state import SAMPLE_PROMPTS, AppDeps, ModelEntry, ScreenName, Status  # noqa: F401 (re-exported)
+from parrot.events import (BatteryReading, Event, Heard, KeyEvent, Listening, NotHeard, SpeechState, LlmDone, LlmLoaded,
+                           LlmProgress, LlmToken, ShutdownFailed, Tick)
+from parrot.keys import Key, KeyAction
+from parrot.ui.canvas import HEIGHT, WIDTH, Canvas
 
 log = logging.getLogger(__name__)
 
 
-class ScreenName(enum.Enum):
-    SPLASH = "splash"
-    MENU = "menu"
-    INPUT = "input"
-    CHAT = "chat"
-    MODELS = "models"
-    SETTINGS = "settings"
-    ABOUT = "about"
-    SHUTDOWN = "shutdown"
-
-
-@dataclass
-class Status:
-    """What the status bar and splash show."""
-
-    battery: float | None = None  # percent; None = no gauge
-    charging: bool | None = None
-    model: str | None = None  # loaded model name
-    model_loading: str | None = None
-    model_error: str | None = None
-    asr_ready: bool = False
-    tts_ready: bool = False
-
-
-@dataclass
-class ModelEntry:
-    name: str
-    detail: str  # one line: size / preset summary
-    present: bool = True
-
-
-@dataclass
-class AppDeps:
-    """Things the app reads but does not own (injected so tests can vary them)."""
-
-    new_input_session: Callable  # (initial_text: str) -> parrot.ime.session.InputSession
-    list_models: Callable[[], list[ModelEntry]] = lambda: []
-    about_lines: list[str] = field(default_factory=list)
-    clock_24h: bool = True
-    splash_s: float = 1.5
-    cursor_blink_s: float = 0.5
-    local_time: Callable[[float], tuple] | None = None  # wall clock for the splash (None = time.localtime)
-    rng: random.Random = field(default_factory=random.Random)  # picks a sample prompt; seeded in tests
-
-
-# OK on an empty editor asks one of these (the seed's "random preset prompt").
-SAMPLE_PROMPTS = (
-    "你好，请介绍一下你自己。",
-    "给我讲一个关于鹦鹉的小故事。",
-    "为什么天空是蓝色的？",
-    "用三句话介绍一下长城。",
-    "写一首关于春天的短诗。",
-    "怎样才能睡个好觉？",
-)
-
-
-def _big_font(fallback):
-    from parrot.ui.font import load_font
-
-    try:
-        return load_font(16)
-    except Exception:  # the 16 px atlas is optional; the clock then uses the text font
-        return fallback
-
-
 class App:
-    def __init__(self, deps: AppDeps, settings: dict, now: float = 0.0, font=None):
-        from parrot.app.screens import build_screens
-
+    def __init__(self, deps: AppDeps, settings: dict, now: float = 0.0):
         self.deps = deps
         self.settings = dict(settings)
-        self.status = Status()
+        self.status = Status(tts_ready=deps.can_speak, asr_ready=deps.can_listen)
         self.effects: list[Effect] = []
         self.dirty = True
         self.now = now
-        self.canvas = Canvas(font)
-        self.font = self.canvas.font
-        self.big_font = _big_font(self.font)
+        self.canvas = Canvas(deps.font)
+        self.font = deps.font
+        self.big_font = deps.big_font or deps.font
+        # Saved conversations by id (read at boot, kept up to date as answers are saved).
+        self.saved_conversations: dict[str, dict] = {c["id"]: c for c in deps.conversations}
         self.screens = build_screens(self)
         self.screen = self.screens[ScreenName.SPLASH]
         self._swallow = None  # key whose remaining events (release, long...) are dropped
+        self.toast: tuple[str, float] | None = None  # (text, until)
+        self.listening: ListenView | None = None  # push-to-talk in progress
         self.screen.enter(now)
+        # Boot: the panel takes the user's contrast, the configured model loads behind the splash.
+        self.effect(SetContrast(self.settings["contrast"]))
+        if deps.model:
+            self.status.model_loading = deps.model
+            self.effect(LoadModel(deps.model))
 
     # --- driving --------------------------------------------------------------------------
     def handle(self, event: Event) -> None:
         if isinstance(event, Tick):
             self.now = event.now
         if isinstance(event, BatteryReading):
-            self.status.battery, self.status.charging = event.percent, event.charging
-            self.dirty = True
+            self.on_battery(event)
+            return
+        if isinstance(event, ShutdownFailed):
+            self.screens[ScreenName.SHUTDOWN].failed(event.reason)
+            self.go(ScreenName.SHUTDOWN)
             return
         if isinstance(event, LlmLoaded):
             self.status.model_loading = None
@@ -122,18 +68,104 @@ class App:
         if isinstance(event, (LlmToken, LlmProgress, LlmDone)):
             self.screens[ScreenName.CHAT].on_llm(event)
             return
+        if isinstance(event, SpeechState):
+            self.status.speaking = event.speaking
+            self.dirty = True
+            return
+        if isinstance(event, Listening):
+            if self.listening is not None and not self.listening.recognising:
+                self.listening = ListenView(event.level, event.seconds, event.partial)
+                if event.ended:  # hands-free end of speech, or the time limit
+                    self.listening.recognising = True
+                    self.effect(StopListening())
+                self.dirty = True
+            return
+        if isinstance(event, NotHeard):
+            self.listening = None
+            self.show_toast(NOT_HEARD_TEXT.get(event.reason, event.reason))
+            return
+        if isinstance(event, Heard):
+            self.listening = None
+            self.screens[ScreenName.INPUT].on_heard(event.text)
+            return
         if isinstance(event, KeyEvent):
-            log.debug("%s %s on %s", event.key.value, event.action.value, self.screen.name.value)
-            if event.action is KeyAction.PRESS:
-                self._swallow = None
-            elif event.key is self._swallow:
-                return  # the rest of a key press that already took us to this screen
-            before = self.screen
-            self.screen.handle(event)
-            if self.screen is not before:
-                self._swallow = event.key
+            self.on_key(event)
             return
         self.screen.handle(event)
+
+    def on_key(self, event: KeyEvent) -> None:
+        log.debug("%s %s on %s", event.key.value, event.action.value, self.screen.name.value)
+        if self.on_talk_key(event):
+            return
+        if event.action is KeyAction.REPEAT and not self.settings["key_repeat"]:
+            return  # the 按键连发 setting: a held key acts once
+        if event.action is KeyAction.PRESS:
+            self._swallow = None
+        elif event.key is self._swallow:
+            return  # the rest of a key press that already took us to this screen
+        before = self.screen
+        if event.action is KeyAction.LONG and event.key is Key.K0 and self.screen.name not in (ScreenName.INPUT, ScreenName.HELP):
+            self.show_help()  # long 0: the keys of this screen (Ctrl+0 on the input screen)
+        else:
+            self.screen.handle(event)
+        if self.screen is not before:
+            self._swallow = event.key
+
+    def on_talk_key(self, event: KeyEvent) -> bool:
+        """Push-to-talk: holding C past the long-press time listens (speech stops: barge-in),
+        letting go recognises. While listening every other key is ignored. True = handled."""
+        talk = event.key.value == TALK_KEY_LABEL
+        if self.listening is not None:
+            if self.deps.hands_free:
+                return True  # the VAD ends it; letting go of C changes nothing
+            if talk and event.action is KeyAction.LONG_RELEASE and not self.listening.recognising:
+                self.listening.recognising = True
+                self.effect(StopListening())
+                self.dirty = True
+            return True
+        if not (talk and event.action is KeyAction.LONG):
+            return False
+        if self.screen.name not in (ScreenName.INPUT, ScreenName.MENU):
+            return False  # (on the chat screen a C press folds the thinking: A goes to the editor)
+        if not self.status.asr_ready:
+            self.screens[ScreenName.INPUT].session.ctrl_armed = False
+            why = self.deps.cannot_listen
+            short = next((zh for prefix, zh in CANNOT_LISTEN_TEXT.items() if why.startswith(prefix)), why)
+            self.show_toast(f"不能语音输入：{short or '没有麦克风'}")
+            return True
+        self.screens[ScreenName.INPUT].session.ctrl_armed = False  # the C press was not a Ctrl
+        self.listening = ListenView()
+        self.effect(StopSpeaking())
+        self.effect(StartListening())
+        self.dirty = True
+        return True
+
+    def on_battery(self, reading: BatteryReading) -> None:
+        status = self.status
+        status.battery, status.charging = reading.percent, reading.charging
+        self.dirty = True
+        if reading.percent is None or reading.charging:
+            status.battery_low = False
+            return
+        deps = self.deps
+        if reading.percent < deps.battery_shutdown_percent and self.screen.name is not ScreenName.SHUTDOWN:
+            log.warning("battery at %.0f %%: shutting down", reading.percent)
+            self.go(ScreenName.SHUTDOWN)
+            self.screens[ScreenName.SHUTDOWN].confirm(reason="电量耗尽")
+            return
+        low = reading.percent < deps.battery_warn_percent
+        if low and not status.battery_low:
+            self.show_toast(f"电量低 {reading.percent:.0f}%，请充电")
+        status.battery_low = low
+
+    def show_toast(self, text: str, seconds: float = 3.0) -> None:
+        """A one-line notice over whatever screen is shown, for a few seconds."""
+        self.toast = (text, self.now + seconds)
+        self.dirty = True
+
+    def show_help(self) -> None:
+        self.screens[ScreenName.HELP].about(self.screen)
+        self.go(ScreenName.HELP)
 
     def take_effects(self) -> list[Effect]:
         out, self.effects = self.effects, []
@@ -152,10 +184,38 @@ class App:
     def render(self) -> Canvas:
         self.canvas.clear()
         self.screen.render(self.canvas, self.now)
+        if self.listening is not None:
+            self.render_listening(self.listening)
+        if self.toast is not None:
+            text, until = self.toast
+            if self.now < until:
+                self.canvas.notice(text)
+            else:
+                self.toast = None
         self.dirty = False
         return self.canvas
+
+    def render_listening(self, view: ListenView) -> None:
+        """A panel over the lower part of the screen: what is heard, the meter, the seconds."""
+        c, lh = self.canvas, self.font.line_height
+        top = HEIGHT - 2 * lh - 8
+        c.fill_rect(0, top, WIDTH, HEIGHT - top, fill=0)
+        c.rect(0, top, WIDTH, HEIGHT - top)
+        if view.recognising:
+            c.text(3, top + 2, "识别中…")
+        else:
+            c.text(3, top + 2, "正在听")
+            c.text_right(WIDTH - 3, top + 2, f"{view.seconds:.1f}s")
+            c.progress(44, top + 4, WIDTH - 44 - 30, lh - 6, view.level)
+        partial = view.partial
+        while partial and self.font.text_width(partial) > WIDTH - 6:
+            partial = partial[1:]  # the newest words stay in view
+        c.text(3, top + 4 + lh, partial or ("按住C说话，松开发送" if not view.recognising else ""))
 
     @property
     def wants_frame(self) -> bool:
         """True when something changed, or the screen animates (clock, cursor blink)."""
-        return self.dirty or self.screen.animates(self.now)
+        return self.dirty or self.toast is not None or self.screen.animates(self.now)
+
+
+__all__ = ["App", "AppDeps", "ModelEntry", "ScreenName", "Status", "SAMPLE_PROMPTS", "Shutdown"]

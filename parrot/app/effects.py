@@ -1,4 +1,5 @@
-"""What the pure app asks the outside world to do. The runtime carries these out with adapters."""
+"""What the pure app asks the outside world to do. Each effect carries everything it means, so
+the runtime carries it out with a port call and never looks into the app's screens."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ class Effect:
 class AskLlm(Effect):
     request: int
     question: str
+    max_tokens: int
+    thinking: bool = False
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,13 @@ class ResetChat(Effect):
 
 
 @dataclass(frozen=True)
+class RestoreChat(Effect):
+    """Give the model a saved conversation's turns as its context (after ResetChat)."""
+
+    turns: tuple  # ((question, answer), ...)
+
+
+@dataclass(frozen=True)
 class LoadModel(Effect):
     name: str
 
@@ -37,13 +47,21 @@ class SaveSettings(Effect):
 
 
 @dataclass(frozen=True)
-class SaveHistory(Effect):
-    turns: tuple  # ((question, answer), ...)
+class SaveConversation(Effect):
+    """Write one conversation (a file of its own, named by its id)."""
+
+    id: str
+    record: dict  # {"id", "started" (epoch s), "turns": [{"q", "a"}, ...]}
+
+
+@dataclass(frozen=True)
+class DeleteConversation(Effect):
+    id: str
 
 
 @dataclass(frozen=True)
 class SaveUserDictionary(Effect):
-    pass
+    text: str  # the learned words, serialized (user_dict.json)
 
 
 @dataclass(frozen=True)
@@ -52,5 +70,36 @@ class SetContrast(Effect):
 
 
 @dataclass(frozen=True)
+class Speak(Effect):
+    """Say this text aloud (the speak_answers setting); null where the board has no voice."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SpeakStream(Effect):
+    """More of the answer being written, to be spoken as it comes (cut into sentences by the
+    voice); end=True: the answer is complete, say what is left."""
+
+    text: str
+    end: bool = False
+
+
+@dataclass(frozen=True)
+class StopSpeaking(Effect):
+    """Barge-in: silence now and forget what was queued."""
+
+
+@dataclass(frozen=True)
+class StartListening(Effect):
+    """The talk key is held: open the microphone (barge-in has already stopped speech)."""
+
+
+@dataclass(frozen=True)
+class StopListening(Effect):
+    """The talk key came up: recognise what was heard (posts Heard or NotHeard)."""
+
+
+@dataclass(frozen=True)
 class Shutdown(Effect):
-    pass
+    """Settle pending writes, turn the panel off, power off."""

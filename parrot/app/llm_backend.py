@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from typing import Callable
+from typing import Callable, Iterator
 
 from parrot.app.backends import Post
-from parrot.events import LlmDone, LlmLoaded, LlmProgress, LlmToken
+from parrot.events import Event, LlmDone, LlmLoaded, LlmProgress, LlmToken
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ class LlmBackend:
         self.name: str | None = None
         self._aborted = threading.Event()
 
-    def load(self, name: str, post: Post) -> None:
+    def load(self, name: str) -> Iterator[Event]:
         from parrot.llm import Model
         from parrot.llm.presets import PRESETS, preset_for
 
@@ -33,29 +33,31 @@ class LlmBackend:
             path, family = self.resolve(name)
             self.model = Model(str(path), threads=self.threads, context=self.context)
             preset = PRESETS.get(family) or preset_for(self.model.arch, self.model.name)
+            if self.model.template_warning:
+                log.warning("%s: %s", name, self.model.template_warning)
         except Exception as e:  # ModelError / UserError: shown on the models screen
             log.warning("loading %s failed: %s", name, e)
-            post(LlmLoaded(name, error=str(e)))
+            yield LlmLoaded(name, error=str(e))
             return
         self.preset, self.name = preset, name
-        post(LlmLoaded(name))
+        yield LlmLoaded(name)
 
-    def ask(self, request: int, question: str, settings: dict, post: Post) -> None:
+    def ask(self, request: int, question: str, max_tokens: int, thinking: bool, progress: Post) -> Iterator[Event]:
         if self.model is None:
-            post(LlmDone(request, error="没有加载模型"))
+            yield LlmDone(request, error="没有加载模型")
             return
         self._aborted.clear()
-        sampling = dataclasses.replace(self.preset.sampling, max_tokens=int(settings.get("max_tokens", 512)))
+        sampling = dataclasses.replace(self.preset.sampling, max_tokens=int(max_tokens))
         pieces = self.model.chat(
             question,
             sampling=sampling,
             system=self.preset.system_prompt,
-            thinking=bool(settings.get("thinking", False)),
-            on_progress=lambda done, total: post(LlmProgress(request, done, total)),
+            thinking=thinking,
+            on_progress=lambda done, total: progress(LlmProgress(request, done, total)),
         )
         for piece in pieces:
-            post(LlmToken(request, piece))
-        post(LlmDone(request, aborted=self._aborted.is_set(), stats=dict(self.model.stats)))
+            yield LlmToken(request, piece)
+        yield LlmDone(request, aborted=self._aborted.is_set(), stats=dict(self.model.stats))
 
     def abort(self) -> None:
         self._aborted.set()
@@ -65,6 +67,10 @@ class LlmBackend:
     def reset(self) -> None:
         if self.model is not None:
             self.model.reset()
+
+    def restore(self, turns: tuple) -> None:
+        if self.model is not None:
+            self.model.restore(turns, system=self.preset.system_prompt)
 
     def close(self) -> None:
         if self.model is not None:

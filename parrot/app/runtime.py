@@ -1,6 +1,10 @@
-"""The loop around the pure app: one inbox of events, effects carried out by adapters, frames
+"""The loop around the pure app: one inbox of events, effects carried out by ports, frames
 pushed to the display. The device, the interactive simulator and the scripted simulator all
-use this same Runtime; they differ only in adapters and in who calls step() with what time.
+use this same Runtime; they differ only in the Board's adapters and clock.
+
+On a real clock the model's work runs in a worker thread and file writes in another. On a
+virtual clock (headless simulator, tests) both happen in the loop thread, the model's one event
+per tick: the same script gives the same frames on any machine.
 """
 
 from __future__ import annotations
@@ -9,48 +13,162 @@ import asyncio
 import json
 import logging
 import queue
-import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from parrot.app import effects as fx
 from parrot.app.backends import ChatBackend
 from parrot.app.core import App
 from parrot.app.settings import save_settings
-from parrot.events import Event, LlmDone, Quit, Tick
+from parrot.app.state import ScreenName
+from parrot.app.voice import Voice
+from parrot.clock import Clock
+from parrot.events import Event, LlmDone, LlmLoaded, NotHeard, Quit, ShutdownFailed, SpeechState, Tick
 from parrot.storage import atomic_write
 
 log = logging.getLogger(__name__)
 
+# Files in the data directory.
+SETTINGS_FILE = "settings.json"
+USER_DICT_FILE = "user_dict.json"
+CONVERSATIONS_DIR = "conversations"  # one <id>.json per conversation
+
+Job = Iterator[Event]
+OnError = Callable[[Exception], Event | None]
+
+
+class ThreadedJobs:
+    """Real time: jobs run one after another in a worker thread; their events are posted as they come."""
+
+    def __init__(self, post: Callable[[Event], None], name: str):
+        self.post = post
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix=name)
+
+    def submit(self, job: Job, on_error: OnError) -> None:
+        self.pool.submit(self._drain, job, on_error)
+
+    def _drain(self, job: Job, on_error: OnError) -> None:
+        try:
+            for event in job:
+                self.post(event)
+        except Exception as e:  # an engine or disk failure is shown, never kills the app
+            log.exception("background job failed")
+            event = on_error(e)
+            if event is not None:
+                self.post(event)
+
+    def step(self) -> None:
+        pass
+
+    def close(self, wait: bool) -> None:
+        self.pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+class SteppedJobs(ThreadedJobs):
+    """Virtual time: the loop pulls one event of the current job per tick, in its own thread."""
+
+    def __init__(self, post: Callable[[Event], None], name: str):
+        self.post = post
+        self.jobs: deque[tuple[Job, OnError]] = deque()
+
+    def submit(self, job: Job, on_error: OnError) -> None:
+        self.jobs.append((job, on_error))
+
+    def step(self) -> None:
+        while self.jobs:
+            job, on_error = self.jobs[0]
+            try:
+                self.post(next(job))
+                return
+            except StopIteration:
+                self.jobs.popleft()  # finished: the next job starts in this same tick
+            except Exception as e:
+                log.exception("background job failed")
+                self.jobs.popleft()
+                event = on_error(e)
+                if event is not None:
+                    self.post(event)
+                return
+
+    def run_all(self) -> None:
+        while self.jobs:
+            self.step()
+
+    def close(self, wait: bool) -> None:
+        if wait:
+            self.run_all()
+        for job, _ in self.jobs:
+            job.close()
+        self.jobs.clear()
+
+
+TIMING_STATS = ("prefill_s", "decode_s", "prefill_tps", "decode_tps")
+
+
+def without_timings(job: Job) -> Job:
+    """On a virtual clock the wall-clock speed of the model is not shown: it would differ from
+    run to run, and the same script must give the same frames (token counts stay)."""
+    for event in job:
+        if isinstance(event, LlmDone) and any(k in event.stats for k in TIMING_STATS):
+            stats = {k: v for k, v in event.stats.items() if k not in TIMING_STATS}
+            event = LlmDone(event.request, event.aborted, event.error, stats)
+        yield event
+
+
+def call(fn, *args) -> Job:
+    """A plain call as a job with no events."""
+    fn(*args)
+    return
+    yield
+
 
 class Runtime:
-    def __init__(self, app: App, display, backend: ChatBackend, data_dir: Path,
-                 shutdown: Callable[[], str | None] | None = None, fps: float = 20.0,
-                 on_frame: Callable[[float], None] | None = None):
+    def __init__(self, app: App, display, backend: ChatBackend, data_dir: Path, clock: Clock,
+                 power_off: Callable[[], str | None] | None = None, voice: Voice | None = None,
+                 fps: float = 20.0, on_frame: Callable[[float], None] | None = None, swap_asr_llm: bool = False):
         self.app = app
         self.display = display
         self.backend = backend
         self.data_dir = Path(data_dir)
-        self.shutdown = shutdown
+        self.clock = clock
+        self.power_off = power_off
+        self.voice = voice or Voice()
         self.min_frame_gap = 1.0 / fps
         self.on_frame = on_frame
         self.inbox: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        # One thread for the model (questions and loads run in order), one for file I/O.
-        self.llm_worker = ThreadPoolExecutor(1, thread_name_prefix="parrot-llm")
-        self.io_worker = ThreadPoolExecutor(1, thread_name_prefix="parrot-io")
+        jobs = SteppedJobs if clock.virtual else ThreadedJobs
+        # One queue for the model (questions and loads run in order), one for files, one for speech.
+        self.llm = jobs(self.post, "parrot-llm")
+        self.io = jobs(self.post, "parrot-io")
+        self.speech = jobs(self.post, "parrot-speech")
         self.last_frame = float("-inf")
         self.stopped = False
         self.listeners: list[Callable[[Event], None]] = []  # e.g. the script runner's wait-for
+        # Memory budget too small for the ASR and the LLM together (speech.memory_budget_mb):
+        # the LLM is freed when listening starts and loaded again (with the conversation) before
+        # the next question; the ASR is freed at the end of each recognition.
+        self.swap_asr_llm = swap_asr_llm
+        self.llm_evicted: str | None = None  # the model freed for the ASR
 
     # --- inbox ----------------------------------------------------------------------------
     def post(self, event: Event) -> None:
         """Thread-safe: drivers and workers call this."""
         self.inbox.put(event)
 
+    def start(self) -> None:
+        """Carry out what the app asked for at boot (contrast, model load)."""
+        for effect in self.app.take_effects():
+            self.carry_out(effect)
+
     def step(self, now: float) -> None:
         """Handle what has arrived, carry out effects, and draw if needed."""
         self._dispatch(Tick(now))
+        for event in self.voice.listen_poll():  # the microphone, while the talk key is held
+            self.post(event)
+        for jobs in (self.llm, self.io, self.speech):
+            jobs.step()
         while True:
             try:
                 event = self.inbox.get_nowait()
@@ -60,6 +178,9 @@ class Runtime:
                 self.stopped = True
                 continue
             self._dispatch(event)
+        speaking = self.voice.speaking
+        if speaking != self.app.status.speaking:  # the status bar's speech indicator
+            self._dispatch(SpeechState(speaking))
         if self.app.wants_frame and now - self.last_frame >= self.min_frame_gap - 1e-9:
             self.app.render()
             self.display.show(self.app.canvas.image)
@@ -77,63 +198,77 @@ class Runtime:
     # --- effects --------------------------------------------------------------------------
     def carry_out(self, effect: fx.Effect) -> None:
         if isinstance(effect, fx.AskLlm):
-            self.llm_worker.submit(self._guarded_ask, effect.request, effect.question, dict(self.app.settings))
+            if self.llm_evicted:  # back from listening on a small board: the model first
+                name, self.llm_evicted = self.llm_evicted, None
+                self.llm.submit(self.backend.load(name), lambda e: LlmLoaded(name, error=str(e)))
+                turns = tuple((t.question, t.answer) for t in self.app.screens[ScreenName.CHAT].turns[:-1])
+                self.llm.submit(call(self.backend.restore, turns), _logged)
+            job = self.backend.ask(effect.request, effect.question, effect.max_tokens, effect.thinking, self.post)
+            if self.clock.virtual:
+                job = without_timings(job)
+            self.llm.submit(job, lambda e: LlmDone(effect.request, error=str(e) or type(e).__name__))
         elif isinstance(effect, fx.AbortLlm):
             self.backend.abort()
         elif isinstance(effect, fx.ResetChat):
-            self.llm_worker.submit(self._guarded, self.backend.reset)
+            self.llm.submit(call(self.backend.reset), _logged)
+        elif isinstance(effect, fx.RestoreChat):
+            self.llm.submit(call(self.backend.restore, effect.turns), _logged)
         elif isinstance(effect, fx.LoadModel):
-            self.llm_worker.submit(self._guarded, self.backend.load, effect.name, self.post)
+            self.llm.submit(self.backend.load(effect.name), lambda e: LlmLoaded(effect.name, error=str(e)))
         elif isinstance(effect, fx.SaveSettings):
-            self.io_worker.submit(self._guarded, save_settings, self.data_dir / "settings.json", effect.values)
-        elif isinstance(effect, fx.SaveHistory):
-            text = json.dumps([{"q": q, "a": a} for q, a in effect.turns], ensure_ascii=False, indent=1)
-            self.io_worker.submit(self._guarded, atomic_write, self.data_dir / "history.json", text)
+            self.io.submit(call(save_settings, self.data_dir / SETTINGS_FILE, effect.values), _logged)
+        elif isinstance(effect, fx.SaveConversation):
+            text = json.dumps(effect.record, ensure_ascii=False, indent=1)
+            self.io.submit(call(atomic_write, self.conversation_path(effect.id), text), _logged)
+        elif isinstance(effect, fx.DeleteConversation):
+            self.io.submit(call(self.conversation_path(effect.id).unlink, True), _logged)
         elif isinstance(effect, fx.SaveUserDictionary):
-            from parrot.app.core import ScreenName
-
-            # Serialize here, on the loop thread that mutates it; only the write goes to the worker.
-            user_dict = self.app.screens[ScreenName.INPUT].session.user_dict
-            if user_dict.pending_save and user_dict.path is not None:
-                text = user_dict.to_json()
-                user_dict.pending_save = False
-                self.io_worker.submit(self._guarded, atomic_write, user_dict.path, text)
+            self.io.submit(call(atomic_write, self.data_dir / USER_DICT_FILE, effect.text), _logged)
         elif isinstance(effect, fx.SetContrast):
-            if hasattr(self.display, "contrast"):
-                self._guarded(self.display.contrast, effect.level)
+            self.display.set_contrast(effect.level)
+        elif isinstance(effect, fx.Speak):
+            self.speech.submit(call(self.voice.say, effect.text), _logged)
+        elif isinstance(effect, fx.SpeakStream):
+            self.voice.stream(effect.text, effect.end)
+        elif isinstance(effect, fx.StopSpeaking):
+            self.voice.hush()
+        elif isinstance(effect, fx.StartListening):
+            if self.swap_asr_llm and self.app.status.model and not self.llm_evicted:
+                self.llm_evicted = self.app.status.model
+                self.backend.abort()
+                self.llm.submit(call(self.backend.close), _logged)  # queued: runs before the ASR loads
+            for event in self.voice.listen_start():
+                self.post(event)
+        elif isinstance(effect, fx.StopListening):
+            # Recognition takes seconds: the speech worker runs it (stepped on a virtual clock).
+            self.speech.submit(self.voice.listen_stop(unload_after=self.swap_asr_llm),
+                               lambda e: NotHeard(str(e) or type(e).__name__))
         elif isinstance(effect, fx.Shutdown):
-            self.io_worker.submit(self._do_shutdown)
+            # Queued behind the pending writes on the same file queue: they settle first.
+            self.io.submit(self._shut_down(), lambda e: ShutdownFailed(str(e)))
         else:
             log.error("no handler for effect %r", effect)
 
-    def _guarded_ask(self, request: int, question: str, settings: dict) -> None:
-        try:
-            self.backend.ask(request, question, settings, self.post)
-        except Exception as e:  # an engine failure is shown in the chat, never kills the app
-            log.exception("answering failed")
-            self.post(LlmDone(request, error=str(e) or type(e).__name__))
+    def conversation_path(self, conversation_id: str) -> Path:
+        return self.data_dir / CONVERSATIONS_DIR / f"{conversation_id}.json"
 
-    def _guarded(self, fn, *args) -> None:
-        try:
-            fn(*args)
-        except Exception:
-            log.exception("%s failed", getattr(fn, "__name__", fn))
-
-    def _do_shutdown(self) -> None:
-        # Settle pending writes first (they are queued on this same worker before us).
-        error = self.shutdown() if self.shutdown else None
+    def _shut_down(self) -> Job:
+        error = self.power_off() if self.power_off else "no way to power off on this board"
         if error:
             log.error("shutdown: %s", error)
+            yield ShutdownFailed(error)
+            return
+        self.display.power(False)
 
     # --- running in real time -------------------------------------------------------------
-    async def run(self, tasks: list = (), tick_s: float = 0.02, clock=time.monotonic) -> None:
+    async def run(self, tasks: list = (), tick_s: float = 0.02) -> None:
         running = [asyncio.ensure_future(t) for t in tasks]
         try:
             while not self.stopped:
-                self.step(clock())
+                self.step(self.clock.now())
                 await asyncio.sleep(tick_s)
                 for t in running:
-                    if t.done() and t.exception() is not None:
+                    if t.done() and not t.cancelled() and t.exception() is not None:
                         raise t.exception()
         finally:
             for t in running:
@@ -142,7 +277,13 @@ class Runtime:
 
     def close(self, wait: bool = True) -> None:
         self.backend.abort()
-        self.llm_worker.shutdown(wait=wait, cancel_futures=True)
-        self.io_worker.shutdown(wait=True)  # never drop a pending atomic save
+        self.llm.close(wait=wait)
+        self.speech.close(wait=False)
+        self.io.close(wait=True)  # never drop a pending atomic save
+        self.voice.close()
         self.backend.close()
         self.display.close()
+
+
+def _logged(error: Exception) -> None:
+    return None  # already logged by the job queue; nothing to show

@@ -22,6 +22,7 @@ class Setting:
     label: str
     values: tuple
     default: object
+    needs: str = ""  # "speak" / "listen": offered only where the board can (see parrot.app.voice)
 
     def show(self, value) -> str:
         if isinstance(value, bool):
@@ -30,11 +31,11 @@ class Setting:
 
 
 SETTINGS = (
-    Setting("speak_answers", "朗读回答", (True, False), True),
+    Setting("speak_answers", "朗读回答", (True, False), True, needs="speak"),
     Setting("thinking", "深度思考", (False, True), False),
     Setting("max_tokens", "回答长度", (128, 256, 512, 1024), 512),
     Setting("contrast", "屏幕亮度", (32, 96, 160, 255), 160),
-    Setting("voice_submit", "语音直接发送", (True, False), True),
+    Setting("voice_submit", "语音直接发送", (True, False), True, needs="listen"),
     Setting("key_repeat", "按键连发", (True, False), True),
 )
 BY_KEY = {s.key: s for s in SETTINGS}
@@ -65,7 +66,8 @@ def save_settings(path: Path, values: dict) -> None:
     atomic_write(path, json.dumps(values, ensure_ascii=False, indent=1, sort_keys=True))
 
 
-def cycle(key: str, value, step: int = 1):
-    options = BY_KEY[key].values
+def cycle(key: str, value, step: int = 1, options: tuple | None = None):
+    """The next (step 1) or previous (-1) value of a setting, among `options` (default: all)."""
+    options = options or BY_KEY[key].values
     i = options.index(value) if value in options else 0
     return options[(i + step) % len(options)]

@@ -2,7 +2,9 @@
 
 It decodes the command stream the way the datasheets describe (addressing modes, column and
 page windows, wrap-around) into a page RAM, so what the simulator records is what the panel
-would show, and it counts the bytes that crossed the wire. Faults can be injected.
+would show, and it counts the bytes that crossed the wire. Faults can be injected: NACKs
+(`fail_next`), a device that stops answering (`present`), and a power loss (`unplug()` then
+`replug()`): the controller comes back reset, display off, its RAM blank, like the real one.
 """
 
 from __future__ import annotations
@@ -35,20 +37,33 @@ class FakeOledBus:
         self.address = address
         self.width, self.pages = width, height // 8
         self.ram_width = 132 if self.chip == "sh1106" else width
-        self.ram = np.zeros((self.pages, self.ram_width), dtype=np.uint8)
-        self.display_on = False
-        self.contrast = None
-        self.mode = PAGE if self.chip == "sh1106" else PAGE  # SSD1306 resets to page mode too
-        self.col_window = (0, width - 1)
-        self.page_window = (0, self.pages - 1)
-        self.col = 0
-        self.page = 0
-        self._pending: list[int] = []  # a multi-byte command split across transfers
+        self._power_on_reset()
         # Wire accounting: every transfer costs address byte + control byte + payload.
         self.transfers = 0
         self.wire_bytes = 0
         self.data_bytes = 0
         self.fail_next = 0  # inject: the next N transfers raise EREMOTEIO (NACK)
+        self.present = True
+
+    def _power_on_reset(self) -> None:
+        """The controller's state after power-up (datasheet reset values)."""
+        self.ram = np.zeros((self.pages, self.ram_width), dtype=np.uint8)
+        self.display_on = False
+        self.contrast = None
+        self.mode = PAGE if self.chip == "sh1106" else PAGE  # SSD1306 resets to page mode too
+        self.col_window = (0, self.width - 1)
+        self.page_window = (0, self.pages - 1)
+        self.col = 0
+        self.page = 0
+        self._pending: list[int] = []  # a multi-byte command split across transfers
+
+    def unplug(self) -> None:
+        """Power lost: the device stops answering and forgets everything."""
+        self.present = False
+        self._power_on_reset()
+
+    def replug(self) -> None:
+        """Power back: the device answers again, reset (dark until it is initialised)."""
         self.present = True
 
     # --- the smbus2 surface luma uses -------------------------------------------------------

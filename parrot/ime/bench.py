@@ -19,16 +19,21 @@ import sys
 import time
 from pathlib import Path
 
+from parrot.cliargs import int_range
 from parrot.events import KeyEvent
 from parrot.keys import Key, KeyAction
 
 LOAD_REPEATS = 5
+SENTENCE_KEYS = 25  # the digit strings of the sentence phase: whole sentences typed as one
+SENTENCE_STRINGS = 200
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--keys", type=int, default=20000, help="key presses in the random session (default 20000)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--keys", type=int_range(1, 10**8), default=20000, help="key presses in the random session (default 20000)")
+    parser.add_argument("--seed", type=int_range(0, 2**64 - 1), default=1, help="random seed (default 1)")
+    parser.add_argument("--sentences", type=int_range(0, 10**6), default=SENTENCE_STRINGS,
+                        help=f"{SENTENCE_KEYS}-key digit strings typed key by key (default {SENTENCE_STRINGS})")
     parser.add_argument("--dict", type=Path, help="dictionary file (default: the shipped one)")
 
 
@@ -116,6 +121,22 @@ class RandomTypist:
         while len(self.latencies_ns) < presses:
             self.one_piece()
 
+    def sentence_digits(self) -> str:
+        """SENTENCE_KEYS digits of random dictionary words typed one after the other."""
+        from parrot.ime.t9 import letters_to_digits
+
+        digits = ""
+        while len(digits) < SENTENCE_KEYS:
+            digits += letters_to_digits("".join(self.dict.reading(self.rng.randrange(len(self.dict)))))
+        return digits[:SENTENCE_KEYS]
+
+    def run_sentences(self, count: int) -> None:
+        """Type `count` 25-key strings key by key (each press timed), then clear them."""
+        for _ in range(count):
+            for d in self.sentence_digits():
+                self.press(d)
+            self.press("A", long=True)
+
 
 def _sorted_ms(values_ns: list[int]) -> list[float]:
     return sorted(ns / 1e6 for ns in values_ns)
@@ -144,6 +165,11 @@ def run(args) -> int:
     typist.run(args.keys)
     rss_after = rss_mb()
     lat_ms, cpu_ms = _sorted_ms(typist.latencies_ns), _sorted_ms(typist.cpu_ns)
+    # Whole sentences as one digit string: every press extends the lattice by one key.
+    typist.latencies_ns, typist.cpu_ns = [], []
+    typist.run_sentences(args.sentences)
+    sent_ms, sent_cpu_ms = _sorted_ms(typist.latencies_ns), _sorted_ms(typist.cpu_ns)
+    rss_sentences = rss_mb()
     size = os.path.getsize(dictionary.path)
     print(f"dictionary: {dictionary.path} ({size / 2**20:.2f} MiB, {len(dictionary):,} entries)")
     print(f"load (in process, mmap + index): median {statistics.median(load_times) * 1000:.1f} ms")
@@ -153,6 +179,10 @@ def run(args) -> int:
     print(f"  same, CPU time of the key handler: median {statistics.median(cpu_ms):.3f} ms, "
           f"p99 {_p99(cpu_ms):.3f} ms, max {cpu_ms[-1]:.3f} ms  (wall > CPU: the machine was busy; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    print(f"{SENTENCE_KEYS}-key digit strings typed key by key ({args.sentences} strings, {len(sent_ms):,} presses incl. "
+          f"clearing): wall clock median {statistics.median(sent_ms):.3f} ms, p99 {_p99(sent_ms):.3f} ms, "
+          f"max {sent_ms[-1]:.3f} ms; CPU time median {statistics.median(sent_cpu_ms):.3f} ms, "
+          f"p99 {_p99(sent_cpu_ms):.3f} ms")
     print(f"memory: RSS {rss_before:.1f} MiB before load, {rss_loaded:.1f} after, {rss_after:.1f} after the session "
-          f"(dictionary + session {rss_after - rss_before:.1f} MiB; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB)")
+          f"{rss_sentences:.1f} after the sentences (dictionary + session {rss_sentences - rss_before:.1f} MiB; peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} MiB)")
     return 0

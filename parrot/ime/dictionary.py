@@ -12,6 +12,7 @@ import bisect
 import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -21,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from parrot.ime import dictfile
+from parrot.ime.lm import CharBigrams, WordBigrams
 from parrot.ime.t9 import letters_to_digits
-from parrot.storage import atomic_write
+from parrot.storage import atomic_write, claim_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +95,17 @@ class Dictionary:
         # Where each entry's characters start (one syllable per character, so shared).
         self.offsets = np.zeros(len(self.keys) + 1, dtype=np.uint32)
         np.cumsum(self.nchars, out=self.offsets[1:])
-        # Entries recur from key press to key press (the same prefixes): decode them once.
-        self.word = lru_cache(maxsize=ENTRY_CACHE)(self.word)
-        self.reading = lru_cache(maxsize=ENTRY_CACHE)(self.reading)
-        self.abbreviation_index  # noqa: B018 - built now so no key press pays for it
+        # Vulgar or offensive entries (tools/ime_blocklist.txt): offered only once learned.
+        self.blocked = np.array(arrays["entry_blocked"], dtype=bool)
+        self.blocklist: list[str] = list(meta.get("blocklist", []))
+        self._blocked_re = re.compile("|".join(map(re.escape, self.blocklist))) if self.blocklist else None
+        # The sentence language model, and each entry's first and last character in it.
+        self.lm = CharBigrams(meta, arrays)
+        codes = np.asarray(self.chars).astype(np.int64)
+        self.first_slot = self.lm.slots_of(codes[self.offsets[:-1].astype(np.int64)])
+        self.last_slot = self.lm.slots_of(codes[self.offsets[1:].astype(np.int64) - 1])
+        self.words_lm = WordBigrams(meta, arrays)
+        self.hashes = np.array(arrays["entry_hash"])
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -109,6 +118,10 @@ class Dictionary:
     def reading(self, i: int) -> tuple[str, ...]:
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         return tuple(self.syllables[s] for s in self.sylls[lo:hi].tolist())
+
+    def is_blocked_text(self, text: str) -> bool:
+        """A sentence that spells a blocked word, across word boundaries too (傻 + 逼)."""
+        return self._blocked_re is not None and self._blocked_re.search(text) is not None
 
     # -- key lookups ---------------------------------------------------------------------
     def prefix_range(self, digits: str) -> tuple[int, int]:
@@ -169,6 +182,8 @@ class Dictionary:
         top = np.argpartition(-self.logp, count * 2)[: count * 2]
         out: list[str] = []
         for i in top[np.argsort(-self.logp[top])].tolist():
+            if self.blocked[i]:
+                continue
             w = self.word(i)
             if w not in out:
                 out.append(w)
@@ -245,6 +260,9 @@ class UserDictionary:
         self._by_digits: dict[str, list[LearnedWord]] | None = None
         self._sorted_digits: list[str] = []
         if self.path is not None:
+            # one writer per data folder: a second process would overwrite our words (and
+            # the history beside them) with its own
+            claim_data_dir(self.path.parent)
             self._load()
 
     # -- learning ------------------------------------------------------------------------

@@ -1,9 +1,11 @@
-"""Digits -> ranked candidates. Pure computation over the two dictionaries, no state of its own.
+"""Digits -> ranked candidates. Pure computation over the two dictionaries; its only state
+is caches (sentence beams per digit prefix, see lattice.py).
 
 Input: the pending key string of pinyin mode, digits 2-9 with optional separators ("1").
 Output, best first:
-  1. a sentence: the most probable sequence of dictionary words covering every digit
-     (only when it takes two words or more);
+  1. sentences: the likeliest sequences of dictionary words covering every digit under the
+     language model (beam search over the lattice, lattice.py; two words or more, or a
+     sentence the user composed before);
   2. whole-input words: every syllable typed in full except the last, which may still be
      incomplete (6442 -> 你好 ni'ha...), plus abbreviations (one key per syllable, 94 -> 中国)
      for frequent words; ranked together by score;
@@ -24,7 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from parrot.ime.dictionary import KEY_WIDTH, Dictionary, UserDictionary
+from parrot.ime.dictionary import KEY_WIDTH, Dictionary, LearnedWord, UserDictionary
+from parrot.ime.lattice import BEAM, WORD_PENALTY, Hypothesis, SentenceSearch
 from parrot.ime.t9 import SEPARATOR
 
 # Ranking weights, in natural-log probability units (tuned with `parrot ime eval`).
@@ -39,9 +42,10 @@ CONTEXT_WINDOW = 12  # candidates checked for that
 CONTEXT_HOMOPHONES = 40  # entries of one key compared  # a word only the user knows starts like a moderately common one
 SENTENCE_MIN_DIGITS = 4
 PREFIX_SENTENCES = 3  # multi-word candidates for the longest prefixes of the keys
-# Each word of a sentence costs this much: it favours long dictionary words over chains
-# of frequent single characters (进是啊 for 546842).
-SENTENCE_WORD_PENALTY = 6.0
+SENTENCES = 3  # whole-input sentences offered (the search's best distinct ones)
+# A sentence's path score counts WORD_PENALTY per word (lattice.py); added back once so
+# that a one-word path would score like the word itself among the single candidates.
+SENTENCE_SCORE_OFFSET = WORD_PENALTY
 PARTIAL_PER_LENGTH = 8  # partial words offered per covered length
 UNCOVERED_DIGIT_PENALTY = 3.0  # partial words: per key they leave for the next pick
 RESULT_LIMIT = 20  # candidates computed per key press (4+ pages); paging past them asks for more
@@ -68,6 +72,7 @@ class Candidate:
     pieces: tuple[str, ...]  # the letters the typed keys stand for, per syllable
     score: float
     kind: Kind
+    words: tuple[str, ...] = ()  # a sentence: its words, in order (what a pick teaches)
 
 
 def parse_keys(keys: str) -> tuple[str, frozenset[int]]:
@@ -105,13 +110,18 @@ def syllable_bounds(reading: tuple[str, ...]) -> set[int]:
 
 
 class Engine:
-    def __init__(self, dictionary: Dictionary, user: UserDictionary | None = None):
+    def __init__(self, dictionary: Dictionary, user: UserDictionary | None = None, sentences: int = SENTENCES,
+                 beam: int = BEAM, per_state: int = 1):
+        """sentences, beam, per_state: how many whole-input sentences to offer and the search's
+        width (lattice.py); a re-ranker (rerank.py) asks for a longer, more varied list."""
         self.dict = dictionary
+        self.sentences = sentences
         self.user = user if user is not None else UserDictionary(None)
         self._whole = lru_cache(maxsize=CACHE_SIZE)(self._whole_uncached)
         self._partial = lru_cache(maxsize=CACHE_SIZE)(self._partial_uncached)
         self._sentence = lru_cache(maxsize=CACHE_SIZE)(self._sentence_uncached)
         self._abbreviated = lru_cache(maxsize=CACHE_SIZE)(self._abbreviated_uncached)
+        self.search = SentenceSearch(dictionary, self.user, beam, per_state)
 
     # -- public ----------------------------------------------------------------------------
     def candidates(self, keys: str, split: tuple[str, ...] | None = None, limit: int = RESULT_LIMIT,
@@ -124,12 +134,13 @@ class Engine:
         if split is not None:
             limit *= 4  # narrowing throws most away
         found: list[Candidate] = []
-        sentence, prefix_sentences = self._sentence(plain, bounds)
+        sentences, prefix_sentences = self._sentence(plain, bounds, self.user.uses)
         whole = self._whole(plain, bounds, limit) + self._abbreviated(plain, bounds) + self._learned_whole(plain, bounds)
         whole = sorted(whole, key=_by_score)
         partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds) + prefix_sentences
-        if sentence is not None and all(c.text != sentence.text for c in whole):
-            whole.append(sentence)  # competes on score with the single words
+        # Sentences compete on score with the single words; the same text found both ways
+        # (a composed sentence the user taught) keeps the better score.
+        whole = sorted(whole + sentences, key=_by_score)
         whole, partial = self._apply_learning(whole), self._apply_learning(partial)
         joined = self._joined_words(whole[:CONTEXT_WINDOW] + partial[:CONTEXT_WINDOW], context)
         whole = self._apply_context(whole, context, joined)
@@ -176,7 +187,7 @@ class Engine:
         lo, hi = d.prefix_range(plain) if n <= KEY_WIDTH else (0, 0)
         out: list[Candidate] = []
         if hi > lo:
-            idx = np.nonzero(d.last_start[lo:hi] < n)[0] + lo
+            idx = np.nonzero((d.last_start[lo:hi] < n) & ~d.blocked[lo:hi])[0] + lo
             score = (d.logp[idx] + WORD_LENGTH_BONUS * (d.nchars[idx].astype(np.float32) - 1)
                      - MISSING_DIGIT_PENALTY * (d.ndigits[idx].astype(np.float32) - n))
             pool = limit * 2 if bounds else limit
@@ -234,6 +245,8 @@ class Engine:
             inner = {b for b in bounds if b < k}
             # Paging deeper (a larger limit) reaches further down each length's list.
             for i in range(lo, min(hi, lo + max(PARTIAL_PER_LENGTH, limit // 4))):
+                if d.blocked[i]:
+                    continue  # offered only once the user typed it (learned words)
                 reading = d.reading(i)
                 if inner and not inner <= syllable_bounds(reading):
                     continue
@@ -241,52 +254,46 @@ class Engine:
                 out.append(Candidate(d.word(i), k, reading, reading, s, Kind.PARTIAL))
         return out
 
-    def _sentence_uncached(self, plain: str, bounds: frozenset[int]) -> tuple[Candidate | None, list[Candidate]]:
-        """Viterbi over dictionary words with exact keys: the likeliest segmentation of all
-        the keys (None unless it takes two words or more), and of the longest prefixes
-        (several words picked at once, the rest of the keys left composing)."""
+    def _sentence_uncached(self, plain: str, bounds: frozenset[int], _uses: int) -> tuple[list[Candidate], list[Candidate]]:
+        """Sentence conversion (parrot/ime/lattice.py): the best sentences covering all the
+        keys (two words or more), and the best of the longest prefixes (several words
+        picked at once, the rest of the keys left composing). Cached per state of the user
+        dictionary (`_uses` counts its changes)."""
         n = len(plain)
         if n < SENTENCE_MIN_DIGITS:
-            return None, []
-        spans = [(i, j) for i in range(n) for j in range(i + 1, min(n, i + KEY_WIDTH) + 1)
-                 if not any(i < b < j for b in bounds)]
-        los, his = self.dict.exact_ranges([plain[i:j] for i, j in spans])
-        best = [-math.inf] * (n + 1)
-        back: list[tuple[int, int] | None] = [None] * (n + 1)
-        best[0] = 0.0
-        edges: dict[int, list[tuple[int, int]]] = {}
-        for (i, j), lo, hi in zip(spans, los.tolist(), his.tolist()):
-            if hi > lo:  # entries of one key are stored most frequent first
-                edges.setdefault(j, []).append((i, lo))
-        logp = self.dict.logp
-        for j in range(1, n + 1):
-            for i, entry in edges.get(j, ()):
-                s = best[i] + float(logp[entry]) - SENTENCE_WORD_PENALTY
-                if s > best[j]:
-                    best[j], back[j] = s, (i, entry)
-        full = self._path_candidate(back, best, n)
+            return [], []
+        full: list[Candidate] = []
+        for score, hyp in self.search.complete(plain, bounds):
+            cand = self._path_candidate(hyp, n, score)
+            if cand is not None and all(c.text != cand.text for c in full):
+                full.append(cand)
+                if len(full) >= self.sentences:
+                    break
         prefixes = []
         for j in range(n - 1, SENTENCE_MIN_DIGITS - 1, -1):
             if len(prefixes) >= PREFIX_SENTENCES:
                 break
-            cand = self._path_candidate(back, best, j)
+            beam = self.search.beam(plain, bounds, j)
+            cand = self._path_candidate(beam[0], j, beam[0].score) if beam else None
             if cand is not None:
                 prefixes.append(cand)
         return full, prefixes
 
-    def _path_candidate(self, back, best, end: int) -> Candidate | None:
-        """The best path to `end` as one candidate, if it has two words or more."""
-        words, pos = [], end
-        while pos > 0 and back[pos] is not None:
-            i, entry = back[pos]
-            words.append(entry)
-            pos = i
-        if pos != 0 or len(words) < 2:
+    def _path_candidate(self, hyp: Hypothesis, end: int, score: float) -> Candidate | None:
+        """A search hypothesis as one candidate, if it has two words or more (or is a
+        sentence the user composed before, learned as one word) and spells no blocked word
+        the user has not typed before."""
+        if hyp.words < 2 and not isinstance(hyp.word, LearnedWord):
             return None
-        words.reverse()
-        text = "".join(self.dict.word(e) for e in words)
-        reading = tuple(s for e in words for s in self.dict.reading(e))
-        return Candidate(text, end, reading, reading, best[end] + WORD_LENGTH_BONUS * (len(text) - 1), Kind.SENTENCE)
+        text, reading, words = hyp.sentence(self.dict)
+        if self.dict.is_blocked_text(text) and not self._user_typed_blocked(text):
+            return None
+        return Candidate(text, end, reading, reading, score + SENTENCE_SCORE_OFFSET + WORD_LENGTH_BONUS * (len(text) - 1),
+                         Kind.SENTENCE, words)
+
+    def _user_typed_blocked(self, text: str) -> bool:
+        learned = {w for w, _ in self.user.words}
+        return all(b in learned for b in self.dict.blocklist if b in text)
 
     # -- learning --------------------------------------------------------------------------
     def _learned_whole(self, plain: str, bounds: frozenset[int]) -> list[Candidate]:
@@ -352,7 +359,7 @@ def _starts_each(keys: tuple[str, ...], pieces: list[str]) -> bool:
 
 
 def _with_score(c: Candidate, score: float) -> Candidate:
-    return Candidate(c.text, c.consumed, c.reading, c.pieces, score, c.kind)
+    return Candidate(c.text, c.consumed, c.reading, c.pieces, score, c.kind, c.words)
 
 
 def _by_score(c: Candidate) -> float:

@@ -129,6 +129,7 @@ class InputSession:
         self._composed: list[Candidate] = []  # picks since the composition began (for learning)
         self._last_word = ""  # the previous pick, for learned association
         self._last_pick: Candidate | None = None  # with its reading: context for ranking
+        self.keys_handled = 0  # key events so far: a background re-rank applies only if none came since
 
     # -- drawable state ----------------------------------------------------------------------
     @property
@@ -181,6 +182,27 @@ class InputSession:
     def candidate_at(self, page: int, index: int) -> Candidate:
         return self._items[self._pages[page][index]]
 
+    # -- background re-ranking (rerank.py) ------------------------------------------------------
+    def rerank_job(self) -> tuple[int, list[Candidate]] | None:
+        """(keys handled, the candidates being composed) for an idle re-ranker to re-order in
+        the background; None when nothing is composed."""
+        if self._list_kind is not ListKind.COMPOSE or len(self._items) < 2:
+            return None
+        return self.keys_handled, list(self._items)
+
+    def apply_rerank(self, job_keys: int, items: list[Candidate]) -> bool:
+        """Shows the re-ordered candidates of a rerank_job() if no key came since (else the
+        user is already looking at something else: dropped). True if shown."""
+        if job_keys != self.keys_handled or self._list_kind is not ListKind.COMPOSE:
+            return False
+        if sorted((c.text, c.consumed) for c in items) != sorted((c.text, c.consumed) for c in self._items):
+            return False
+        page, index = self.page, self.candidate_index
+        self._show_list(ListKind.COMPOSE, items)
+        self.page = min(page, len(self._pages) - 1)
+        self.candidate_index = index if index is None or index < len(self._pages[self.page]) else 0
+        return True
+
     # -- events ------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
         """Commit a multi-tap letter once its timeout has passed."""
@@ -188,6 +210,7 @@ class InputSession:
             self._commit_multitap()
 
     def handle(self, event: KeyEvent, now: float) -> Outcome:
+        self.keys_handled += 1
         self.tick(now)
         press = self._classify(event)
         if press is None:
@@ -484,11 +507,21 @@ class InputSession:
         self._show_association()
 
     def _learn_composition(self) -> None:
-        """Several picks for one run of digits make a new word (造词)."""
+        """Several picks for one run of digits make a new word (造词). When a sentence was
+        among them, its words and the order of all the words are learned too, so that
+        sentence conversion proposes the same sentence next time (lattice.FOLLOW_BONUS)."""
         parts = self._composed
         text = "".join(c.text for c in parts)
         if len(parts) >= 2 and len(text) <= MAX_LEARNED_WORD and all(c.reading for c in parts):
             self.user_dict.learn(text, tuple(s for c in parts for s in c.reading))
+        if any(c.kind is Kind.SENTENCE for c in parts) and all(c.reading for c in parts):
+            words = [w for c in parts for w in _words_of(c)]
+            picked = {(c.text, c.reading) for c in parts}  # learned when they were picked
+            for word, reading in words:
+                if (word, reading) not in picked:
+                    self.user_dict.learn(word, reading)
+            for (a, _), (b, _) in zip(words, words[1:]):
+                self.user_dict.learn_follow(a, b)
         self._composed = []
 
     def _show_association(self) -> None:
@@ -537,6 +570,17 @@ class InputSession:
             self._insert(self.multitap[0])
             self.multitap = None
             self._multitap_key = None
+
+
+def _words_of(cand: Candidate) -> list[tuple[str, tuple[str, ...]]]:
+    """A pick as (word, reading) pairs: a sentence's words, else the pick itself."""
+    if not cand.words:
+        return [(cand.text, cand.reading)]
+    out, pos = [], 0
+    for word in cand.words:
+        out.append((word, cand.reading[pos : pos + len(word)]))
+        pos += len(word)
+    return out
 
 
 def _drop_plain_digits(keys: str, count: int) -> str:

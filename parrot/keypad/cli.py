@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from parrot.cliargs import float_range, int_range
 from parrot.events import KeyEvent
 from parrot.keypad.fakes import FakeApplianceBus, FakeClock, KeyScript
 from parrot.keypad.wiring import keypad_from_config
@@ -23,7 +24,7 @@ def register(sub) -> None:
     p = sub.add_parser("keypad", help="print key events from the keypad (hardware bring-up)")
     _common_options(p)
     p.add_argument("--driver", choices=("seed", "pcf8574"), help="override keypad.driver")
-    p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
+    p.add_argument("--seconds", type=float_range(0, 1e9), default=None, help="stop after this long (default: until Ctrl-C)")
     p.set_defaults(func=cmd_keypad)
 
     p = sub.add_parser("battery", help="print one battery gauge reading")
@@ -33,8 +34,8 @@ def register(sub) -> None:
 
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="config TOML (default: the search path)")
-    p.add_argument("--port", type=int, help="I2C bus number, /dev/i2c-N (default: from the config)")
-    p.add_argument("--address", type=lambda text: int(text, 0), help="I2C address, e.g. 0x27")
+    p.add_argument("--port", type=int_range(0, 1023), help="I2C bus number, /dev/i2c-N (default: from the config)")
+    p.add_argument("--address", type=int_range(0x03, 0x77), help="I2C address, e.g. 0x27")
     p.add_argument("--fake", action="store_true", help="use simulated devices instead of the bus")
 
 

@@ -16,6 +16,8 @@ Rules (one key at a time, like the seed's module which reports a single index):
   RELEASE and, when the next read succeeds, a second PRESS of the same key. The last stable
   state is kept; only after an outage longer than `outage_release_s` is a held key
   released once, so the UI is not left with a key stuck down while the bus is dead.
+  That key, still seen down when the bus returns, is the same press, not a new one (it
+  would act twice): it is ignored until it is seen up (or another key) for `debounce_s`.
 - Timers (LONG/REPEAT) only fire on a successful read that still sees the key down: during
   an outage we do not know that it is still held. Missed repeats are dropped, not burst.
 """
@@ -70,6 +72,7 @@ class KeyTracker:
         self._candidate: Key | None = None  # latest raw state, waiting out the debounce
         self._candidate_since: float | None = None  # None until the first sample
         self._outage_since: float | None = None  # first failed read of the current outage
+        self._swallow: Key | None = None  # force-released by an outage: ignored until seen up
 
     @property
     def held_key(self) -> Key | None:
@@ -88,11 +91,13 @@ class KeyTracker:
             self._candidate = raw_key
             self._candidate_since = now
 
-        stable_for = now - self._candidate_since
-        if self._candidate != self.held_key and stable_for >= self.debounce_s - TIME_TOLERANCE_S:
+        stable = now - self._candidate_since >= self.debounce_s - TIME_TOLERANCE_S
+        if self._swallow is not None and self._candidate != self._swallow and stable:
+            self._swallow = None  # the force-released key was let go: it may be pressed again
+        if self._candidate != self.held_key and stable:
             if self._held is not None:
                 events.append(self._release())
-            if self._candidate is not None:
+            if self._candidate is not None and self._candidate != self._swallow:
                 self._held = _HeldKey(self._candidate, down_since=self._candidate_since)
                 events.append(KeyEvent(self._candidate, KeyAction.PRESS))
 
@@ -107,15 +112,14 @@ class KeyTracker:
         if self._held is None or now - self._outage_since < self.outage_release_s:
             return []
         # The bus has been dead for a while: let go of the key once so nothing stays stuck.
-        # The raw state is forgotten too, so a key still down after recovery is a new PRESS.
-        event = self._release()
-        self._candidate = None
-        self._candidate_since = None
-        return [event]
+        # If it is still down when the bus returns, that is this press, not another one.
+        self._swallow = self._held.key
+        return [self._release()]
 
     def reset(self) -> list[KeyEvent]:
         """Forget all state (e.g. on shutdown), releasing a held key."""
         events = [self._release()] if self._held is not None else []
+        self._swallow = None
         self._candidate = None
         self._candidate_since = None
         self._outage_since = None

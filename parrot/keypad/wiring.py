@@ -12,7 +12,7 @@ import time
 from typing import Callable
 
 from parrot.errors import ConfigError, DeviceError
-from parrot.events import BatteryReading, Event
+from parrot.events import Event
 from parrot.keypad.bus import open_i2c_bus
 from parrot.keypad.pcf8574 import DEFAULT_COLUMN_PINS, DEFAULT_ROW_PINS, PCF8574Keypad
 from parrot.keypad.poller import KeypadPoller
@@ -37,6 +37,14 @@ def keypad_from_config(
 
     Raises DeviceError when the I2C bus cannot be opened, ConfigError for a bad layout.
     """
+    driver = keypad_driver_from_config(section, bus=bus, sleep=sleep)
+    if driver is None:
+        return None
+    return KeypadPoller(driver, tracker_from_config(section), post, interval_s=section.get("poll_ms", 10) / MS, clock=clock)
+
+
+def keypad_driver_from_config(section: dict, bus=None, sleep: Callable[[float], None] = time.sleep):
+    """The keypad driver (read() -> Key | None) on its I2C bus, or None when keypad.driver = "none"."""
     kind = section.get("driver", "seed")
     if kind == "none":
         return None
@@ -45,18 +53,40 @@ def keypad_from_config(
     address = section.get("address", 0x27)
     layout = section.get("layout", "123A456B789C*0#D")
     if kind == "seed":
-        driver = SeedKeypadModule(bus, address=address, layout=layout, sleep=sleep)
-    elif kind == "pcf8574":
-        driver = PCF8574Keypad(
+        return SeedKeypadModule(bus, address=address, layout=layout, sleep=sleep)
+    if kind == "pcf8574":
+        return PCF8574Keypad(
             bus,
             address=address,
             row_pins=tuple(section.get("row_pins", DEFAULT_ROW_PINS)),
             column_pins=tuple(section.get("column_pins", DEFAULT_COLUMN_PINS)),
             layout=layout,
         )
-    else:
-        raise ConfigError(f"config key keypad.driver: unknown keypad driver {kind!r} (seed, pcf8574, none)")
-    return KeypadPoller(driver, tracker_from_config(section), post, interval_s=section.get("poll_ms", 10) / MS, clock=clock)
+    raise ConfigError(f"config key keypad.driver: unknown keypad driver {kind!r} (seed, pcf8574, none)")
+
+
+def gauge_from_config(section: dict, bus=None):
+    """The battery gauge (read() -> BatteryReading | None), or None when battery.enabled is false.
+
+    A missing I2C bus is not fatal: the battery icon is optional, so the gauge then simply
+    never answers (read() -> None, "no gauge") instead of stopping start-up.
+    """
+    if not section.get("enabled", True):
+        return None
+    if bus is None:
+        try:
+            bus = open_i2c_bus(section.get("port", 1))
+        except DeviceError as e:
+            log.warning("battery: %s", e)
+            return AbsentGauge()
+    return BatteryGauge(bus, address=section.get("address", 0x36))
+
+
+class AbsentGauge:
+    """No bus for the gauge at all: it never answers."""
+
+    def read(self) -> None:
+        return None
 
 
 def tracker_from_config(section: dict) -> KeyTracker:
@@ -71,34 +101,11 @@ def tracker_from_config(section: dict) -> KeyTracker:
 
 
 def battery_from_config(section: dict, post: Callable[[Event], None], bus=None) -> BatteryMonitor | None:
-    """A BatteryMonitor (await its run()), or None when battery.enabled is false.
-
-    A missing I2C bus is not fatal here: the battery icon is optional, so the monitor
-    simply reports "no gauge" (percent None) instead of stopping start-up.
-    """
-    if not section.get("enabled", True):
+    """A BatteryMonitor over gauge_from_config's gauge (await its run()), or None when disabled."""
+    gauge = gauge_from_config(section, bus=bus)
+    if gauge is None:
         return None
-    if bus is None:
-        try:
-            bus = open_i2c_bus(section.get("port", 1))
-        except DeviceError as e:
-            log.warning("battery: %s", e)
-            return _AbsentBatteryMonitor(post)
-    gauge = BatteryGauge(bus, address=section.get("address", 0x36))
     return BatteryMonitor(gauge, post, interval_s=float(section.get("poll_s", 30)))
-
-
-class _AbsentBatteryMonitor:
-    """Posts "no gauge" once; used when there is no I2C bus at all."""
-
-    def __init__(self, post: Callable[[Event], None]) -> None:
-        self.post = post
-
-    async def run(self) -> None:
-        self.post(BatteryReading(percent=None))
-
-    def close(self) -> None:
-        pass
 
 
 def shutdown_from_config(section: dict, dry_run: bool = False) -> SafeShutdown:

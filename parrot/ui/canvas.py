@@ -64,6 +64,14 @@ class Canvas:
         inner = int((w - 4) * max(0.0, min(1.0, fraction)))
         self.fill_rect(x + 2, y + 2, inner, h - 4)
 
+    def notice(self, text: str) -> None:
+        """A framed one-line message over the bottom of the frame (a toast)."""
+        h = self.font.line_height + 4
+        y = HEIGHT - h
+        self.fill_rect(0, y, WIDTH, h, fill=0)
+        self.rect(0, y, WIDTH, h)
+        self.text(3, y + 2, text)
+
     def icon(self, name: str, x: int, y: int) -> int:
         """Draw a named icon; returns its width."""
         icon = ICONS[name]

@@ -40,6 +40,9 @@ _RANGE_BYTES = 12  # u32 first code point, u32 count, u32 first glyph index
 _SHAPE_BYTES = 5  # u8 advance, u8 width, u8 height, i8 x offset, i8 y offset
 
 
+ELLIPSIS = "\u2026"
+
+
 @dataclass(frozen=True)
 class Glyph:
     """One glyph. The ink box (width x height) sits at (pen x + x_offset, line top + y_offset)."""
@@ -185,6 +188,8 @@ class BitmapFont:
         return glyph
 
     def _make_glyph(self, ch: str) -> Glyph:
+        if ch == ELLIPSIS:
+            return self._ellipsis()
         index = self._index(ord(ch))
         if index < 0:
             if unicodedata.category(ch) == "Cc":
@@ -199,6 +204,19 @@ class BitmapFont:
         # PIL's raw '1' layout: each row padded to whole bytes, MSB first.
         image = Image.frombytes("1", (width, height), np.packbits(pixels, axis=1).tobytes())
         return Glyph(advance, width, height, x_off, y_off, image)
+
+    def _ellipsis(self) -> Glyph:
+        """The bitmap font's "…" is three 2-px dashes that read as "---": three single dots
+        instead, one pixel on the baseline row of the font's own full stop, in the same cell."""
+        index = self._index(ord(ELLIPSIS))
+        advance = self._shapes[int(self._glyph_shapes[index])][0] if index >= 0 else self.size
+        dot = self.metrics(".")
+        row = dot[4] + dot[2] - 1 if dot else self.ascent - 1
+        image = Image.new("1", (advance - 2, 1), 0)
+        step = (advance - 2) // 3
+        for i in range(3):
+            image.putpixel((step // 2 + i * step, 0), 1)
+        return Glyph(advance, advance - 2, 1, 1, row, image)
 
     def _replacement_box(self, ch: str) -> Glyph:
         """A hollow box the size of the character's cell (full or half width)."""

@@ -36,7 +36,7 @@ SDK_COMMANDS = {
 }
 # Packages the standard OpenWrt `packages` feed provides (lang/python); the rest must be in ours.
 STANDARD_FEED = {"python3-light", "python3-asyncio", "python3-logging", "python3-ctypes", "python3-numpy",
-                 "python3-pillow", "python3-setuptools", "python3-urllib"}
+                 "python3-pillow", "python3-setuptools", "python3-urllib", "python3-jinja2"}
 
 
 def defines(makefile: str) -> dict[str, str]:

@@ -1,20 +1,26 @@
-"""One class per screen. Each handles the events it cares about and renders itself."""
+"""One class per screen. Each handles the events it cares about and renders itself.
+Screens know the app's state vocabulary (parrot.app.state), never the core that drives them."""
 
 from __future__ import annotations
 
+from parrot.app.screens.about import AboutScreen
+from parrot.app.screens.chat import ChatScreen
+from parrot.app.screens.help import HelpScreen
+from parrot.app.screens.history import HistoryScreen
+from parrot.app.screens.input import InputScreen
+from parrot.app.screens.menu import MenuScreen
+from parrot.app.screens.models import ModelsScreen
+from parrot.app.screens.no_model import NoModelScreen
+from parrot.app.screens.settings import SettingsScreen
+from parrot.app.screens.shutdown import ShutdownScreen
+from parrot.app.screens.splash import SplashScreen
+from parrot.app.state import ScreenName
 
-def build_screens(app):
-    from parrot.app.core import ScreenName
-    from parrot.app.screens.about import AboutScreen
-    from parrot.app.screens.chat import ChatScreen
-    from parrot.app.screens.input import InputScreen
-    from parrot.app.screens.menu import MenuScreen
-    from parrot.app.screens.models import ModelsScreen
-    from parrot.app.screens.settings import SettingsScreen
-    from parrot.app.screens.shutdown import ShutdownScreen
-    from parrot.app.screens.splash import SplashScreen
+CLASSES = (SplashScreen, MenuScreen, InputScreen, ChatScreen, ModelsScreen, SettingsScreen, AboutScreen,
+           ShutdownScreen, HistoryScreen, HelpScreen, NoModelScreen)
 
-    classes = [SplashScreen, MenuScreen, InputScreen, ChatScreen, ModelsScreen, SettingsScreen, AboutScreen, ShutdownScreen]
-    screens = {cls.name: cls(app) for cls in classes}
+
+def build_screens(app) -> dict:
+    screens = {cls.name: cls(app) for cls in CLASSES}
     assert set(screens) == set(ScreenName), "every named screen has a class"
     return screens

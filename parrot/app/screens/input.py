@@ -8,20 +8,24 @@ returns to the menu.
 
 from __future__ import annotations
 
-from parrot.app.core import SAMPLE_PROMPTS, ScreenName
-from parrot.app.screens.base import BODY_TOP, Screen
+from parrot.app.effects import SaveSettings, SaveUserDictionary
+from parrot.app.screens.base import BODY_TOP, TEXT_W, Screen, fit
+from parrot.app.state import SAMPLE_PROMPTS, ScreenName
 from parrot.events import KeyEvent, Tick
-from parrot.ui.canvas import HEIGHT, WIDTH
 from parrot.ime.session import ITEM_PAD_PX
+from parrot.keys import Key, KeyAction
+from parrot.ui.canvas import HEIGHT, WIDTH
 from parrot.ui.layout import cursor_position, wrap
 
-TEXT_W = WIDTH - 5
-CANDIDATE_PAD = ITEM_PAD_PX  # frame + gap around each candidate, as the session pages them
 MODE_LABELS = {"PINYIN": "拼", "ENGLISH": "En", "DIGITS": "123"}
 
 
 class InputScreen(Screen):
     name = ScreenName.INPUT
+    title = "提问"
+    KEYS = (("2-9", "拼音/字母"), ("D", "选字 / 发送"), ("A", "删除 / 返回"), ("B", "切换 拼 En 123"),
+            ("*#", "选择 / 移动光标"), ("0", "翻页"), ("1", "分隔 / 标点"), ("C+数字", "选第N个"),
+            ("C C", "选拼音"), ("C D", "换行"), ("C 1", "深度思考 开/关"), ("C 0", "帮助"), ("长按C", "按住说话"))
 
     def __init__(self, app):
         super().__init__(app)
@@ -42,7 +46,8 @@ class InputScreen(Screen):
             return
         if not isinstance(event, KeyEvent):
             return
-        chat = self.app.screens[ScreenName.CHAT]
+        if self.screen_ctrl_key(event):
+            return
         outcome = self.session.handle(event, self.app.now)
         self.blink_epoch = self.app.now  # the cursor shows solid right after a key
         self.app.dirty = True
@@ -50,18 +55,53 @@ class InputScreen(Screen):
             text = self.session.editor.text.strip()
             if not text:
                 text = self.app.deps.rng.choice(SAMPLE_PROMPTS)  # nothing typed: a sample question
-            if not chat.busy:
-                self.session.editor.clear()
-                self.top = 0
-                chat.ask(text)
-            elif chat.busy:
-                self.app.go(ScreenName.CHAT)  # still answering: show it instead
+            self.submit(text)
         elif outcome is Outcome.BACK:
+            chat = self.app.screens[ScreenName.CHAT]
             self.app.go(ScreenName.CHAT if chat.turns else ScreenName.MENU)
         if self.session.pending_save:
-            from parrot.app.effects import SaveUserDictionary
+            user_dict = self.session.user_dict
+            user_dict.pending_save = False
+            self.app.effect(SaveUserDictionary(user_dict.to_json()))
 
-            self.app.effect(SaveUserDictionary())
+    def screen_ctrl_key(self, event: KeyEvent) -> bool:
+        """Ctrl+1 (no candidate list open) toggles thinking; Ctrl+0 shows the keys. The rest of
+        the Ctrl combinations belong to the input session."""
+        s = self.session
+        if not (s.ctrl_armed and event.action is KeyAction.PRESS and event.key in (Key.K0, Key.K1)):
+            return False
+        if event.key is Key.K1 and s.candidates:
+            return False  # Ctrl+1 picks the first candidate
+        s.ctrl_armed = False
+        if event.key is Key.K1:
+            settings = self.app.settings
+            settings["thinking"] = not settings["thinking"]
+            self.app.effect(SaveSettings(dict(settings)))
+            self.app.show_toast("深度思考：" + ("开" if settings["thinking"] else "关"), 1.5)
+        else:
+            self.app.show_help()
+        self.app.dirty = True
+        return True
+
+    def submit(self, text: str) -> None:
+        chat = self.app.screens[ScreenName.CHAT]
+        if chat.busy:
+            self.app.go(ScreenName.CHAT)  # still answering: show it instead
+            return
+        self.session.editor.clear()
+        self.top = 0
+        chat.ask(text)
+
+    def on_heard(self, text: str) -> None:
+        """A transcript from speech input: sent at once (voice_submit) or put in the editor."""
+        if not text.strip():
+            return
+        if self.app.settings["voice_submit"]:
+            self.submit(text.strip())
+        else:
+            self.session.editor.insert(text.strip())
+            self.app.go(ScreenName.INPUT)
+        self.app.dirty = True
 
     def animates(self, now: float) -> bool:
         return True  # blinking cursor, multi-tap countdown
@@ -90,8 +130,9 @@ class InputScreen(Screen):
         editor = s.editor
         lines = wrap(editor.text, font, TEXT_W) or [""]
         cursor_line, cursor_x = cursor_position(editor.text, font, TEXT_W, editor.cursor)
-        # Keep the cursor's line in view.
-        self.top = max(min(self.top, cursor_line), cursor_line - rows + 1, 0)
+        # Keep the cursor's line in view, and no blank rows under the text while earlier lines
+        # are scrolled away (the candidate bar closing gives the editor its rows back).
+        self.top = max(min(self.top, cursor_line, max(0, len(lines) - rows)), cursor_line - rows + 1, 0)
         for i, line in enumerate(lines[self.top:self.top + rows]):
             canvas.text(1, BODY_TOP + i * lh, line)
         if s.multitap is not None:
@@ -105,7 +146,9 @@ class InputScreen(Screen):
         elif int((now - self.blink_epoch) / self.app.deps.cursor_blink_s) % 2 == 0:
             y = BODY_TOP + (cursor_line - self.top) * lh
             if 0 <= cursor_line - self.top < rows:
-                canvas.vline(1 + cursor_x, y, lh - 1)
+                # In the blank column left of the next glyph's cell (text starts at x = 1),
+                # so the bar never covers ink of the characters beside it.
+                canvas.vline(cursor_x, y, lh - 1)
         canvas.scrollbar(WIDTH - 3, BODY_TOP, bottom - BODY_TOP, max(len(lines), cursor_line + 1), rows, self.top)
         if self.composing():
             self.render_candidates(canvas, bottom)
@@ -120,12 +163,23 @@ class InputScreen(Screen):
         tag = " ".join(t for t in ("联想" if s.association and not s.digits else "",
                                    f"{s.page + 1}/{s.page_count}" if s.page_count > 1 else "") if t)
         right_limit = WIDTH - (font.text_width(tag) + 3 if tag else 0)
-        x = 1
         focus = s.focus.name
-        for i, split in enumerate(s.splits or ([s.digits] if s.digits else [])):
-            w = font.text_width(split) + 3
+        splits = s.splits or ([s.digits] if s.digits else [])
+        widths = [font.text_width(split) + 3 for split in splits]
+        # Scroll the row so the chosen split is drawn (focus must be visible); the first one
+        # drawn is cut to fit rather than dropped (a long pinyin never leaves the row blank).
+        chosen = s.split_index or 0
+        first = 0
+        while first < chosen and 1 + sum(w + 2 for w in widths[first:chosen + 1]) > right_limit:
+            first += 1
+        x = 1
+        for i in range(first, len(splits)):
+            split, w = splits[i], widths[i]
             if x + w > right_limit:
-                break
+                if i > first:
+                    break
+                split = fit(split, font, right_limit - x - 3)
+                w = font.text_width(split) + 3
             if s.split_index == i or (s.split_index is None and i == 0 and focus == "SPLITS"):
                 if focus == "SPLITS":
                     canvas.highlight(x - 1, y, w, lh, split)
@@ -135,17 +189,17 @@ class InputScreen(Screen):
             else:
                 canvas.text(x, y, split)
             x += w + 2
+        if not s.digits and not s.splits and s.association:
+            canvas.text(1, y, "C+数字 选词")  # the row is never blank: say how to pick
         if tag:
             canvas.text_right(WIDTH - 1, y, tag)
         # Candidate row: the whole width, numbered, the highlighted one inverted. The session
-        # pages candidates with this same measure, so every one of a page is drawn.
+        # made the page from what fits this row (its measure is this font's), so all are drawn.
         y += lh
         x = 1
         for i, cand in enumerate(s.candidates):
             label = f"{i + 1}{cand}"
-            w = font.text_width(label) + CANDIDATE_PAD - 1
-            if x + w > WIDTH:
-                break
+            w = font.text_width(label) + ITEM_PAD_PX - 1
             if i == s.candidate_index and focus != "SPLITS":
                 canvas.highlight(x - 1, y, w, lh, label)
             else:

@@ -2,7 +2,10 @@
  *
  * Order: repetition penalty -> (greedy if temperature <= 0) -> temperature -> top-k ->
  * softmax -> top-p (smallest set reaching probability p) -> min-p (drop tokens below
- * min_p x the best one's probability) -> draw with a seeded RNG, so a seed reproduces a run. */
+ * min_p x the best one's probability) -> draw with a seeded RNG, so a seed reproduces a run.
+ *
+ * Whatever the logits (NaN, +-inf) and parameters, the result is an id in the vocabulary: NaN
+ * counts as -inf, and every filter keeps at least the most likely token. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,7 @@ static uint64_t splitmix64(uint64_t *state) {
 static double uniform01(uint64_t *state) { return (splitmix64(state) >> 11) * (1.0 / 9007199254740992.0); }
 
 pl_sampler *pl_sampler_new(int n_vocab, const pl_sampling *s) {
+    if (n_vocab < 1) return NULL;
     pl_sampler *sp = calloc(1, sizeof *sp);
     if (!sp) return NULL;
     sp->c = malloc((size_t)n_vocab * sizeof *sp->c);
@@ -100,17 +104,18 @@ int32_t pl_sample(pl_sampler *sp, float *logits, const int32_t *recent, int n_re
     }
     pl_apply_repeat_penalty(logits, nv, recent, n_recent, s->repeat_penalty);
 
-    if (s->temperature <= 0.0f) { /* greedy; ties go to the lowest id */
+    if (!(s->temperature > 0.0f)) { /* greedy (also for a NaN temperature); ties go to the lowest id */
         int32_t best = 0;
         for (int i = 1; i < nv; i++)
-            if (logits[i] > logits[best]) best = i;
+            if (logits[i] > logits[best] || isnan(logits[best])) best = i;
         return best;
     }
 
     cand *c = sp->c;
     int n = nv;
     for (int i = 0; i < nv; i++) {
-        c[i].p = logits[i] / s->temperature;
+        const float l = logits[i] / s->temperature;
+        c[i].p = isnan(l) ? -INFINITY : l;
         c[i].id = i;
     }
     int sorted = 0;
@@ -119,14 +124,18 @@ int32_t pl_sample(pl_sampler *sp, float *logits, const int32_t *recent, int n_re
         n = s->top_k;
         sorted = 1;
     }
-    /* softmax over the survivors */
+    /* softmax over the survivors; infinite maxima share the mass (inf - inf would be NaN) */
     float maxl = c[0].p;
     for (int i = 1; i < n; i++)
         if (c[i].p > maxl) maxl = c[i].p;
     double sum = 0;
     for (int i = 0; i < n; i++) {
-        c[i].p = expf(c[i].p - maxl);
+        c[i].p = isinf(maxl) ? (c[i].p == maxl ? 1.0f : 0.0f) : expf(c[i].p - maxl);
         sum += c[i].p;
+    }
+    if (!(sum > 0)) { /* every logit -inf: uniform */
+        for (int i = 0; i < n; i++) c[i].p = 1.0f;
+        sum = n;
     }
     for (int i = 0; i < n; i++) c[i].p = (float)(c[i].p / sum);
 
@@ -154,13 +163,16 @@ int32_t pl_sample(pl_sampler *sp, float *logits, const int32_t *recent, int n_re
         n = keep;
     }
     if (s->min_p > 0.0f && n > 1) {
-        float best = 0;
-        for (int i = 0; i < n; i++)
-            if (c[i].p > best) best = c[i].p;
-        const float floor_p = s->min_p * best;
+        int best = 0;
+        for (int i = 1; i < n; i++)
+            if (c[i].p > c[best].p) best = i;
+        /* min_p >= 1 would drop all but exact ties with the best, or everything: keep the best */
+        const float floor_p = (s->min_p < 1.0f ? s->min_p : 1.0f) * c[best].p;
+        const cand top = c[best];
         int m = 0;
         for (int i = 0; i < n; i++)
             if (c[i].p >= floor_p) c[m++] = c[i];
+        if (m == 0) c[m++] = top;
         n = m;
     }
     /* draw from what is left (renormalised implicitly) */
