@@ -2,8 +2,8 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# Two stamps: running needs only the runtime dependencies (about 120 MB of virtualenv);
-# the tests add pytest and the outside references (torch, transformers: about 1.2 GB).
+# Two stamps: running installs the app and its voice, never torch or transformers (README:
+# virtualenv sizes); the tests add pytest and the outside references the engine is checked against.
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
@@ -12,11 +12,11 @@ TEST_STAMP := $(VENV)/.installed-test
 $(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[speech]'
+	$(BIN)/pip install -q -e '.[speech,web]'
 	touch $(RUN_STAMP)
 
 $(TEST_STAMP): $(RUN_STAMP)
-	$(BIN)/pip install -q -e '.[speech,test,reference]'
+	$(BIN)/pip install -q -e '.[speech,web,test,reference]'
 	touch $(TEST_STAMP)
 
 venv: $(RUN_STAMP)
@@ -74,9 +74,6 @@ fonts:
 clean:
 	rm -rf $(VENV) build *.egg-info parrot/llm/_core*.so
 
-# Cross builds and emulated targets (issue 13): see tools/cross/targets.mk
-include tools/cross/targets.mk
-
 # llama.cpp's own llama-bench/llama-quantize as a benchmark peer (not a runtime dependency):
 # `make peer PEER_DIR=/some/dir`; `parrot bench llm` finds it through PARROT_PEER_DIR.
 PEER_DIR ?= build/peer
@@ -106,3 +103,6 @@ test-arm-kernels:
 	  echo "$$cpu: $$(tr '\n' ' ' < build/arm/$$cpu.txt)"; [ $$rc -eq 0 ] || exit 1; done
 	grep -q "sets on this CPU: dotprod neon portable" build/arm/cortex-a76.txt
 	grep -q "sets on this CPU: neon portable" build/arm/cortex-a53.txt
+
+# Cross builds and emulated targets (issue 13): see tools/cross/targets.mk
+include tools/cross/targets.mk

@@ -80,10 +80,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "funasr_url": Option("ws://127.0.0.1:10095", "funasr-ws: the FunASR runtime server"),
         "funasr_mode": Option("offline", "funasr-ws: 'offline' (one final text) or '2pass' (partials too)", ("offline", "2pass")),
         "vad_model": Option("", "Silero VAD ONNX ('' = the registry's silero-vad)"),
+        "hands_free": Option(False, "a long press of C starts listening and the VAD ends it (no need to hold C)"),
         "end_silence_s": Option(0.8, "hands-free: this much silence after speech ends listening", min=0.2, max=5.0),
         "min_speech_s": Option(0.3, "less speech than this is 'nothing heard'", min=0.05, max=5.0),
         "max_listen_s": Option(30.0, "listening stops after this long", min=1.0, max=300.0),
-        "memory_budget_mb": Option(0, "RAM for resident models (ASR, LLM, TTS); 0 = no limit, keep all loaded", min=0, max=1 << 20),
+        "memory_budget_mb": Option(0, "RAM for resident models; when the ASR and the LLM do not fit, they take turns (0 = no limit)", min=0, max=1 << 20),
     },
     "tts": {
         "engine": Option("baker", "voice: 'baker' (default Mandarin voice, `parrot tts pull`), 'espeak' (tiny, robotic), 'sherpa' (a sherpa-onnx model directory)", ("baker", "espeak", "sherpa")),
@@ -94,7 +95,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "fallback": Option(True, "when the configured voice cannot load, speak with espeak and say why"),
         "speed": Option(1.0, "speaking speed, 1.0 = the voice's own", min=0.5, max=2.0),
         "volume": Option(1.0, "gain applied to the voice (clipped at full scale)", min=0.0, max=4.0),
-        "threads": Option(2, "threads for the voice's neural network", min=1, max=16),
+        "threads": Option(1, "threads for the voice's neural network (1: the LLM keeps the other cores while both run)", min=1, max=16),
     },
     "ui": {
         "clock_24h": Option(True, "24-hour clock on the splash screen"),

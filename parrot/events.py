@@ -81,6 +81,24 @@ class SpeechState(Event):
 
 
 @dataclass(frozen=True)
+class Listening(Event):
+    """Push-to-talk in progress: loudness 0..1 for the meter, seconds since the talk key went
+    down, the text so far (engines that stream)."""
+
+    level: float
+    seconds: float
+    partial: str = ""
+    ended: bool = False  # hands-free: the VAD heard the end (or listening timed out)
+
+
+@dataclass(frozen=True)
+class NotHeard(Event):
+    """Listening ended without text: too short, nothing heard, no microphone... (for a toast)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Heard(Event):
     """A finished transcript from speech input (the voice parts post it)."""
 

@@ -19,6 +19,8 @@ from pathlib import Path
 from parrot.errors import UserError
 
 LOCK_NAME = ".lock"
+# subfolders with writers of their own (a `parrot models pull` runs beside the app): not cleaned here
+OWN_LOCK_SUBFOLDERS = ("models",)
 # what atomic_write's mkstemp names look like: .<target>.<random>.tmp
 _TEMP_NAME = re.compile(r"\..+\.[A-Za-z0-9_]{6,}\.tmp")
 _claims: dict[Path, int] = {}  # folder -> fd holding its lock, for this process's life
@@ -88,7 +90,7 @@ def claim_data_dir(path: str | os.PathLike) -> Path:
 
     Raises DataDirBusy naming the other process when it is taken. The lock is an flock on
     `path/.lock`, so the kernel drops it when the holder dies, however it dies. Claiming also
-    removes temp files that an earlier, killed writer left there.
+    removes temp files that an earlier, killed writer left there (and in its subfolders).
     """
     folder = Path(path).resolve()
     if folder in _claims:
@@ -107,7 +109,8 @@ def claim_data_dir(path: str | os.PathLike) -> Path:
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     _claims[folder] = fd
-    remove_orphan_temps(folder)
+    for sub in [folder, *(p for p in folder.iterdir() if p.is_dir() and p.name not in OWN_LOCK_SUBFOLDERS)]:
+        remove_orphan_temps(sub)
     return folder
 
 

@@ -82,3 +82,47 @@ def test_a_stops_speech_and_generation(appliance):
     heard = appliance.board_out.samples()
     assert heard.size and not heard[int((key_down + 0.1) * 22050) :].any(), "nothing played after the key"
     assert not appliance.app.status.speaking
+
+
+SCRIPT = """wait 1.0
+press D
+press 1
+type 64426D
+type 111
+wait 0.5
+press D
+wait-for llm-done 60
+wait 2
+"""
+
+
+def test_sim_wav_out_records_the_spoken_answer(tmp_path, monkeypatch):
+    """`parrot sim --wav-out` with the default voice: the same bytes every run, and the real
+    ASR hears the answer in them."""
+    from parrot.cli import main
+    from parrot.speech.voices import check_voice, voice_dir
+
+    from speech_clips import model_dir
+
+    whisper, voice = model_dir("whisper-base"), voice_dir()  # before the data directory moves
+    if check_voice(voice):
+        pytest.skip("the Baker voice is not pulled (parrot tts pull)")
+    monkeypatch.setenv("PARROT_DATA_DIR", str(tmp_path / "data"))  # settings, history: throw-away
+    (tmp_path / "q.script").write_text(SCRIPT, encoding="utf-8")
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[tts]\nvoice_dir = "{voice}"\nfallback = false\n', encoding="utf-8")
+    wavs = []
+    for run in ("a", "b"):
+        out = tmp_path / f"{run}.wav"
+        assert main(["sim", "--fresh", "--backend", "echo", "--config", str(cfg), "--script", str(tmp_path / "q.script"),
+                     "--wav-out", str(out)]) == 0
+        wavs.append(out.read_bytes())
+    assert wavs[0] == wavs[1], "the recording differs between runs"
+    from parrot.audio.wav import read_wav
+
+    pcm, rate = read_wav(tmp_path / "a.wav")
+    assert rate == 24000 and pcm.size / rate > 1.5 and np.abs(pcm).max() > 0.05
+    from parrot.speech.whisper import WhisperAsr
+
+    heard = WhisperAsr(whisper).transcribe(read_wav(tmp_path / "a.wav", 16000)[0])
+    assert "你说" in heard and "你好" in heard, heard

@@ -117,3 +117,23 @@ def test_real_sounddevice_on_this_machine_reports_its_state():
             mic.start()
     else:  # a machine with a card: both usable or a reason
         assert mic.status() is None or isinstance(mic.status(), str)
+
+
+@pytest.mark.slow
+def test_make_audio_deps_installs_portaudio_for_sounddevice():
+    """`make audio-deps` (apt-get, needs root and the Debian mirror) makes sounddevice usable;
+    run in a child so a PortAudio that was missing at this process's import is looked up again."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        pytest.skip("apt-get needs root")
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(["make", "-C", str(root), "audio-deps"], check=True, capture_output=True, timeout=900)
+    out = subprocess.run([sys.executable, "-c", "from parrot.audio.sounddevice_io import load_sounddevice, SoundDeviceIn; "
+                          "print(load_sounddevice()[1]); print(SoundDeviceIn().status())"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout.splitlines()
+    assert out[0] == "None"  # the library loads
+    assert out[1] == "None" or out[1].startswith("no sound card")

@@ -181,14 +181,16 @@ def test_thinking_setting_and_ctrl_1(tmp_path):
     app = appliance.app
     keys(appliance, "1")  # 电子鹦鹉: the input screen
     assert app.screen.name is ScreenName.INPUT and app.settings["thinking"] is False
-    keys(appliance, "C1")
-    assert app.settings["thinking"] is True
     effects = []
     appliance.runtime.carry_out = effects.append
+    keys(appliance, "C1")
+    assert app.settings["thinking"] is True and fx.SaveSettings(dict(app.settings)) in effects
+    keys(appliance, "C0")  # Ctrl+0: the keys of the editor
+    assert app.screen.name is ScreenName.HELP and app.screen.back_to is ScreenName.INPUT
+    keys(appliance, "A")
     keys(appliance, "D")  # a sample question
     (ask_effect,) = [e for e in effects if isinstance(e, fx.AskLlm)]
     assert ask_effect.thinking is True
-    assert fx.SaveSettings(dict(app.settings)) in effects or True
 
 
 def test_thinking_folded_to_one_line_and_opened(tmp_path):
@@ -386,3 +388,33 @@ def test_a_missing_command_module_is_an_error(monkeypatch, capsys):
     monkeypatch.setattr(parrot.cli, "COMMAND_MODULES", parrot.cli.COMMAND_MODULES + ["parrot.nothing_here.cli"])
     assert parrot.cli.main(["config"]) == 1
     assert "broken install" in capsys.readouterr().err
+
+
+def test_soak_bench_runs_through_the_composition_root(capsys):
+    """`parrot bench soak` boots the appliance with build_appliance on a SimBoard (a short echo run)."""
+    assert main(["bench", "soak", "--backend", "echo", "--keys", "300", "--warmup", "100", "--block", "100",
+                 "--max-growth-mb", "1000"]) == 0
+    assert "exceptions: 0" in capsys.readouterr().out
+
+
+def test_arrows_point_down():
+    """No part below the app imports it (the command aggregators excepted), the screens never
+    import the core that drives them, and the runtime never looks into a screen."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "parrot"
+    offenders = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                below_app = not rel.startswith("app/") and rel not in ("cli.py",) and not rel.startswith("bench/")
+                if below_app and name.startswith("parrot.app"):
+                    offenders.append(f"{rel} imports {name}")
+                if rel.startswith("app/screens/") and name == "parrot.app.core":
+                    offenders.append(f"{rel} imports the core")
+    assert not offenders, offenders
+    assert "screens" not in (root / "app" / "runtime.py").read_text(encoding="utf-8")

@@ -47,6 +47,10 @@ BAD_ARGS = [
     (["bench", "ime", "--keys", "0"], "'0'"),
     (["bench", "display", "--chars-per-token", HUGE], HUGE),
     (["bench", "llm", "--gen", HUGE], HUGE),
+    (["say", "--speed", "nan", "hi"], "'nan'"),
+    (["say", "--volume", "1e309", "hi"], "'1e309'"),
+    (["say", "\udcff"], "0xff"),
+    (["bench", "tts", "--repeat", "0"], "'0'"),
 ]
 
 

@@ -25,5 +25,5 @@ def test_core_test_driver_passes(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.count(" greedy: ") == 2  # both tiny models generated
+    assert result.stdout.count(" greedy: ") >= 4  # both tiny models, integer and f32 kernel sets
     assert ", 0 failed" in result.stdout

@@ -90,3 +90,43 @@ def test_closed_model_raises(tmp_path):
     m.close()
     with pytest.raises(ModelError, match="closed"):
         m.eval([1])
+
+
+def test_pinned_threads_and_no_spin_agree(tmp_path, monkeypatch):
+    """$PARROT_CPUS pins the pool's threads (checked on a worker-free pool: the caller's own
+    affinity), $PARROT_SPIN=0 makes workers sleep at once; the logits do not change."""
+    import os
+    import threading
+
+    t = write_tiny(tmp_path / "m.gguf", Spec(arch="qwen2"))
+    ids = list(range(30, 70))
+    with Model(t.path, threads=2, context=64) as m:
+        free_run = m.eval(ids)
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    monkeypatch.setenv("PARROT_CPUS", str(cpu))
+    monkeypatch.setenv("PARROT_SPIN", "0")
+    seen = {}
+
+    def run():
+        with Model(t.path, threads=1, context=64) as m:
+            seen["logits"] = m.eval(ids)
+            seen["cpus"] = os.sched_getaffinity(0)
+
+    th = threading.Thread(target=run)  # a thread of its own: pinning is for good
+    th.start()
+    th.join()
+    assert seen["cpus"] == {cpu}
+    np.testing.assert_allclose(seen["logits"], free_run, rtol=1e-6, atol=1e-6)
+    with Model(t.path, threads=2, context=64) as m:
+        np.testing.assert_allclose(m.eval(ids), free_run, rtol=1e-6, atol=1e-6)
+
+
+def test_eval_last_only_returns_the_last_row(tmp_path):
+    t = write_tiny(tmp_path / "m.gguf", Spec(arch="qwen2"))
+    ids = list(range(30, 70))
+    with Model(t.path, threads=2, context=64) as m:
+        every = m.eval(ids)
+        m.reset()
+        last = m.eval(ids, last_only=True)
+    assert last.shape == (1, every.shape[1])
+    np.testing.assert_array_equal(last[0], every[-1])

@@ -87,3 +87,17 @@ def test_chat_benchmark_runs_and_compares_texts(tiny):
     assert len(r["tasks"]) == len(TASKS) and r["tokens"] > 0
     assert r["identical"] and all(t["identical"] for t in r["tasks"])
     assert r["plain_tps"] > 0 and r["lookup_tps"] > 0 and 0 <= r["acceptance"] <= 1
+
+
+@pytest.mark.parametrize("wtype", ["Q8_0", "Q5_0", "Q4_0", "F32"])
+def test_batched_logits_equal_one_token_at_a_time_bitwise(tmp_path, wtype):
+    """What makes the verification exact: a token's logits do not depend on the batch it is in."""
+    from gguf import GGMLQuantizationType as QT
+
+    t = write_tiny(tmp_path / "m.gguf", Spec(arch="qwen2", wtype=QT[wtype], n_embd=128, n_ff=256))
+    ids = list(range(20, 59))  # 39 tokens: batches of 32 + 7, tiles of 4 + a remainder
+    with Model(t.path, threads=2, context=128) as m:
+        batched = m.eval(ids)
+        m.reset()
+        single = np.concatenate([m.eval([i]) for i in ids])
+    assert np.array_equal(batched, single)

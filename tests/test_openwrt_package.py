@@ -96,3 +96,4 @@ def test_router_config_picks_what_fits_and_the_lan_asr(staged):
     raw = tomllib.loads((staged / "etc/parrot/config.toml").read_text())
     assert raw["llm"]["model"] == "smollm2-135m"  # the model whose measured RSS fits 512 MB
     assert raw["speech"]["asr"] == "funasr-ws"  # no musl ASR engine: the server on the LAN
+    assert raw["audio"]["driver"] == "none"  # until the feed packages the audio libraries

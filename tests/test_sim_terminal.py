@@ -103,9 +103,10 @@ def test_interactive_session_in_a_pty(tmp_path):
         os.close(master)
 
 
-def test_run_without_i2c_is_a_clear_error(tmp_path, capsys):
+def test_run_without_i2c_is_a_clear_error(tmp_path, capsys, monkeypatch):
     from parrot.cli import main
 
+    monkeypatch.setenv("PARROT_DATA_DIR", str(tmp_path / "data"))  # not the user's (maybe in use)
     cfg = tmp_path / "c.toml"
     cfg.write_text("[display]\nport = 250\n")
     assert main(["run", "--config", str(cfg), "--backend", "echo"]) == 1

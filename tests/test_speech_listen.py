@@ -161,3 +161,31 @@ def test_streaming_engine_shows_partial_text():
         assert final == Final(f"final {72000}")  # the whole 4.5 s went to the server
     finally:
         server.close()
+
+
+def test_configured_2pass_server_streams_partials_through_the_lazy_engine():
+    """speech.asr = funasr-ws, funasr_mode = 2pass: the app's (lazily loaded) engine streams."""
+    pytest.importorskip("websockets")
+    from funasr_server import ProtocolServer
+
+    from parrot.config import validate
+    from parrot.speech.engines import LazyAsr
+
+    server = ProtocolServer(lambda pcm: "final")
+    try:
+        speech = validate({"speech": {"asr": "funasr-ws", "funasr_mode": "2pass", "funasr_url": server.url}})["speech"]
+        clock = Clock()
+        ls = Listener(WavFileIn([clip("BAC009S0764W0121.wav")], clock), SileroVad(silero_path()), LazyAsr(speech), clock)
+        assert ls.streaming
+        ls.start()
+        events = []
+        for _ in range(30):
+            clock.t += 0.1
+            events += ls.poll()
+            import time
+
+            time.sleep(0.01)
+        assert any(isinstance(e, Partial) for e in events)
+        assert ls.release()[-1] == Final("final")
+    finally:
+        server.close()

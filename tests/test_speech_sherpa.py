@@ -76,3 +76,17 @@ def test_configured_vad_model_is_probed(tmp_path):
         make_vad(speech)
     speech = validate({"speech": {"vad_model": silero_path()}})["speech"]
     assert make_vad(speech).segments(__import__("numpy").zeros(16000, "float32")) == []
+
+
+def test_config_kinds_match_the_adapter_and_engine_errors():
+    from parrot.config import SCHEMA, validate
+    from parrot.speech.engines import make_asr
+    from parrot.speech.sherpa_asr import KINDS
+
+    assert SCHEMA["speech"]["sherpa_kind"].choices == ("auto",) + KINDS
+    with pytest.raises(UserError, match="needs speech.asr_model"):
+        make_asr(validate({"speech": {"asr": "sherpa"}})["speech"])
+    with pytest.raises(UserError, match="speech.asr = none"):
+        make_asr(validate({"speech": {"asr": "none"}})["speech"])
+    with pytest.raises(UserError, match="not a directory"):
+        make_asr(validate({"speech": {"asr": "sherpa", "asr_model": "/nonexistent/model"}})["speech"])

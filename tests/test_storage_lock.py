@@ -81,9 +81,15 @@ def test_claim_removes_orphan_temp_files_only(tmp_path):
     (tmp_path / ".history.json.k3j_x9ab.tmp").write_text("half")
     (tmp_path / "history.json").write_text("[]")
     (tmp_path / "notes.tmp").write_text("mine")
+    (tmp_path / "conversations").mkdir()
+    (tmp_path / "conversations" / ".c1.json.a8d_3kq0.tmp").write_text("half")
+    (tmp_path / "models").mkdir()  # a pull may be writing there: its own lock, its own cleaning
+    (tmp_path / "models" / ".state.json.zz91_ab3.tmp").write_text("live")
     claim_data_dir(tmp_path)
     release_data_dir(tmp_path)
-    assert sorted(os.listdir(tmp_path)) == [".lock", "history.json", "notes.tmp"]
+    assert sorted(os.listdir(tmp_path)) == [".lock", "conversations", "history.json", "models", "notes.tmp"]
+    assert os.listdir(tmp_path / "conversations") == []
+    assert os.listdir(tmp_path / "models") == [".state.json.zz91_ab3.tmp"]
 
 
 def test_second_sim_on_the_same_folder_is_refused(tmp_path):

@@ -82,7 +82,18 @@ def test_baker_voice_speaks_with_pauses(baker):
     assert quiet.size and (quiet > 10).any() and (quiet < len(frames) - 10).any()
     slow, fast = baker.synthesize("今天天气很好", speed=0.7), baker.synthesize("今天天气很好", speed=1.4)
     assert len(slow) > 1.6 * len(fast)
-    assert baker.synthesize("hello").size == 0  # no Mandarin reading: nothing, not noise
+    # latin words have no Baker reading: espeak-ng's English voice says them, in place
+    assert baker.synthesize("Python").size > 0.3 * 24000
+    mixed, plain = baker.synthesize("Python 是一种编程语言"), baker.synthesize("是一种编程语言")
+    assert mixed.size > plain.size + 0.3 * 24000
+
+
+def test_mixed_text_segments_in_order():
+    from parrot.speech.tts_baker import segments
+
+    said = segments("Python 是一种语言，GPU很快。")
+    assert said[0] == "Python" and said[2] == "GPU"
+    assert said[1][:3] == ["sil", "sh", "iii4"] and said[3] == ["sil", "h", "en3", "#0", "k", "uai4", "sil"]
 
 
 def test_espeak_voice_speaks_mandarin_and_english():
@@ -124,6 +135,15 @@ def test_baker_unusable_falls_back_to_espeak_or_errors(tmp_path):
     assert tts.name == "espeak" and "no voice here" in note and "espeak instead" in note
     with pytest.raises(UserError, match="no voice here"):
         load_tts(tts_settings(voice_dir=str(tmp_path), fallback=False))
+
+
+def test_doctor_line_for_the_voice(tmp_path):
+    from parrot.speech.tts import tts_state
+
+    assert tts_state(tts_settings(voice_dir=str(tmp_path))) == f"{tmp_path}: no voice here (run: parrot tts pull); espeak speaks meanwhile"
+    assert tts_state(tts_settings(engine="espeak")) == "ok: espeak-ng (cmn-latn-pinyin)"
+    assert tts_state(tts_settings(engine="sherpa")) == "tts.engine is 'sherpa' but tts.model_dir is empty"
+    assert "missing the token table" in tts_state(tts_settings(engine="sherpa", model_dir=str(tmp_path)))
 
 
 def test_sherpa_directories(tmp_path):
@@ -241,7 +261,8 @@ def test_say_errors_are_one_line(tmp_path):
     assert r.returncode == 1 and "cannot play: audio off" in r.stderr and "-o out.wav" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     r = parrot("say", "你好", "--speed", "9", "-o", str(tmp_path / "x.wav"))
-    assert r.returncode == 1 and "tts.speed" in r.stderr and "Traceback" not in r.stderr
+    # refused at the command line (argparse's usage error, exit 2), the range named
+    assert r.returncode == 2 and "--speed" in r.stderr and "0.5 to 2.0" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_bench_tts_prints_figures():

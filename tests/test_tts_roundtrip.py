@@ -61,4 +61,5 @@ def test_default_voice_character_error_rate(baker, asr):
         errors += edit_distance(ref, normalize_for_cer(heard))
         chars += len(ref)
         print(f"{sentence} -> {heard}")
+    print(f"round-trip CER {errors / chars:.3f} ({errors} edits in {chars} characters)")
     assert errors / chars <= 0.15

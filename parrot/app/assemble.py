@@ -187,8 +187,27 @@ class Appliance:
         self.board.close()
 
 
+def asr_llm_swap_needed(config: Config) -> bool:
+    """Whether the memory budget cannot hold the ASR and the LLM at once (measured sizes;
+    a model other than the measured default counts by its file size)."""
+    from parrot.speech.residency import MEASURED_MB
+
+    budget = config.speech.memory_budget_mb
+    if not budget:
+        return False
+    llm_mb = MEASURED_MB["llm"]
+    try:
+        from parrot.llm.models import DEFAULT_MODEL, resolve_model
+
+        if config.llm.model != DEFAULT_MODEL:
+            llm_mb = resolve_model(config.llm.model).stat().st_size / 1e6
+    except Exception:  # UserError / OSError: a model that is not there needs no room
+        pass
+    return MEASURED_MB["asr"] + MEASURED_MB["vad"] + llm_mb > budget
+
+
 def build_appliance(board: Board, config: Config, data_dir: Path, backend: str = "llm", seed: int | None = None,
-                    on_frame=None, tts=None, asr=None) -> Appliance:
+                    on_frame=None, tts=None, asr=None, vad=None) -> Appliance:
     """The appliance on `board`: settings, learned words and conversations from `data_dir`,
     the chat engine `backend` ('llm' or 'echo'), speech engines if any (None: the board's voice
     is silent). `seed` fixes the sample-prompt choice (deterministic recordings)."""
@@ -201,7 +220,9 @@ def build_appliance(board: Board, config: Config, data_dir: Path, backend: str =
     except Exception:  # the 16 px atlas is optional; the clock then uses the text font
         big_font = None
     voice = Voice(board.audio_in(), board.audio_out(), tts=tts, asr=asr, speed=config.tts.speed,
-                  volume=config.tts.volume, threaded=not board.clock.virtual)
+                  volume=config.tts.volume, threaded=not board.clock.virtual, vad=vad, clock=board.clock.now,
+                  min_speech_s=config.speech.min_speech_s, max_listen_s=config.speech.max_listen_s,
+                  hands_free=config.speech.hands_free)
     ui, battery = config.ui, config.battery
     deps = AppDeps(
         new_input_session=make_input_session_factory(data_dir, font),
@@ -219,6 +240,8 @@ def build_appliance(board: Board, config: Config, data_dir: Path, backend: str =
         conversations=load_conversations(data_dir / CONVERSATIONS_DIR),
         can_speak=voice.can_speak,
         can_listen=voice.can_listen,
+        cannot_listen=voice.cannot_listen,
+        hands_free=config.speech.hands_free,
         battery_warn_percent=battery.warn_percent,
         battery_shutdown_percent=battery.shutdown_percent,
     )
@@ -226,7 +249,8 @@ def build_appliance(board: Board, config: Config, data_dir: Path, backend: str =
     display = board.display()
     try:
         runtime = Runtime(app, display, make_backend(backend, config), data_dir, board.clock,
-                          power_off=board.power_off, voice=voice, fps=ui.fps, on_frame=on_frame)
+                          power_off=board.power_off, voice=voice, fps=ui.fps, on_frame=on_frame,
+                          swap_asr_llm=voice.can_listen and asr_llm_swap_needed(config))
         appliance = Appliance(board, config, app, runtime)
     except Exception:
         display.close()

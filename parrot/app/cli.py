@@ -44,6 +44,8 @@ def register(sub) -> None:
     p.add_argument("--chip", default="ssd1306", choices=("ssd1306", "sh1106", "ssd1309"), help="emulated OLED controller")
     p.add_argument("--term-style", default="half", choices=("half", "braille"), help="terminal drawing")
     p.add_argument("--headless", action="store_true", help="no terminal even without a script")
+    p.add_argument("--wav-in", action="append", metavar="Q.wav",
+                   help="the microphone hears this WAV when the talk key (hold C) goes down; repeat for later presses")
     p.add_argument("--wav-out", metavar="OUT.wav", help="speak answers (tts.* config) and record what is said, silences included")
     p.add_argument("--fresh", action="store_true",
                    help="factory settings and no learned words (a throw-away state directory): reproducible recordings")
@@ -105,14 +107,15 @@ def cmd_sim(args) -> int:
 
     board = SimBoard(chip=args.chip, battery_percent=percent, wall_start=wall, headless=headless,
                      term_style=args.term_style, partial=config.display.partial_updates,
-                     record_speech=bool(args.wav_out))
+                     record_speech=bool(args.wav_out), wav_in=args.wav_in)
     tts = _sim_voice(config) if args.wav_out else None
+    asr, vad = _sim_ears(config) if args.wav_in else (None, None)
     recorder = FrameRecorder(args.frames) if (args.record or args.frames) else None
     on_frame = (lambda t: recorder.add(t, board.frame())) if recorder else None
     # Settings, history and learned words; models always come from the data directory.
     state_dir = Path(tempfile.mkdtemp(prefix="parrot-sim-")) if args.fresh else data_dir()
     appliance = build_appliance(board, config, state_dir, backend=args.backend, seed=0 if headless else None,
-                                on_frame=on_frame, tts=tts)
+                                on_frame=on_frame, tts=tts, asr=asr, vad=vad)
     try:
         if headless:
             end = _run_headless(appliance, board, steps, args, recorder)
@@ -142,6 +145,16 @@ def _sim_voice(config):
     if note:
         print(f"parrot: {note}", file=sys.stderr)
     return tts
+
+
+def _sim_ears(config):
+    """The configured ASR (loaded at the first recognition) and VAD for --wav-in."""
+    from parrot.speech.engines import make_ears
+
+    asr, vad, note = make_ears(config["speech"])
+    if note:
+        raise UserError(f"--wav-in: {note}")
+    return asr, vad
 
 
 def _run_headless(appliance, board, steps, args, recorder) -> float:
@@ -176,7 +189,12 @@ def cmd_run(args) -> int:
     from parrot.storage import data_dir
 
     config = load_config(args.config)
-    appliance = build_appliance(DeviceBoard(config), config, data_dir(), backend=args.backend)
+    from parrot.speech.engines import make_ears
+
+    asr, vad, note = make_ears(config["speech"])
+    if note:
+        logging.getLogger("parrot").warning("no push-to-talk: %s", note)
+    appliance = build_appliance(DeviceBoard(config), config, data_dir(), backend=args.backend, asr=asr, vad=vad)
     try:
         asyncio.run(appliance.run())
     finally:

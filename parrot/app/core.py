@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 
-from parrot.app.effects import Effect, LoadModel, SetContrast, Shutdown
+from parrot.app.effects import Effect, LoadModel, SetContrast, Shutdown, StartListening, StopListening, StopSpeaking
 from parrot.app.screens import build_screens
+from parrot.app.state import CANNOT_LISTEN_TEXT, NOT_HEARD_TEXT, TALK_KEY_LABEL, ListenView
 from parrot.app.state import SAMPLE_PROMPTS, AppDeps, ModelEntry, ScreenName, Status  # noqa: F401 (re-exported)
-from parrot.events import (BatteryReading, Event, Heard, KeyEvent, SpeechState, LlmDone, LlmLoaded, LlmProgress, LlmToken,
-                           ShutdownFailed, Tick)
+from parrot.events import (BatteryReading, Event, Heard, KeyEvent, Listening, NotHeard, SpeechState, LlmDone, LlmLoaded,
+                           LlmProgress, LlmToken, ShutdownFailed, Tick)
 from parrot.keys import Key, KeyAction
-from parrot.ui.canvas import Canvas
+from parrot.ui.canvas import HEIGHT, WIDTH, Canvas
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class App:
         self.screen = self.screens[ScreenName.SPLASH]
         self._swallow = None  # key whose remaining events (release, long...) are dropped
         self.toast: tuple[str, float] | None = None  # (text, until)
+        self.listening: ListenView | None = None  # push-to-talk in progress
         self.screen.enter(now)
         # Boot: the panel takes the user's contrast, the configured model loads behind the splash.
         self.effect(SetContrast(self.settings["contrast"]))
@@ -70,7 +72,20 @@ class App:
             self.status.speaking = event.speaking
             self.dirty = True
             return
+        if isinstance(event, Listening):
+            if self.listening is not None and not self.listening.recognising:
+                self.listening = ListenView(event.level, event.seconds, event.partial)
+                if event.ended:  # hands-free end of speech, or the time limit
+                    self.listening.recognising = True
+                    self.effect(StopListening())
+                self.dirty = True
+            return
+        if isinstance(event, NotHeard):
+            self.listening = None
+            self.show_toast(NOT_HEARD_TEXT.get(event.reason, event.reason))
+            return
         if isinstance(event, Heard):
+            self.listening = None
             self.screens[ScreenName.INPUT].on_heard(event.text)
             return
         if isinstance(event, KeyEvent):
@@ -80,6 +95,8 @@ class App:
 
     def on_key(self, event: KeyEvent) -> None:
         log.debug("%s %s on %s", event.key.value, event.action.value, self.screen.name.value)
+        if self.on_talk_key(event):
+            return
         if event.action is KeyAction.REPEAT and not self.settings["key_repeat"]:
             return  # the 按键连发 setting: a held key acts once
         if event.action is KeyAction.PRESS:
@@ -93,6 +110,35 @@ class App:
             self.screen.handle(event)
         if self.screen is not before:
             self._swallow = event.key
+
+    def on_talk_key(self, event: KeyEvent) -> bool:
+        """Push-to-talk: holding C past the long-press time listens (speech stops: barge-in),
+        letting go recognises. While listening every other key is ignored. True = handled."""
+        talk = event.key.value == TALK_KEY_LABEL
+        if self.listening is not None:
+            if self.deps.hands_free:
+                return True  # the VAD ends it; letting go of C changes nothing
+            if talk and event.action is KeyAction.LONG_RELEASE and not self.listening.recognising:
+                self.listening.recognising = True
+                self.effect(StopListening())
+                self.dirty = True
+            return True
+        if not (talk and event.action is KeyAction.LONG):
+            return False
+        if self.screen.name not in (ScreenName.INPUT, ScreenName.MENU):
+            return False  # (on the chat screen a C press folds the thinking: A goes to the editor)
+        if not self.status.asr_ready:
+            self.screens[ScreenName.INPUT].session.ctrl_armed = False
+            why = self.deps.cannot_listen
+            short = next((zh for prefix, zh in CANNOT_LISTEN_TEXT.items() if why.startswith(prefix)), why)
+            self.show_toast(f"不能语音输入：{short or '没有麦克风'}")
+            return True
+        self.screens[ScreenName.INPUT].session.ctrl_armed = False  # the C press was not a Ctrl
+        self.listening = ListenView()
+        self.effect(StopSpeaking())
+        self.effect(StartListening())
+        self.dirty = True
+        return True
 
     def on_battery(self, reading: BatteryReading) -> None:
         status = self.status
@@ -138,6 +184,8 @@ class App:
     def render(self) -> Canvas:
         self.canvas.clear()
         self.screen.render(self.canvas, self.now)
+        if self.listening is not None:
+            self.render_listening(self.listening)
         if self.toast is not None:
             text, until = self.toast
             if self.now < until:
@@ -146,6 +194,23 @@ class App:
                 self.toast = None
         self.dirty = False
         return self.canvas
+
+    def render_listening(self, view: ListenView) -> None:
+        """A panel over the lower part of the screen: what is heard, the meter, the seconds."""
+        c, lh = self.canvas, self.font.line_height
+        top = HEIGHT - 2 * lh - 8
+        c.fill_rect(0, top, WIDTH, HEIGHT - top, fill=0)
+        c.rect(0, top, WIDTH, HEIGHT - top)
+        if view.recognising:
+            c.text(3, top + 2, "识别中…")
+        else:
+            c.text(3, top + 2, "正在听")
+            c.text_right(WIDTH - 3, top + 2, f"{view.seconds:.1f}s")
+            c.progress(44, top + 4, WIDTH - 44 - 30, lh - 6, view.level)
+        partial = view.partial
+        while partial and self.font.text_width(partial) > WIDTH - 6:
+            partial = partial[1:]  # the newest words stay in view
+        c.text(3, top + 4 + lh, partial or ("按住C说话，松开发送" if not view.recognising else ""))
 
     @property
     def wants_frame(self) -> bool:

@@ -91,5 +91,15 @@ class StopSpeaking(Effect):
 
 
 @dataclass(frozen=True)
+class StartListening(Effect):
+    """The talk key is held: open the microphone (barge-in has already stopped speech)."""
+
+
+@dataclass(frozen=True)
+class StopListening(Effect):
+    """The talk key came up: recognise what was heard (posts Heard or NotHeard)."""
+
+
+@dataclass(frozen=True)
 class Shutdown(Effect):
     """Settle pending writes, turn the panel off, power off."""

@@ -22,9 +22,10 @@ from parrot.app import effects as fx
 from parrot.app.backends import ChatBackend
 from parrot.app.core import App
 from parrot.app.settings import save_settings
+from parrot.app.state import ScreenName
 from parrot.app.voice import Voice
 from parrot.clock import Clock
-from parrot.events import Event, LlmDone, LlmLoaded, Quit, ShutdownFailed, SpeechState, Tick
+from parrot.events import Event, LlmDone, LlmLoaded, NotHeard, Quit, ShutdownFailed, SpeechState, Tick
 from parrot.storage import atomic_write
 
 log = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def call(fn, *args) -> Job:
 class Runtime:
     def __init__(self, app: App, display, backend: ChatBackend, data_dir: Path, clock: Clock,
                  power_off: Callable[[], str | None] | None = None, voice: Voice | None = None,
-                 fps: float = 20.0, on_frame: Callable[[float], None] | None = None):
+                 fps: float = 20.0, on_frame: Callable[[float], None] | None = None, swap_asr_llm: bool = False):
         self.app = app
         self.display = display
         self.backend = backend
@@ -145,6 +146,11 @@ class Runtime:
         self.last_frame = float("-inf")
         self.stopped = False
         self.listeners: list[Callable[[Event], None]] = []  # e.g. the script runner's wait-for
+        # Memory budget too small for the ASR and the LLM together (speech.memory_budget_mb):
+        # the LLM is freed when listening starts and loaded again (with the conversation) before
+        # the next question; the ASR is freed at the end of each recognition.
+        self.swap_asr_llm = swap_asr_llm
+        self.llm_evicted: str | None = None  # the model freed for the ASR
 
     # --- inbox ----------------------------------------------------------------------------
     def post(self, event: Event) -> None:
@@ -159,6 +165,8 @@ class Runtime:
     def step(self, now: float) -> None:
         """Handle what has arrived, carry out effects, and draw if needed."""
         self._dispatch(Tick(now))
+        for event in self.voice.listen_poll():  # the microphone, while the talk key is held
+            self.post(event)
         for jobs in (self.llm, self.io, self.speech):
             jobs.step()
         while True:
@@ -190,6 +198,11 @@ class Runtime:
     # --- effects --------------------------------------------------------------------------
     def carry_out(self, effect: fx.Effect) -> None:
         if isinstance(effect, fx.AskLlm):
+            if self.llm_evicted:  # back from listening on a small board: the model first
+                name, self.llm_evicted = self.llm_evicted, None
+                self.llm.submit(self.backend.load(name), lambda e: LlmLoaded(name, error=str(e)))
+                turns = tuple((t.question, t.answer) for t in self.app.screens[ScreenName.CHAT].turns[:-1])
+                self.llm.submit(call(self.backend.restore, turns), _logged)
             job = self.backend.ask(effect.request, effect.question, effect.max_tokens, effect.thinking, self.post)
             if self.clock.virtual:
                 job = without_timings(job)
@@ -219,6 +232,17 @@ class Runtime:
             self.voice.stream(effect.text, effect.end)
         elif isinstance(effect, fx.StopSpeaking):
             self.voice.hush()
+        elif isinstance(effect, fx.StartListening):
+            if self.swap_asr_llm and self.app.status.model and not self.llm_evicted:
+                self.llm_evicted = self.app.status.model
+                self.backend.abort()
+                self.llm.submit(call(self.backend.close), _logged)  # queued: runs before the ASR loads
+            for event in self.voice.listen_start():
+                self.post(event)
+        elif isinstance(effect, fx.StopListening):
+            # Recognition takes seconds: the speech worker runs it (stepped on a virtual clock).
+            self.speech.submit(self.voice.listen_stop(unload_after=self.swap_asr_llm),
+                               lambda e: NotHeard(str(e) or type(e).__name__))
         elif isinstance(effect, fx.Shutdown):
             # Queued behind the pending writes on the same file queue: they settle first.
             self.io.submit(self._shut_down(), lambda e: ShutdownFailed(str(e)))

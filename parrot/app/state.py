@@ -39,6 +39,23 @@ class Status:
 
 
 @dataclass
+class ListenView:
+    """Push-to-talk on screen: the meter, the seconds held, the text so far."""
+
+    level: float = 0.0
+    seconds: float = 0.0
+    partial: str = ""
+    recognising: bool = False  # the key is up, the engine is working
+
+
+# Hold C (the seed's old push-to-talk key) to talk: a short C press stays Ctrl.
+TALK_KEY_LABEL = "C"
+CANNOT_LISTEN_TEXT = {"no speech recognition": "没有语音识别", "no sound card": "没有声卡", "PortAudio": "没有声卡驱动",
+                      "audio off": "音频已关闭", "no microphone": "没有麦克风"}
+NOT_HEARD_TEXT = {"too short": "太短了，请按住C说话", "nothing heard": "没有听到声音", "no words recognised": "没听清，请再说一遍"}
+
+
+@dataclass
 class ModelEntry:
     name: str
     detail: str  # one line: size / preset summary
@@ -65,6 +82,8 @@ class AppDeps:
     conversations: list = field(default_factory=list)  # saved ones, as read at boot (dicts)
     can_speak: bool = False  # the Board's voice: hides the speech settings when False
     can_listen: bool = False
+    cannot_listen: str = ""  # why not (no microphone, no ASR engine): shown when C is held
+    hands_free: bool = False  # speech.hands_free: a long C starts listening, the VAD ends it
     battery_warn_percent: float = 15.0
     battery_shutdown_percent: float = 5.0
 

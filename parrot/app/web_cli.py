@@ -40,7 +40,11 @@ def _percent_or_none(text: str) -> float | None:
 
 def cmd_web(args) -> int:
     from parrot.app.assemble import build_appliance
-    from parrot.boards.web import WebBoard
+
+    try:
+        from parrot.boards.web import WebBoard
+    except ModuleNotFoundError as e:  # aiohttp is the `web` extra: a desktop tool, not on the router
+        raise UserError(f"parrot web needs {e.name}: pip install 'parrot[web]'") from None
     from parrot.config import load_config
     from parrot.storage import data_dir
     from parrot.web.server import check_loopback

@@ -4,17 +4,18 @@ The whole app runs as in `parrot sim --headless` (real fonts, real IME data, the
 behind luma's real driver, the real GGUF model on the C core), in a throw-away state folder.
 Keys are random: short presses, long presses, and now and then a wait for the answer being
 streamed, so questions are asked, answered, aborted, and the menus, settings and shutdown
-screen all get visited (an accepted shutdown ends that app; a new one is started on the same
-folder, as after a reboot). Every exception, raised or only logged by a worker, is counted
-and printed; resident memory is sampled after each block of keys and its growth reported
-from the end of the warm-up.
+screen all get visited. It is one long session: an accepted shutdown (a dry run here) is
+counted and the app sent back to the menu, and a model switch chosen on the models screen is
+refused (the app shows the error and keeps its model), so memory is compared within one
+process and one model load. Every exception, raised or only logged by a worker, is counted and printed;
+resident memory is sampled after each block of keys and its growth reported from the end of
+the warm-up (the KV cache is touched end to end first, and by then the model's pages are).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import os
 import random
 import sys
 import threading
@@ -23,7 +24,6 @@ import traceback
 
 from parrot.cliargs import float_range, int_range
 
-PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 LONG_PRESS_SHARE = 0.1
 
 
@@ -41,12 +41,27 @@ def add_arguments(p) -> None:
     p.add_argument("--warmup", type=int_range(0, 10**7), default=2000,
                    help="keys before the RSS baseline: the KV cache fills up meanwhile (default 2000)")
     p.add_argument("--block", type=int_range(1, 10**6), default=500, help="keys between RSS samples (default 500)")
+    p.add_argument("--step", type=int_range(1, 10**6), default=50, help="keys between checks for a shutdown (default 50)")
     p.add_argument("--max-growth-mb", type=float_range(0, 1e6), default=5.0, help="RSS growth that fails the run (default 5)")
 
 
 def rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * PAGE_BYTES / 2**20
+    """Anonymous resident memory (heap, KV cache, Python objects), in MB: where a leak shows.
+    The model's weights are a file mapping whose pages come in as tokens first use them (an
+    embedding row per new token), which is not a leak; they are reported apart."""
+    return _status_kb("RssAnon") / 1024
+
+
+def file_rss_mb() -> float:
+    return _status_kb("RssFile") / 1024
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
 
 
 class _ErrorCounter(logging.Handler):
@@ -61,29 +76,49 @@ class _ErrorCounter(logging.Handler):
         self.records.append(record)
 
 
-class _App:
-    """One app instance on the state folder (what a boot of the appliance makes)."""
+class _Session:
+    """The appliance on a headless SimBoard (what `parrot sim --headless` builds)."""
 
     def __init__(self, config, state, backend: str, seed: int, on_event):
-        from parrot.app.wiring import build_app, make_runtime
-        from parrot.display.fake_oled import FakeOledBus
-        from parrot.display.oled import open_oled
-        from parrot.events import Quit
-        from parrot.keypad.wiring import tracker_from_config
-        from parrot.sim.headless import HeadlessRunner, VirtualClock
+        from parrot.app.assemble import build_appliance
+        from parrot.boards.sim import SimBoard
+        from parrot.events import LlmLoaded
+        from parrot.sim.headless import HeadlessRunner
 
-        self.bus = FakeOledBus()
-        self.display = open_oled("ssd1306", 1, 0x3C, bus=self.bus)
-        app = build_app(config, state, now=0.0, wall_clock_base=0.0, seed=seed)
-        self.runtime = make_runtime(config, app, self.display, backend, state, dry_run_shutdown=True)
-        self.runtime.listeners.append(on_event)
-        # the device powers off after an accepted shutdown: here this app ends (and a new one boots)
-        dry_run = self.runtime.shutdown
-        self.runtime.shutdown = lambda: (dry_run() if dry_run else None) or self.runtime.post(Quit("poweroff"))
-        self.runner = HeadlessRunner(self.runtime, tracker_from_config(config["keypad"]), VirtualClock(0.0))
+        self.board = SimBoard(headless=True)
+        self.appliance = build_appliance(self.board, config, state, backend=backend, seed=seed)
+        runtime = self.appliance.runtime
+        runtime.listeners.append(on_event)
+        self.switches_refused = 0
+        chat, real_load = runtime.backend, runtime.backend.load
+
+        def pinned_load(name):
+            if getattr(chat, "model", None) is None:
+                return real_load(name)
+            self.switches_refused += 1
+            return iter([LlmLoaded(name, error="soak: the model is pinned")])
+
+        chat.load = pinned_load
+        self.runner = HeadlessRunner(self.appliance)
 
     def close(self) -> None:
-        self.runtime.close(wait=True)  # also closes the display
+        self.appliance.close(wait=True)
+
+
+def fill_kv_cache(model) -> None:
+    """Touch the whole KV cache once (a prompt as long as the context), then forget it: its
+    pages are then resident, so RSS growth afterwards is not the cache filling up."""
+    if model is None:
+        return
+    from parrot.llm.engine import GREEDY
+
+    import dataclasses
+
+    ids = model.tokenize("鹦鹉 ", special=False) or [0]
+    prompt = (ids * model.n_ctx)[: model.n_ctx - 2]
+    for _ in model.generate(prompt, sampling=dataclasses.replace(GREEDY, max_tokens=1)):
+        pass
+    model.reset()
 
 
 def random_steps(rng: random.Random, n: int, wait_share: float) -> list:
@@ -96,12 +131,13 @@ def random_steps(rng: random.Random, n: int, wait_share: float) -> list:
         hold = LONG_S if rng.random() < LONG_PRESS_SHARE else PRESS_S
         steps += [Hold(rng.choice(keys), hold), Wait(GAP_S)]
         if rng.random() < wait_share:
-            steps.append(WaitFor("llm-done", timeout_s=300.0))
+            steps.append(WaitFor("llm-done", timeout_s=1800.0))  # real seconds: a busy CPU is slow, not broken
     return steps
 
 
 def run(args) -> int:
     from parrot import lifecycle
+    from parrot.app.core import ScreenName
     from parrot.config import Config, validate
     from parrot.events import LlmDone, LlmLoaded
 
@@ -127,37 +163,41 @@ def run(args) -> int:
 
     rng = random.Random(args.seed)
     raised: list[str] = []
-    boots = 1
+    shutdowns = 0
     start = time.perf_counter()
-    app = _App(config, state, args.backend, args.seed, on_event)
+    app = _Session(config, state, args.backend, args.seed, on_event)
     deadline = time.monotonic() + 600
     while not loaded.is_set() and time.monotonic() < deadline:  # the model loads behind the splash
-        time.sleep(0.01)
         app.runner.advance(0.01)
+    fill_kv_cache(getattr(app.appliance.runtime.backend, "model", None))
     rss_start = rss_mb()
     baseline = None
     samples = []
+    file_last = file_rss_mb()
     pressed = 0
     try:
         while pressed < args.keys:
-            n = min(args.block, args.keys - pressed)
+            n = min(args.step, args.keys - pressed)
             try:
                 app.runner.run(random_steps(rng, n, args.wait_share))
-            except Exception as e:  # a crash of the app: counted and printed, then a fresh boot
+            except Exception as e:  # a crash of the app: counted and printed
                 raised.append("".join(traceback.format_exception(e)))
-                app.runtime.stopped = True
+                print(f"raised: {raised[-1]}", file=sys.stderr, flush=True)
             pressed += n
-            if app.runtime.stopped:  # shutdown accepted (or crashed): boot again on the same folder
-                app.close()
-                app = _App(config, state, args.backend, args.seed + boots, on_event)
-                boots += 1
+            screen = app.appliance.app.screen
+            if screen.name is ScreenName.SHUTDOWN and getattr(screen, "confirmed", False):
+                shutdowns += 1  # the box would power off here; the soak goes on in the same session
+                app.appliance.app.go(ScreenName.MENU)
+            if pressed % args.block and pressed < args.keys:
+                continue
             gc.collect()
             rss = rss_mb()
             samples.append((pressed, rss))
+            file_last = file_rss_mb()
             if baseline is None and pressed >= args.warmup:
                 baseline = rss
-            print(f"  {pressed:7d} keys  rss {rss:7.1f} MB  answers {answers['done']}  aborted {answers['aborted']}  "
-                  f"errors {len(errors.records) + len(thread_errors) + len(raised)}  "
+            print(f"  {pressed:7d} keys  anon {rss:7.1f} MB  file {file_last:7.1f} MB  answers {answers['done']}  "
+                  f"aborted {answers['aborted']}  shutdowns {shutdowns}  errors {len(errors.records) + len(thread_errors) + len(raised)}  "
                   f"{time.perf_counter() - start:6.0f} s", file=sys.stderr, flush=True)
     finally:
         app.close()
@@ -173,10 +213,12 @@ def run(args) -> int:
     baseline = baseline if baseline is not None else rss_start
     final = samples[-1][1] if samples else rss_start
     growth = final - baseline
-    print(f"soak: {pressed} keys ({args.backend}: {args.model if args.backend == 'llm' else 'echo'}), {boots} boot(s), "
+    print(f"soak: {pressed} keys ({args.backend}: {args.model if args.backend == 'llm' else 'echo'}), "
+          f"{shutdowns} shutdowns cancelled, {app.switches_refused} model switches refused, "
           f"{answers['done']} answers, {answers['aborted']} aborted, {answers['error']} failed, {elapsed:.0f} s")
     print(f"exceptions: {exceptions}")
-    print(f"rss: {rss_start:.1f} MB after the first boot (model loaded), {baseline:.1f} MB after {min(args.warmup, pressed)} keys, "
+    print(f"file-backed rss (model pages): {file_last:.1f} MB at the last sample")
+    print(f"anonymous rss: {rss_start:.1f} MB after the model loaded, {baseline:.1f} MB after {min(args.warmup, pressed)} keys, "
           f"{final:.1f} MB at the end, max {max(r for _, r in samples) if samples else final:.1f} MB: "
           f"growth after warm-up {growth:+.1f} MB (limit {args.max_growth_mb:g})")
     return 0 if exceptions == 0 and growth < args.max_growth_mb else 1

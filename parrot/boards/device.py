@@ -51,6 +51,19 @@ class DeviceBoard(Board):
 
         return gauge_from_config(self.config["battery"], bus=self.buses.get("battery"))
 
+    def _audio(self):
+        if getattr(self, "_ports", None) is None:
+            from parrot.speech.engines import make_audio
+
+            self._ports = make_audio(self.config["audio"])  # [audio]: sounddevice, or none
+        return self._ports
+
+    def audio_in(self):
+        return self._audio()[0]
+
+    def audio_out(self):
+        return self._audio()[1]
+
     def power_off(self) -> str | None:
         from parrot.keypad.wiring import shutdown_from_config
 

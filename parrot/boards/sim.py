@@ -20,7 +20,7 @@ class SimBoard(Board):
 
     def __init__(self, chip: str = "ssd1306", battery_percent: float | None = 80.0, wall_start: float = 0.0,
                  headless: bool = True, term_style: str = "half", partial: bool = True, record_speech: bool = False,
-                 terminal: bool | None = None):
+                 terminal: bool | None = None, wav_in: list[str] | None = None):
         """headless: a virtual clock (scripts, recordings); else the wall clock. terminal: draw
         into this terminal and read its keys (default: when not headless; a web board says no)."""
         clock = VirtualClock(wall_start) if headless else WallClock()
@@ -39,6 +39,7 @@ class SimBoard(Board):
         self.shutdowns = 0
         # --wav-out: a speaker that records what the appliance says on the board's clock
         self.speech_recording = None
+        self.wav_in = list(wav_in or [])
         if record_speech:
             from parrot.audio.sim import RecordingOut
 
@@ -73,6 +74,14 @@ class SimBoard(Board):
         from parrot.power.shutdown import SafeShutdown
 
         return SafeShutdown(dry_run=True).run()  # logs what the device would run
+
+    def audio_in(self):
+        """--wav-in: each press of the talk key hears the next WAV, from the moment it goes down."""
+        if not self.wav_in:
+            return super().audio_in()
+        from parrot.audio.sim import WavFileIn
+
+        return WavFileIn(self.wav_in, self.clock.now)
 
     def audio_out(self):
         return self.speech_recording or super().audio_out()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def register(sub) -> None:
                    help="one sentence of hanzi a line: type each as one digit string (pypinyin's reading) and "
                         "print exact-sentence and character accuracy of the first candidate")
     e.add_argument("--show-errors", action="store_true", help="with --sentences: print every wrong first candidate")
+    e.add_argument("--llm", nargs="?", const="qwen2.5-coder-0.5b", metavar="MODEL",
+                   help="with --sentences: re-rank the sentence candidates with this LLM (GGUF path or registry "
+                        "name; default qwen2.5-coder-0.5b) and print the figures before and after, and the latency")
+    e.add_argument("--top-k", type=int_range(2, 64), default=None, help="with --llm: candidates re-ranked")
+    e.add_argument("--threads", type=int_range(1, 256), default=2, help="with --llm: CPU threads (default 2)")
     e.add_argument("--no-baseline", action="store_true", help="skip the seed-style baseline")
     e.add_argument("--dict", type=Path, help="dictionary file (default: the shipped one)")
     e.set_defaults(func=cmd_eval)
@@ -75,9 +81,12 @@ def cmd_eval_sentences(args) -> int:
 
     try:
         sentences = read_sentences(_read_text(args.sentences))
-        engine = Engine(_load(args.dict))
+        reranker, engine = None, None
+        if args.llm is not None:
+            reranker, engine = _llm_reranker(args)
+        engine = engine or Engine(_load(args.dict))
         started = time.perf_counter()
-        report = evaluate_sentences(engine, sentences)
+        report = evaluate_sentences(engine, sentences, reranker)
     except SentenceFileError as e:
         raise UserError(f"{args.sentences}: {e}") from None
     except ImportError as e:
@@ -92,8 +101,37 @@ def cmd_eval_sentences(args) -> int:
     print(f"sentences: {args.sentences} ({len(report.results)} lines, {chars} characters)")
     print(f"first candidate exact: {exact}/{len(report.results)} = {report.exact_rate:.1%}")
     print(f"character accuracy:    {report.char_accuracy:.1%}")
+    if reranker is not None:
+        before = report.before()
+        took = sorted(r.rerank_s for r in report.results)
+        print(f"before re-ranking:     exact {before.exact_rate:.1%}, characters {before.char_accuracy:.1%} "
+              f"(lattice first candidate, same search)")
+        print(f"re-rank latency:       median {_pct(took, 50) * 1000:.0f} ms, p95 {_pct(took, 95) * 1000:.0f} ms "
+              f"a sentence (top {reranker.k}, {args.threads} threads, load average {os.getloadavg()[0]:.1f} "
+              f"on {os.cpu_count()} CPUs)")
+        cpu = sorted(r.rerank_cpu_s for r in report.results)
+        print(f"re-rank CPU time:      median {_pct(cpu, 50) * 1000:.0f} ms, p95 {_pct(cpu, 95) * 1000:.0f} ms a sentence "
+              f"(all threads; wall clock on an idle machine is about this / threads)")
     print(f"({elapsed:.1f} s, {elapsed / len(report.results) * 1000:.1f} ms a sentence)")
     return 0
+
+
+def _pct(values: list[float], p: float) -> float:
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def _llm_reranker(args):
+    """(re-ranker, engine with the wider search that feeds it) for `--llm MODEL`."""
+    from parrot.ime import rerank
+    from parrot.ime.engine import Engine
+    from parrot.llm.engine import Model
+    from parrot.llm.models import resolve_model
+
+    k = args.top_k or rerank.TOP_K
+    model = Model(str(resolve_model(args.llm)), threads=args.threads, context=512)
+    reranker = rerank.Reranker(rerank.LlmScorer(model), k)
+    engine = Engine(_load(args.dict), sentences=k, beam=rerank.SEARCH_BEAM, per_state=rerank.SEARCH_PER_STATE)
+    return reranker, engine
 
 
 def cmd_eval(args) -> int:
@@ -105,6 +143,8 @@ def cmd_eval(args) -> int:
         return cmd_eval_sentences(args)
     if args.file is None:
         raise UserError("give a prose FILE (or --sentences FILE)")
+    if args.llm is not None or args.top_k is not None:
+        raise UserError("--llm and --top-k go with --sentences FILE")
     try:
         text = args.file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

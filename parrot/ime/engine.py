@@ -1,9 +1,11 @@
-"""Digits -> ranked candidates. Pure computation over the two dictionaries, no state of its own.
+"""Digits -> ranked candidates. Pure computation over the two dictionaries; its only state
+is caches (sentence beams per digit prefix, see lattice.py).
 
 Input: the pending key string of pinyin mode, digits 2-9 with optional separators ("1").
 Output, best first:
-  1. a sentence: the most probable sequence of dictionary words covering every digit
-     (only when it takes two words or more);
+  1. sentences: the likeliest sequences of dictionary words covering every digit under the
+     language model (beam search over the lattice, lattice.py; two words or more, or a
+     sentence the user composed before);
   2. whole-input words: every syllable typed in full except the last, which may still be
      incomplete (6442 -> 你好 ni'ha...), plus abbreviations (one key per syllable, 94 -> 中国)
      for frequent words; ranked together by score;
@@ -24,8 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from parrot.ime.dictionary import KEY_WIDTH, Dictionary, UserDictionary
-from parrot.ime.lattice import WORD_PENALTY, Hypothesis, SentenceSearch
+from parrot.ime.dictionary import KEY_WIDTH, Dictionary, LearnedWord, UserDictionary
+from parrot.ime.lattice import BEAM, WORD_PENALTY, Hypothesis, SentenceSearch
 from parrot.ime.t9 import SEPARATOR
 
 # Ranking weights, in natural-log probability units (tuned with `parrot ime eval`).
@@ -108,14 +110,18 @@ def syllable_bounds(reading: tuple[str, ...]) -> set[int]:
 
 
 class Engine:
-    def __init__(self, dictionary: Dictionary, user: UserDictionary | None = None):
+    def __init__(self, dictionary: Dictionary, user: UserDictionary | None = None, sentences: int = SENTENCES,
+                 beam: int = BEAM, per_state: int = 1):
+        """sentences, beam, per_state: how many whole-input sentences to offer and the search's
+        width (lattice.py); a re-ranker (rerank.py) asks for a longer, more varied list."""
         self.dict = dictionary
+        self.sentences = sentences
         self.user = user if user is not None else UserDictionary(None)
         self._whole = lru_cache(maxsize=CACHE_SIZE)(self._whole_uncached)
         self._partial = lru_cache(maxsize=CACHE_SIZE)(self._partial_uncached)
         self._sentence = lru_cache(maxsize=CACHE_SIZE)(self._sentence_uncached)
         self._abbreviated = lru_cache(maxsize=CACHE_SIZE)(self._abbreviated_uncached)
-        self.search = SentenceSearch(dictionary, self.user)
+        self.search = SentenceSearch(dictionary, self.user, beam, per_state)
 
     # -- public ----------------------------------------------------------------------------
     def candidates(self, keys: str, split: tuple[str, ...] | None = None, limit: int = RESULT_LIMIT,
@@ -132,8 +138,9 @@ class Engine:
         whole = self._whole(plain, bounds, limit) + self._abbreviated(plain, bounds) + self._learned_whole(plain, bounds)
         whole = sorted(whole, key=_by_score)
         partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds) + prefix_sentences
-        texts = {c.text for c in whole}
-        whole.extend(c for c in sentences if c.text not in texts)  # compete on score with the single words
+        # Sentences compete on score with the single words; the same text found both ways
+        # (a composed sentence the user taught) keeps the better score.
+        whole = sorted(whole + sentences, key=_by_score)
         whole, partial = self._apply_learning(whole), self._apply_learning(partial)
         joined = self._joined_words(whole[:CONTEXT_WINDOW] + partial[:CONTEXT_WINDOW], context)
         whole = self._apply_context(whole, context, joined)
@@ -260,7 +267,7 @@ class Engine:
             cand = self._path_candidate(hyp, n, score)
             if cand is not None and all(c.text != cand.text for c in full):
                 full.append(cand)
-                if len(full) >= SENTENCES:
+                if len(full) >= self.sentences:
                     break
         prefixes = []
         for j in range(n - 1, SENTENCE_MIN_DIGITS - 1, -1):
@@ -273,9 +280,10 @@ class Engine:
         return full, prefixes
 
     def _path_candidate(self, hyp: Hypothesis, end: int, score: float) -> Candidate | None:
-        """A search hypothesis as one candidate, if it has two words or more and spells
-        no blocked word the user has not typed before."""
-        if hyp.words < 2:
+        """A search hypothesis as one candidate, if it has two words or more (or is a
+        sentence the user composed before, learned as one word) and spells no blocked word
+        the user has not typed before."""
+        if hyp.words < 2 and not isinstance(hyp.word, LearnedWord):
             return None
         text, reading, words = hyp.sentence(self.dict)
         if self.dict.is_blocked_text(text) and not self._user_typed_blocked(text):

@@ -33,7 +33,7 @@ BEAM = 8  # hypotheses kept per digit offset (best per last word); 16 scored no 
 ENTRIES_PER_SPAN = 8  # most probable words looked at per exactly-matching key (16: no better on dev, 4x the work)
 LM_WEIGHT = 0.3  # character-bigram PMI where two words meet (smooths unseen word pairs)
 START_WEIGHT = 0.3
-WORD_PENALTY = 1.0  # per word: long dictionary words over chains of single characters
+WORD_PENALTY = 0.5  # per word: long dictionary words over chains of single characters
 LEARNED_WORD_LOGP = math.log(1e-6)  # a word only the user knows
 LEARNED_BONUS = 2.5  # times log2(1 + times picked), as for single candidates
 FOLLOW_BONUS = 4.0  # the user picked these two words one after the other before
@@ -78,8 +78,8 @@ class Beam:
     hashes: np.ndarray
 
     @staticmethod
-    def of(hyps: list[Hypothesis]) -> Beam:
-        pad = [0] * (BEAM - len(hyps))
+    def of(hyps: list[Hypothesis], width: int = BEAM) -> Beam:
+        pad = [0] * (width - len(hyps))
         return Beam(hyps, np.array([h.score for h in hyps] + pad, dtype=np.float32),
                     np.array([h.slot for h in hyps] + pad), np.array([h.hash for h in hyps] + pad, dtype=np.uint64))
 
@@ -88,11 +88,14 @@ EMPTY = frozenset()
 
 
 class SentenceSearch:
-    def __init__(self, dictionary: Dictionary, user: UserDictionary):
+    def __init__(self, dictionary: Dictionary, user: UserDictionary, width: int = BEAM, per_state: int = 1):
+        """width: hypotheses kept per offset; per_state: of them, how many may end in the same
+        word (1: the bigram model's best only; more: an N-best list for a re-ranker, rerank.py)."""
         self.dict = dictionary
         self.user = user
+        self.width, self.per_state = width, per_state
         self._beams: OrderedDict[tuple[str, frozenset[int]], Beam] = OrderedDict()
-        self._root = Beam.of([Hypothesis(0.0, START, -1, None, 0)])
+        self._root = Beam.of([Hypothesis(0.0, START, -1, None, 0)], width)
         self._user_uses = user.uses
 
     def beam(self, plain: str, bounds: frozenset[int], end: int) -> list[Hypothesis]:
@@ -135,7 +138,7 @@ class SentenceSearch:
             if prev is not None and prev.hyps:
                 spans.append((i, prev))
         if not spans:
-            return Beam.of([])
+            return Beam.of([], self.width)
         los, his = d.exact_ranges([plain[i:j] for i, _ in spans])
         # Per span: its entries (learned words the dictionary lacks get negative ids) x the
         # hypotheses ending where it starts.
@@ -161,7 +164,7 @@ class SentenceSearch:
             if len(ids):
                 parts.append((prev, ids, bonus))
         if not parts:
-            return Beam.of([])
+            return Beam.of([], self.width)
         # All spans at once: the hypotheses before each span x the span's entries.
         all_ids = np.concatenate([ids for _, ids, _ in parts])
         bonus = np.concatenate([b for _, _, b in parts])
@@ -169,7 +172,7 @@ class SentenceSearch:
         pp_parts, pe_parts, offset = [], [], 0
         for n, (prev, ids, _) in enumerate(parts):
             h, e = len(prev.hyps), len(ids)
-            pp_parts.append(np.repeat(np.arange(h) + n * BEAM, e))  # part n's hypothesis, as one number
+            pp_parts.append(np.repeat(np.arange(h) + n * self.width, e))  # part n's hypothesis, as one number
             pe_parts.append(np.tile(np.arange(e) + offset, h))
             offset += e
         pp, pe = np.concatenate(pp_parts), np.concatenate(pe_parts)
@@ -209,30 +212,30 @@ class SentenceSearch:
         texts = [self._text(int(e), learned_words)[0] for e in ids.tolist()]
         out = np.zeros(len(pp), dtype=np.float32)
         for k, (h, e) in enumerate(zip(pp.tolist(), pe.tolist())):
-            part, n = divmod(h, BEAM)
+            part, n = divmod(h, self.width)
             if (part_hyps[part][n].last(self.dict)[0], texts[e]) in follows:
                 out[k] = FOLLOW_BONUS
         return out
 
     def _select(self, total, part_hyps, prevs, entries, hashes, lasts, learned_words) -> Beam:
-        """The best hypothesis per last word (the model's state), at most BEAM, best first."""
+        """The best hypotheses per last word (the model's state), at most width, best first."""
         order = np.argsort(-total, kind="stable")
-        seen: set[int] = set()
+        seen: dict[int, int] = {}
         beam: list[Hypothesis] = []
         hash_list = hashes.tolist()
         for k in order.tolist():
             state = hash_list[k]
-            if state in seen:
+            if seen.get(state, 0) >= self.per_state:
                 continue
-            seen.add(state)
+            seen[state] = seen.get(state, 0) + 1
             entry = int(entries[k])
-            part, h = divmod(int(prevs[k]), BEAM)
+            part, h = divmod(int(prevs[k]), self.width)
             prev = part_hyps[part][h]
             word = learned_words[-1 - entry] if entry < 0 else entry
             beam.append(Hypothesis(float(total[k]), int(lasts[k]), word, prev, prev.words + 1, state))
-            if len(beam) >= BEAM:
+            if len(beam) >= self.width:
                 break
-        return Beam.of(beam)
+        return Beam.of(beam, self.width)
 
 
 def _key(plain: str, bounds: frozenset[int], end: int) -> tuple[str, frozenset[int]]:

@@ -19,6 +19,7 @@ START = -2  # the slot "before the first word"
 UNKNOWN = -1  # a character the model does not know: PMI 0 (no opinion)
 UNSEEN_FLOOR = -6.0  # a pair the table lacks costs at most this much (its back-off estimate)
 CODE_POINTS = 0x10000
+BACKOFF_SCALE = 0.5  # the pair corpus is small: an unseen pair is weaker evidence than Witten-Bell assumes (dev set)
 
 
 class CharBigrams:
@@ -85,5 +86,5 @@ class WordBigrams:
         key = (cpos.astype(np.uint64) << np.uint64(32)) | np.asarray(word, dtype=np.uint64)
         pos = np.minimum(np.searchsorted(self.pairs, key), len(self.pairs) - 1)
         seen = known & (self.pairs[pos] == key)
-        backed_off = unigram + np.where(known, self.backoff[cpos], 0.0)
+        backed_off = unigram + np.where(known, BACKOFF_SCALE * self.backoff[cpos], 0.0)
         return np.where(seen, self.logp_pair[pos], backed_off).astype(np.float32)

@@ -9,9 +9,11 @@ over the whole file. pypinyin is a test/build dependency, imported only here.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
-from parrot.ime.engine import Engine
+from parrot.ime.engine import Candidate, Engine
 from parrot.ime.t9 import is_hanzi, letters_to_digits
 
 
@@ -23,7 +25,10 @@ class SentenceFileError(ValueError):
 class SentenceResult:
     sentence: str
     digits: str
-    first: str  # the engine's first candidate ("" if none)
+    first: str  # the engine's first candidate ("" if none), after re-ranking if any
+    lattice_first: str = ""  # the first candidate before re-ranking
+    rerank_s: float = 0.0  # seconds the re-ranking took (wall clock)
+    rerank_cpu_s: float = 0.0  # CPU seconds of this process meanwhile (all its threads)
 
     @property
     def exact(self) -> bool:
@@ -46,6 +51,10 @@ class SentenceReport:
     def char_accuracy(self) -> float:
         chars = sum(len(r.sentence) for r in self.results)
         return 1.0 - sum(r.errors for r in self.results) / chars if chars else 0.0
+
+    def before(self) -> SentenceReport:
+        """The same sentences scored on the first candidate before re-ranking."""
+        return SentenceReport([SentenceResult(r.sentence, r.digits, r.lattice_first) for r in self.results])
 
 
 def edit_distance(a: str, b: str) -> int:
@@ -86,10 +95,20 @@ def sentence_digits(sentence: str) -> str:
     return letters_to_digits(letters.lower())
 
 
-def evaluate_sentences(engine: Engine, sentences: list[str]) -> SentenceReport:
+Reranker = Callable[[list[Candidate]], list[Candidate]]
+
+
+def evaluate_sentences(engine: Engine, sentences: list[str], rerank: Reranker | None = None) -> SentenceReport:
+    """rerank: re-orders the engine's candidates (rerank.py); its time is kept per sentence."""
     report = SentenceReport()
     for sentence in sentences:
         digits = sentence_digits(sentence)
         cands = engine.candidates(digits)
-        report.results.append(SentenceResult(sentence, digits, cands[0].text if cands else ""))
+        lattice_first = cands[0].text if cands else ""
+        took = cpu = 0.0
+        if rerank is not None:
+            started, cpu_started = time.perf_counter(), time.process_time()
+            cands = rerank(cands)
+            took, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        report.results.append(SentenceResult(sentence, digits, cands[0].text if cands else "", lattice_first, took, cpu))
     return report

@@ -129,6 +129,7 @@ class InputSession:
         self._composed: list[Candidate] = []  # picks since the composition began (for learning)
         self._last_word = ""  # the previous pick, for learned association
         self._last_pick: Candidate | None = None  # with its reading: context for ranking
+        self.keys_handled = 0  # key events so far: a background re-rank applies only if none came since
 
     # -- drawable state ----------------------------------------------------------------------
     @property
@@ -181,6 +182,27 @@ class InputSession:
     def candidate_at(self, page: int, index: int) -> Candidate:
         return self._items[self._pages[page][index]]
 
+    # -- background re-ranking (rerank.py) ------------------------------------------------------
+    def rerank_job(self) -> tuple[int, list[Candidate]] | None:
+        """(keys handled, the candidates being composed) for an idle re-ranker to re-order in
+        the background; None when nothing is composed."""
+        if self._list_kind is not ListKind.COMPOSE or len(self._items) < 2:
+            return None
+        return self.keys_handled, list(self._items)
+
+    def apply_rerank(self, job_keys: int, items: list[Candidate]) -> bool:
+        """Shows the re-ordered candidates of a rerank_job() if no key came since (else the
+        user is already looking at something else: dropped). True if shown."""
+        if job_keys != self.keys_handled or self._list_kind is not ListKind.COMPOSE:
+            return False
+        if sorted((c.text, c.consumed) for c in items) != sorted((c.text, c.consumed) for c in self._items):
+            return False
+        page, index = self.page, self.candidate_index
+        self._show_list(ListKind.COMPOSE, items)
+        self.page = min(page, len(self._pages) - 1)
+        self.candidate_index = index if index is None or index < len(self._pages[self.page]) else 0
+        return True
+
     # -- events ------------------------------------------------------------------------------
     def tick(self, now: float) -> None:
         """Commit a multi-tap letter once its timeout has passed."""
@@ -188,6 +210,7 @@ class InputSession:
             self._commit_multitap()
 
     def handle(self, event: KeyEvent, now: float) -> Outcome:
+        self.keys_handled += 1
         self.tick(now)
         press = self._classify(event)
         if press is None:

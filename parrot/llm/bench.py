@@ -45,6 +45,9 @@ def add_arguments(p) -> None:
     p.add_argument("--peer-dir", default=os.environ.get("PARROT_PEER_DIR", "build/peer"),
                    help="where `make peer` put llama.cpp (bin/llama-bench)")
     p.add_argument("--no-peer", action="store_true", help="our engine only")
+    p.add_argument("--peer-passive", action="store_true",
+                   help="run llama.cpp with OMP_WAIT_POLICY=PASSIVE: its OpenMP threads sleep instead of "
+                        "spinning, which it needs on a machine shared with other work")
     p.add_argument("--kernels", help="integer kernel set of our engine (default: the fastest this CPU runs)")
     p.add_argument("--chat", action="store_true", help="also the chat benchmark, plain vs prompt lookup")
     p.add_argument("--lookup", type=int_range(1, 64), default=8, help="prompt lookup: most draft tokens per pass")
@@ -62,11 +65,11 @@ def prompt_ids(tokenize, n_tokens: int) -> list[int]:
 
 # ---------------------------------------------------------------------- child processes
 
-def run_child(cmd: list[str], timeout: float = 900) -> dict:
+def run_child(cmd: list[str], timeout: float = 900, env: dict | None = None) -> dict:
     """Runs cmd; returns rc (negative: killed by that signal), stdout, stderr and its peak RSS."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+            proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         except OSError as e:
             return {"rc": 127, "stdout": "", "stderr": f"{cmd[0]}: {e.strerror}", "max_rss_mb": 0.0}
         deadline = time.monotonic() + timeout
@@ -113,7 +116,7 @@ def bench_parrot(path: str, threads: int, n_prompt: int, n_gen: int, kernels: st
         model.eval(ids[:8])  # touches every weight page once
         model.reset()
         t0 = time.perf_counter()
-        logits = model.eval(ids)
+        logits = model.eval(ids, last_only=True)  # like llama-bench: logits of the last position
         prefill_s = time.perf_counter() - t0
         model.reset()
         token = int(np.argmax(logits[-1]))
@@ -146,9 +149,9 @@ def find_peer(peer_dir: str) -> Path | None:
     return None
 
 
-def peer_run(exe: Path, path: str, threads: int, n_prompt: int, n_gen: int) -> dict:
+def peer_run(exe: Path, path: str, threads: int, n_prompt: int, n_gen: int, passive: bool = False) -> dict:
     cmd = [str(exe), "-m", path, "-t", str(threads), "-p", str(n_prompt), "-n", str(n_gen), "-r", "1", "-o", "json"]
-    r = run_child(cmd)
+    r = run_child(cmd, env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE") if passive else None)
     if r["rc"] != 0:
         return {"engine": "llama.cpp", "error": failure(r)}
     try:
@@ -196,7 +199,7 @@ def run(args) -> int:
     for _ in range(args.runs):  # alternating, so a change in the machine's load hits both
         ours.append(parrot_run(path, args.threads, args.prompt_tokens, args.gen, args.kernels))
         if peer_exe and not peer_error:
-            p = peer_run(peer_exe, path, args.threads, args.prompt_tokens, args.gen)
+            p = peer_run(peer_exe, path, args.threads, args.prompt_tokens, args.gen, args.peer_passive)
             if "error" in p:
                 peer_error = p["error"]
             else:
@@ -204,14 +207,14 @@ def run(args) -> int:
     bw = read_bandwidth_gbs(args.threads)
     chat = None
     if args.chat:
-        from parrot.llm.chatbench import run_chat_bench
+        from parrot.llm.chatbench import run_in_child
 
-        chat = run_chat_bench(path, args.threads, args.lookup, args.kernels)
+        chat = run_in_child(path, args.threads, args.lookup, args.kernels)
 
     keys = ("prefill_tps", "decode_tps", "max_rss_mb")
     result = {
         "model": path, "threads": args.threads, "prompt_tokens": args.prompt_tokens, "gen": args.gen,
-        "runs": args.runs, "load_average": load, "read_bandwidth_gbs": bw,
+        "runs": args.runs, "load_average": load, "read_bandwidth_gbs": bw, "peer_passive": args.peer_passive,
         "parrot": {k: spread([r[k] for r in ours]) for k in keys},
         "parrot_info": {k: ours[0][k] for k in ("model", "arch", "kernels", "weight_bytes_per_token")},
         "peer": {k: spread([r[k] for r in peer]) for k in keys} if peer else None,
@@ -231,7 +234,8 @@ def print_report(r: dict, peer_exe, args) -> None:
     info = r["parrot_info"]
     print(f"model   {r['model']} ({info['arch']}, {info['model']}), kernels {info['kernels']}")
     print(f"setup   threads {r['threads']}, prompt {r['prompt_tokens']} tokens, decode {r['gen']} tokens, "
-          f"{r['runs']} alternating runs, load average {r['load_average']:.1f} at start")
+          f"{r['runs']} alternating runs, load average {r['load_average']:.1f} at start"
+          + (", llama.cpp with OMP_WAIT_POLICY=PASSIVE" if r["peer_passive"] else ""))
 
     def fmt(s):
         return f"{s['min']:7.1f} {s['median']:7.1f} {s['max']:7.1f}"

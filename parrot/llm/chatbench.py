@@ -72,3 +72,28 @@ def print_chat(c: dict, peer_decode_tps: float | None) -> None:
     if peer_decode_tps:
         print(f"  prompt lookup / llama.cpp plain decode (llama-bench tg median): "
               f"{c['lookup_tps'] / peer_decode_tps:.2f}x")
+
+
+def run_in_child(path: str, threads: int, lookup: int, kernels: str | None = None) -> dict:
+    """run_chat_bench in a fresh interpreter (like the other benchmark runs: nothing of this
+    process's state, threads or memory, weighs on it)."""
+    import json
+    import subprocess
+    import sys
+
+    args = json.dumps({"path": path, "threads": threads, "lookup": lookup, "kernels": kernels})
+    r = subprocess.run([sys.executable, "-m", "parrot.llm.chatbench", args], capture_output=True, text=True)
+    if r.returncode != 0:
+        from parrot.errors import UserError
+
+        tail = " | ".join(r.stderr.strip().splitlines()[-3:])
+        raise UserError(f"chat benchmark failed (exit status {r.returncode}): {tail}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    a = json.loads(sys.argv[1])
+    print(json.dumps(run_chat_bench(a["path"], a["threads"], a["lookup"], a["kernels"])))

@@ -177,10 +177,11 @@ class Model:
 
     # ------------------------------------------------------------------ evaluation
 
-    def eval(self, ids: Sequence[int]) -> np.ndarray:
-        """Appends ids to the cache; returns float32 logits [len(ids), n_vocab] for every position."""
+    def eval(self, ids: Sequence[int], last_only: bool = False) -> np.ndarray:
+        """Appends ids to the cache; returns float32 logits [len(ids), n_vocab] for every position
+        (last_only: [1, n_vocab] for the last one, skipping the output matrix for the others)."""
         ids = [int(i) for i in ids]
-        out = np.empty((len(ids), self.n_vocab), dtype=np.float32)
+        out = np.empty((1 if last_only and ids else len(ids), self.n_vocab), dtype=np.float32)
         if not self._busy.acquire(blocking=False):
             raise ModelError("model is busy generating")
         try:
@@ -189,6 +190,22 @@ class Model:
         finally:
             self._busy.release()
         return out
+
+    @property
+    def cached(self) -> list[int]:
+        """The tokens whose K/V are in the cache, in order (a copy)."""
+        return list(self._cached)
+
+    def truncate(self, n: int) -> None:
+        """Keeps the first n cached tokens: the next eval() continues after them."""
+        n = max(0, min(int(n), len(self._cached)))
+        if not self._busy.acquire(blocking=False):
+            raise ModelError("model is busy generating")
+        try:
+            self._c.truncate(n)
+            del self._cached[n:]
+        finally:
+            self._busy.release()
 
     def _reuse(self, full: list[int]) -> list[int]:
         """Keeps the longest cached prefix of `full`; returns the tokens still to evaluate

@@ -58,7 +58,10 @@ def doctor_lines(cfg) -> list[tuple[str, str]]:
         rows.append(("asr", f"{engine}: {speech['asr_model'] or speech['funasr_url']}"))
     ok = speech["vad_model"] or is_present(SPEECH_MODELS["silero-vad"])
     rows.append(("vad", f"ok: {speech['vad_model'] or 'silero-vad'}" if ok else "silero-vad not pulled (parrot models pull silero-vad)"))
-    for name in ("faster_whisper", "sherpa_onnx", "opencc"):
+    from parrot.speech.tts import tts_state
+
+    rows.append(("tts", tts_state(cfg["tts"])))
+    for name in ("faster_whisper", "sherpa_onnx", "opencc", "onnxruntime", "espeakng_loader"):
         import importlib.util
 
         rows.append((name, "installed" if importlib.util.find_spec(name) else "not installed (pip install 'parrot[speech]')"))

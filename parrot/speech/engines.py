@@ -68,3 +68,64 @@ def make_vad(speech: dict[str, Any], *, min_silence_s: float | None = None):
 
         path = str(require("silero-vad") / "silero_vad.onnx")
     return SileroVad(path, min_silence_s=silence, min_speech_s=min(0.25, speech["min_speech_s"]))
+
+
+class LazyAsr:
+    """The configured ASR, loaded on first use (the first recognition, on the speech worker),
+    so start-up stays fast and a board that never listens never pays its memory."""
+
+    def __init__(self, speech: dict[str, Any]) -> None:
+        self._speech = speech
+        self._asr: Asr | None = None
+        self.name = f"{speech['asr']} (not loaded yet)"
+        self.mode = speech["funasr_mode"] if speech["asr"] == "funasr-ws" else ""
+        self.streaming = speech["asr"] == "sherpa" and _sherpa_streams(speech)
+
+    def _engine(self) -> Asr:
+        if self._asr is None:
+            self._asr = make_asr(self._speech)
+            self.name = self._asr.name
+        return self._asr
+
+    def transcribe(self, pcm) -> str:
+        return self._engine().transcribe(pcm)
+
+    @property
+    def loaded(self) -> bool:
+        return self._asr is not None
+
+    def unload(self) -> None:
+        """Free the engine (a small board needs the memory for the LLM); the next use reloads."""
+        if self._asr is not None:
+            self._asr = None
+            import gc
+
+            gc.collect()
+
+    def stream(self, chunks):
+        """StreamingAsr (2pass FunASR, streaming sherpa models): loads at the first chunk."""
+        yield from self._engine().stream(chunks)
+
+
+def _sherpa_streams(speech: dict[str, Any]) -> bool:
+    from parrot.speech.sherpa_asr import STREAMING, model_files
+
+    try:
+        return model_files(Path(speech["asr_model"]).expanduser(), speech["sherpa_kind"])[0] in STREAMING
+    except UserError:
+        return False  # the error is reported when the engine loads
+
+
+def make_ears(speech: dict[str, Any]) -> tuple[Asr | None, Any, str | None]:
+    """(asr, vad, None) for push-to-talk, or (None, None, why not) without loading the ASR."""
+    from parrot.speech.models import SPEECH_MODELS, is_present
+
+    if speech["asr"] == "none":
+        return None, None, "speech recognition is off (speech.asr = none)"
+    if speech["asr"] == "whisper" and not speech["asr_model"] and not is_present(SPEECH_MODELS["whisper-base"]):
+        return None, None, "whisper-base is not pulled (parrot models pull --speech)"
+    try:
+        vad = make_vad(speech, min_silence_s=None if speech["hands_free"] else 0.5)  # hands-free: end_silence_s
+    except UserError as e:
+        return None, None, str(e)
+    return LazyAsr(speech), vad, None

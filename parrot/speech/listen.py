@@ -82,8 +82,11 @@ class Listener:
     def __init__(
         self, mic: AudioIn, vad: SileroVad, asr: Asr, clock: Callable[[], float], *,
         hands_free: bool = False, min_speech_s: float = 0.3, max_listen_s: float = 30.0,
-        no_speech_timeout_s: float = 6.0,
+        no_speech_timeout_s: float = 6.0, finish_in_poll: bool = True,
     ) -> None:  # fmt: skip
+        # finish_in_poll=False: poll() only reports (should_end()); the caller runs release()
+        # where recognition may take seconds (the app's speech worker).
+        self.finish_in_poll = finish_in_poll
         self.mic, self.vad, self.asr, self.clock = mic, vad, asr, clock
         self.hands_free = hands_free
         self.min_speech_s, self.max_listen_s, self.no_speech_timeout_s = min_speech_s, max_listen_s, no_speech_timeout_s
@@ -135,15 +138,16 @@ class Listener:
         if not self.active:
             return []
         events = self._take(self.mic.read())
+        if self.should_end():
+            return events + (self._finish() if self.finish_in_poll else [])
+        return events
+
+    def should_end(self) -> bool:
+        """Past max_listen_s; hands-free: speech then end silence, or nobody spoke."""
         t = self.elapsed()
         if t >= self.max_listen_s:
-            return events + self._finish()
-        if self.hands_free:
-            if self.vad.ended():
-                return events + self._finish()
-            if t >= self.no_speech_timeout_s and not self.vad.heard():
-                return events + self._finish()
-        return events
+            return True
+        return self.hands_free and (self.vad.ended() or (t >= self.no_speech_timeout_s and not self.vad.heard()))
 
     def release(self) -> list[Event]:
         """The talk key came up: stop and recognise."""

@@ -19,6 +19,7 @@ MEASURED_MB = {
     "asr": 156.0,  # whisper-base int8 (faster-whisper)
     "vad": 34.0,  # silero VAD (sherpa-onnx, onnxruntime)
     "llm": 401.0,  # qwen2.5-coder-0.5b Q4_K_M after a short answer (mmap pages touched)
+    "tts": 123.0,  # the Baker voice (onnxruntime, FastSpeech2 + MB-MelGAN) after one sentence
 }
 
 

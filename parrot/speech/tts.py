@@ -23,6 +23,30 @@ def load_tts(settings: dict) -> tuple[Tts, str | None]:
         return _load("espeak", settings), f"{e}; speaking with espeak instead"
 
 
+def tts_state(settings: dict) -> str:
+    """One line for `parrot doctor`: the configured voice, usable or why not (without loading it)."""
+    engine = settings["engine"]
+    if engine == "baker":
+        from parrot.speech.voices import check_voice, voice_dir
+
+        directory = Path(settings["voice_dir"]).expanduser() if settings["voice_dir"] else voice_dir()
+        problem = check_voice(directory)
+        if problem is None:
+            return f"ok: baker voice ({directory})"
+        return problem + ("; espeak speaks meanwhile" if settings["fallback"] else "")
+    if engine == "sherpa":
+        from parrot.speech.tts_sherpa import model_config
+
+        if not settings["model_dir"]:
+            return "tts.engine is 'sherpa' but tts.model_dir is empty"
+        try:
+            model_config(settings["model_dir"], settings["sherpa_kind"])
+        except UserError as e:
+            return str(e)
+        return f"ok: sherpa-onnx model in {settings['model_dir']}"
+    return f"ok: espeak-ng ({settings['espeak_voice']})"
+
+
 def _load(engine: str, settings: dict) -> Tts:
     if engine == "baker":
         from parrot.speech.tts_baker import BakerTts

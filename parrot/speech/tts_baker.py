@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from pathlib import Path
 
@@ -59,27 +60,42 @@ def split_syllable(syllable: str) -> tuple[str, str] | None:
     return initial, final
 
 
-def phonemes(text: str) -> list[list[str]]:
-    """Text -> one symbol list per breath group (split at punctuation), e.g.
-    [['sil', 'n', 'i3', '#0', 'h', 'ao3', 'sil']]. Syllables the set lacks are skipped."""
-    groups: list[list[str]] = [[]]
+def segments(text: str) -> list[list[str] | str]:
+    """Text -> what to say in order: a symbol list per Mandarin breath group (split at
+    punctuation), e.g. ['sil', 'n', 'i3', '#0', 'h', 'ao3', 'sil'], and a latin run as its
+    text ('Python') for an English voice. Syllables the set lacks are skipped."""
+    out: list[list[str] | str] = []
+    group: list[str] = []
+
+    def close():
+        nonlocal group
+        if group:
+            out.append(["sil", *group, "sil"])
+            group = []
+
     for tok in to_syllables(text):
-        if tok.is_pause:
-            if groups[-1]:
-                groups.append([])
-            continue
-        if not tok.pinyin:
-            if tok.text.strip():
-                log.debug("baker voice: no Mandarin reading for %r, skipped", tok.text)
+        if not tok.pinyin:  # punctuation, latin words, spaces
+            if tok.is_pause:
+                close()
+            latin = " ".join(re.findall(r"[A-Za-z][A-Za-z0-9'+#.-]*", tok.text))
+            if latin:
+                close()
+                out.append(latin)
             continue
         parts = split_syllable(tok.pinyin[:-1])
         if parts is None:
             continue
         initial, final = parts
-        if groups[-1]:
-            groups[-1].append("#0")
-        groups[-1] += [initial, final + tok.pinyin[-1]]
-    return [["sil", *g, "sil"] for g in groups if g]
+        if group:
+            group.append("#0")
+        group += [initial, final + tok.pinyin[-1]]
+    close()
+    return out
+
+
+def phonemes(text: str) -> list[list[str]]:
+    """Only the Mandarin breath groups of segments()."""
+    return [s for s in segments(text) if isinstance(s, list)]
 
 
 class BakerTts:
@@ -88,7 +104,7 @@ class BakerTts:
     name = "baker"
     sample_rate = SAMPLE_RATE
 
-    def __init__(self, voice_dir: str | Path, threads: int = 2) -> None:
+    def __init__(self, voice_dir: str | Path, threads: int = 1) -> None:
         voice_dir = Path(voice_dir)
         missing = [f for f in VOICE_FILES if not (voice_dir / f).is_file()]
         if missing:
@@ -104,12 +120,16 @@ class BakerTts:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # No busy-waiting between ops: the voice runs beside the LLM's decode, and spinning
+        # threads only take the cores the LLM needs (measured: 2.6x the CPU time per sentence).
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._acoustic = ort.InferenceSession(str(voice_dir / ACOUSTIC_FILE), opts, providers=["CPUExecutionProvider"])
             self._vocoder = ort.InferenceSession(str(voice_dir / VOCODER_FILE), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own types for a corrupt file
             raise UserError(f"baker voice in {voice_dir}: cannot load ({e}); run: parrot tts pull --force") from None
         self._lock = threading.Lock()  # one synthesis at a time per session pair
+        self._espeak = None  # the English voice for latin words, made on first use
 
     def ids(self, symbols: list[str]) -> list[int]:
         return [self.symbol_to_id[s] for s in symbols if s in self.symbol_to_id] + [self.eos]
@@ -117,11 +137,31 @@ class BakerTts:
     def synthesize(self, text: str, speed: float = 1.0) -> np.ndarray:
         pause = np.zeros(int(PAUSE_S * SAMPLE_RATE / speed), np.float32)
         pieces: list[np.ndarray] = []
-        for group in phonemes(text):
-            if pieces:
+        for segment in segments(text):
+            pcm = self._speak(self.ids(segment), speed) if isinstance(segment, list) else self._english(segment, speed)
+            if pieces and pcm.size:
                 pieces.append(pause)
-            pieces.append(self._speak(self.ids(group), speed))
+            if pcm.size:
+                pieces.append(pcm)
         return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+
+    def _english(self, text: str, speed: float) -> np.ndarray:
+        """Latin words ('Python', 'GPU') in espeak-ng's English voice: the Baker voice has no
+        English; without espeakng-loader they are skipped."""
+        if self._espeak is None:
+            try:
+                from parrot.speech.tts_espeak import EspeakTts
+
+                self._espeak = EspeakTts()
+            except UserError as e:
+                log.info("baker voice: latin words skipped (%s)", e)
+                self._espeak = False
+        if not self._espeak:
+            return np.zeros(0, np.float32)
+        from parrot.audio.resample import resample
+
+        pcm = self._espeak.synthesize(text, speed=speed)
+        return resample(pcm, self._espeak.sample_rate, SAMPLE_RATE) * 0.8  # espeak is louder than Baker
 
     def _speak(self, ids: list[int], speed: float) -> np.ndarray:
         feeds = {

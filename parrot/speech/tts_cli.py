@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 
+from parrot.cliargs import float_range, utf8_text
 from parrot.errors import DeviceError, UserError
 
 GAP_S = 0.25  # silence between the pieces of a longer text, as the streaming speaker leaves
@@ -14,12 +15,12 @@ GAP_S = 0.25  # silence between the pieces of a longer text, as the streaming sp
 
 def register(sub) -> None:
     p = sub.add_parser("say", help="speak a text with the configured voice (or write it to a WAV file)")
-    p.add_argument("text", help="what to say ('-' reads standard input)")
+    p.add_argument("text", type=utf8_text, help="what to say ('-' reads standard input)")
     p.add_argument("-o", "--output", metavar="FILE.wav", help="write a WAV file instead of playing")
     p.add_argument("--config", help="config TOML (default: the search path)")
     p.add_argument("--engine", choices=("baker", "espeak", "sherpa"), help="override tts.engine")
-    p.add_argument("--speed", type=float, help="override tts.speed (0.5-2.0)")
-    p.add_argument("--volume", type=float, help="override tts.volume (0-4)")
+    p.add_argument("--speed", type=float_range(0.5, 2.0), help="override tts.speed (0.5-2.0)")
+    p.add_argument("--volume", type=float_range(0, 4), help="override tts.volume (0-4)")
     p.add_argument("--timing", action="store_true", help="print synthesis time and real-time factor")
     p.set_defaults(func=run_say)
 

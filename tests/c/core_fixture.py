@@ -12,7 +12,9 @@ core_test.txt is whitespace-separated records, one per line, read with fscanf:
     tensor NAME TYPE NE0 NE1
     dequant TYPE N_BLOCKS HEXBYTES N FLOAT...
     tok HEXTEXT N ID...
-    greedy N_PROMPT ID... N_GEN (ID MARGIN MAXABS LOGIT...)...   (per step: ref token, top1-top2, max|logit|, logits)
+    greedy ACT_Q8 N_PROMPT ID... N_GEN (ID MARGIN MAXABS LOGIT...)...
+        per step: reference token, top1-top2, max|logit|, logits; ACT_Q8 1: the matmul inputs
+        rounded to 8 bits as the integer kernel sets do, 0: as the f32 set (kernels.h)
     end
 """
 from __future__ import annotations
@@ -83,16 +85,17 @@ def hf_tokenizer():
     return tok
 
 
-def greedy_record(tiny) -> str:
+def greedy_record(tiny, act_q8: bool) -> str:
+    """act_q8: matmul inputs rounded to 8 bits like the integer kernels (else the f32 path)."""
     ids = list(PROMPT)
     steps = []
     for _ in range(N_GEN):
-        logits = reference_logits(tiny, ids, kv_f16=True)[-1]
+        logits = reference_logits(tiny, ids, kv_f16=True, act_q8=act_q8)[-1]
         top2 = np.sort(logits)[-2:]
         tok = int(np.argmax(logits))
         steps.append(f"{tok} {top2[1] - top2[0]:.9g} {np.abs(logits).max():.9g} {floats(logits)}")
         ids.append(tok)
-    return f"greedy {len(PROMPT)} {' '.join(map(str, PROMPT))} {N_GEN} " + " ".join(steps)
+    return f"greedy {int(act_q8)} {len(PROMPT)} {' '.join(map(str, PROMPT))} {N_GEN} " + " ".join(steps)
 
 
 def main(out_dir: Path) -> None:
@@ -113,7 +116,7 @@ def main(out_dir: Path) -> None:
         for t in reader.tensors:
             ne = [int(d) for d in t.shape] + [1]
             lines.append(f"tensor {t.name} {int(t.tensor_type)} {ne[0]} {ne[1]}")
-        lines.append(greedy_record(tiny))
+        lines += [greedy_record(tiny, act_q8=True), greedy_record(tiny, act_q8=False)]
     for qtype in QUANT_TYPES:
         raw, expected, n_blocks = dequant_blocks(rng, qtype)
         lines.append(f"dequant {int(qtype)} {n_blocks} {raw.hex()} {expected.size} {floats(expected)}")

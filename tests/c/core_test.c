@@ -5,7 +5,8 @@
  *
  * Built with -Itests/c/no_python (a stand-in Python.h: the core itself needs no CPython).
  * Checks the GGUF reader, the dequantization of every supported block type, the BPE tokenizer
- * and a greedy generation on two tiny models against values computed outside the core (the
+ * and a greedy generation on two tiny models, with every kernel set the CPU runs (kernels.h), against
+ * values computed outside the core (the
  * `gguf` package, Hugging Face tokenizers, a numpy forward pass); see core_fixture.py for the
  * record format. Prints one line per failure and a summary; exit status 1 on any failure. */
 #define _POSIX_C_SOURCE 200809L
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "parrot_llm.h"
 #include "tokenizer.h"
 
@@ -65,6 +67,7 @@ static unsigned char *hex(size_t *len) {
 /* ------------------------------------------------------------------ the checks */
 
 static pl_model *model;
+static char model_path[4096];
 static pt_tokenizer *tokenizer;
 
 static pt_tokenizer *tokenizer_from_gguf(const gguf_file *f) {
@@ -109,9 +112,9 @@ static void check_truncated(const char *path) {
 }
 
 static void record_model(const char *dir) {
-    char path[4096], err[256] = "";
+    char *path = model_path, err[256] = "";
     const char *name = word(), *arch = word();
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(model_path, sizeof model_path, "%s/%s", dir, name);
     long n_tensors = num(), n_kv = num(), n_vocab = num(), n_embd = num(), n_layers = num();
     long n_head = num(), n_head_kv = num();
     if (model) pl_model_free(model);
@@ -193,32 +196,35 @@ static void record_tok(void) {
     free(text);
 }
 
-static void record_greedy(void) {
+/* One greedy run of the current model with one kernel set against the reference steps. */
+static void greedy_with(const pl_kernels *kernels, const int32_t *prompt, int n_prompt, int n_gen, const long *want,
+                        const double *margin, const double *maxabs, const double *ref) {
     char err[256] = "";
-    int32_t ids[256];
-    long n_prompt = num();
-    for (long i = 0; i < n_prompt; i++) ids[i] = (int32_t)num();
-    long n_gen = num();
-    pl_ctx *ctx = pl_ctx_new(model, 128, 2, err, sizeof err);
+    pl_model *m = pl_model_load(model_path, kernels->name, err, sizeof err);
+    CHECK(m != NULL, "load with kernels %s: %s", kernels->name, err);
+    if (!m) return;
+    pl_ctx *ctx = pl_ctx_new(m, 128, 2, err, sizeof err);
     CHECK(ctx != NULL, "context: %s", err);
-    if (!ctx) return;
+    if (!ctx) return pl_model_free(m);
     pl_sampling greedy = {.temperature = 0, .top_k = 0, .top_p = 1, .min_p = 0, .repeat_penalty = 1, .seed = 1};
-    pl_sampler *sampler = pl_sampler_new(model->n_vocab, &greedy);
-    float *logits = malloc(model->n_vocab * sizeof *logits);
-    int rc = pl_eval(ctx, ids, (int)n_prompt, logits, 1, NULL, NULL, NULL, err, sizeof err);
+    pl_sampler *sampler = pl_sampler_new(m->n_vocab, &greedy);
+    float *logits = malloc(m->n_vocab * sizeof *logits);
+    int32_t ids[256];
+    memcpy(ids, prompt, n_prompt * sizeof *ids);
+    int rc = pl_eval(ctx, ids, n_prompt, logits, 1, NULL, NULL, NULL, err, sizeof err);
     CHECK(rc == 0, "prefill: %s", err);
     int matched = 0;
-    for (long step = 0; step < n_gen && rc == 0; step++) {
-        long want = num();
-        double margin = real(), maxabs = real(), worst = 0;
-        for (int v = 0; v < model->n_vocab; v++) worst = fmax(worst, fabs(logits[v] - real()));
-        CHECK(worst <= 1e-2 * maxabs, "%s step %ld: logits off by %g (max |logit| %g)", model->name, step, worst,
-              maxabs);
-        int32_t tok = pl_sample(sampler, logits, ids, (int)(n_prompt + step));
-        if (tok != want) {
+    for (int step = 0; step < n_gen && rc == 0; step++) {
+        const double *r = ref + (size_t)step * m->n_vocab;
+        double worst = 0;
+        for (int v = 0; v < m->n_vocab; v++) worst = fmax(worst, fabs(logits[v] - r[v]));
+        CHECK(worst <= 1e-3 * maxabs[step], "%s [%s] step %d: logits off by %g (max |logit| %g)", m->name,
+              kernels->name, step, worst, maxabs[step]);
+        int32_t tok = pl_sample(sampler, logits, ids, n_prompt + step);
+        if (tok != want[step]) {
             /* a near-tie may legitimately break the other way; past it the texts differ */
-            CHECK(margin < 1e-2 * maxabs, "%s step %ld: token %d, reference %ld (margin %g)", model->name, step, tok,
-                  want, margin);
+            CHECK(margin[step] < 1e-2 * maxabs[step], "%s [%s] step %d: token %d, reference %ld (margin %g)",
+                  m->name, kernels->name, step, tok, want[step], margin[step]);
             break;
         }
         matched++;
@@ -226,11 +232,35 @@ static void record_greedy(void) {
         rc = pl_eval(ctx, &tok, 1, logits, 1, NULL, NULL, NULL, err, sizeof err);
         CHECK(rc == 0, "decode: %s", err);
     }
-    CHECK(matched >= 4, "%s: only %d greedy tokens followed the reference", model->name, matched);
-    printf("core_test: %s greedy: %d/%ld tokens as the reference\n", model->name, matched, n_gen);
+    CHECK(matched >= 4, "%s [%s]: only %d greedy tokens followed the reference", m->name, kernels->name, matched);
+    printf("core_test: %s [%s] greedy: %d/%d tokens as the reference\n", m->name, kernels->name, matched, n_gen);
     free(logits);
     pl_sampler_free(sampler);
     pl_ctx_free(ctx);
+    pl_model_free(m);
+}
+
+/* The reference's greedy steps, checked with every kernel set this CPU runs that computes the
+ * way the record says: integer kernels (activations rounded to 8 bits) or the f32 path. */
+static void record_greedy(void) {
+    int32_t prompt[128];
+    int act_q8 = (int)num(), n_prompt = (int)num();
+    for (int i = 0; i < n_prompt; i++) prompt[i] = (int32_t)num();
+    int n_gen = (int)num(), nv = model->n_vocab;
+    long *want = malloc(n_gen * sizeof *want);
+    double *margin = malloc(n_gen * sizeof *margin), *maxabs = malloc(n_gen * sizeof *maxabs);
+    double *ref = malloc((size_t)n_gen * nv * sizeof *ref);
+    for (int step = 0; step < n_gen; step++) {
+        want[step] = num(), margin[step] = real(), maxabs[step] = real();
+        for (int v = 0; v < nv; v++) ref[(size_t)step * nv + v] = real();
+    }
+    const pl_kernels *sets[16];
+    int n_sets = pl_kernels_available(sets, 16);
+    CHECK(n_sets >= 2, "kernel sets: %d (at least portable and f32)", n_sets);
+    const uint32_t wtype = model->layers[0].wq->type;
+    for (int k = 0; k < n_sets; k++)
+        if ((sets[k]->dot[wtype] != NULL) == act_q8) greedy_with(sets[k], prompt, n_prompt, n_gen, want, margin, maxabs, ref);
+    free(want), free(margin), free(maxabs), free(ref);
 }
 
 /* The inner loops against double-precision sums (lengths that are not multiples of the SIMD width). */

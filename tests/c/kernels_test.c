@@ -144,6 +144,17 @@ static void test_set(const pl_kernels *k, uint32_t type, int n) {
         }
         const float want = ref(n, w, a), got = dot(n, w, a);
         check(fabs(got - want) <= 2e-6 * mag + 1e-6, "random blocks", k->name, type, got, want);
+        if (k->dot4[type]) { /* four tokens at once: bit-identical to one at a time */
+            pl_q8a *a4 = malloc((size_t)4 * n / PL_QA * sizeof *a4);
+            for (int t = 0; t < 4; t++) fill_acts(a4 + (size_t)t * (n / PL_QA), x, n, 0, 0);
+            float out[4];
+            k->dot4[type](n, w, a4, (size_t)n / PL_QA, out);
+            for (int t = 0; t < 4; t++) {
+                const float one = dot(n, w, a4 + (size_t)t * (n / PL_QA));
+                check(memcmp(&one, &out[t], 4) == 0, "dot4 == dot (bitwise)", k->name, type, out[t], one);
+            }
+            free(a4);
+        }
     }
     free(w), free(x), free(a);
 }

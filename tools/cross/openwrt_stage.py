@@ -36,7 +36,7 @@ SDK_COMMANDS = {
 }
 # Packages the standard OpenWrt `packages` feed provides (lang/python); the rest must be in ours.
 STANDARD_FEED = {"python3-light", "python3-asyncio", "python3-logging", "python3-ctypes", "python3-numpy",
-                 "python3-pillow", "python3-setuptools", "python3-urllib"}
+                 "python3-pillow", "python3-setuptools", "python3-urllib", "python3-jinja2"}
 
 
 def defines(makefile: str) -> dict[str, str]:
@@ -150,6 +150,10 @@ def check(root: Path, makefile: str, blocks: dict[str, str], with_core: bool) ->
             info = subprocess.run(["file", "-b", str(cores[0])], capture_output=True, text=True).stdout
             if "ARM aarch64" not in info:
                 problems.append(f"C core is not an aarch64 ELF: {info.strip()}")
+            dynamic = subprocess.run(["readelf", "-d", str(cores[0])], capture_output=True, text=True).stdout
+            needed = re.findall(r"\(NEEDED\).*\[(.+)\]", dynamic)
+            if needed != ["libc.so"]:  # musl's libc; glibc's would be libc.so.6 (+ libm, libpthread)
+                problems.append(f"C core links {needed}, not musl's libc.so alone")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     for target, files in project["tool"]["setuptools"].get("data-files", {}).items():
         for name in files:

@@ -32,6 +32,8 @@ enter() {
 		MOUNTED=("$root/$m" "${MOUNTED[@]}")
 	done
 	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+	# pip in the chroot trusts what this machine trusts (a TLS-inspecting proxy's CA included)
+	cp -L /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
 }
 leave() {
 	for m in "${MOUNTED[@]}"; do umount -l "$m" 2>/dev/null || true; done
@@ -73,7 +75,7 @@ install)
 	cp "$WHEEL" "$ROOT/root/parrot/dist/"
 	step "deploy/install.sh --wheel (inside the arm64 rootfs, under qemu)"
 	in_root "$ROOT" /root/parrot/deploy/install.sh --wheel "/root/parrot/dist/$(basename "$WHEEL")"
-	step "install.sh again: a second run changes nothing"
+	step "install.sh again (an update: keeps the config, re-installs the wheel)"
 	in_root "$ROOT" /root/parrot/deploy/install.sh --wheel "/root/parrot/dist/$(basename "$WHEEL")"
 	;;
 check)
@@ -83,7 +85,7 @@ check)
 	in_root "$ROOT" sh -c 'id -nG parrot | tr " " "\n" | grep -qx i2c && id -nG parrot | tr " " "\n" | grep -qx audio'
 	in_root "$ROOT" cat /etc/udev/rules.d/60-parrot-i2c.rules
 	in_root "$ROOT" udevadm verify /etc/udev/rules.d/60-parrot-i2c.rules 2>/dev/null ||
-		echo "(udevadm verify needs systemd >= 254; bookworm has 252: rule syntax checked by tests/test_deploy_files.py)"
+		echo "(udevadm verify needs systemd >= 254; bookworm has 252)"
 	in_root "$ROOT" systemctl is-enabled parrot.service
 	in_root "$ROOT" systemd-analyze verify /etc/systemd/system/parrot.service
 	echo "systemd-analyze verify: ok"
@@ -94,9 +96,14 @@ demo)
 	enter "$ROOT"
 	mkdir -p "$ROOT/var/lib/parrot/models"
 	cp "$MODEL" "$ROOT/var/lib/parrot/models/"
-	step "parrot sim --script demo/demo.script --record demo.gif (model $(basename "$MODEL"))"
+	# every instruction is emulated: short answers, and the script's real-time limit for an
+	# answer (wait-for llm-done) raised from minutes to an hour
+	printf '[llm]\nthreads = 2\nmax_tokens = 24\ncontext = 512\n' >"$ROOT/root/demo-config.toml"
+	sed 's/^wait-for llm-done [0-9]*$/wait-for llm-done 3600/' "$SRC/demo/demo.script" >"$ROOT/root/demo.script"
+	step "parrot sim --script demo/demo.script --record demo.gif (model $(basename "$MODEL"), max_tokens 24)"
 	in_root "$ROOT" sh -c "cd /root/parrot && PARROT_DATA_DIR=/var/lib/parrot /opt/parrot/venv/bin/parrot sim --fresh \
-		--model /var/lib/parrot/models/$(basename "$MODEL") --script demo/demo.script --record /root/demo.gif"
+		--config /root/demo-config.toml --model /var/lib/parrot/models/$(basename "$MODEL") \
+		--script /root/demo.script --record /root/demo.gif"
 	ls -l "$ROOT/root/demo.gif"
 	;;
 tests)
@@ -105,7 +112,18 @@ tests)
 	# run from a copy of tests/ only, so `import parrot` is the installed wheel, not the source
 	rm -rf "$ROOT/root/parrot-tests" && mkdir -p "$ROOT/root/parrot-tests"
 	cp -r "$ROOT/root/parrot/tests" "$ROOT/root/parrot/pyproject.toml" "$ROOT/root/parrot-tests/"
-	in_root "$ROOT" /opt/parrot/venv/bin/pip install --quiet pytest pytest-timeout gguf pyflakes
+	# The wheel's test extra (pytest, gguf, pypinyin, jieba...) and HF tokenizers (a reference
+	# the tokenizer tests compare against), fetched by this machine's pip for aarch64 (pip's
+	# TLS under emulation is slow and flaky), installed in the chroot from that directory only.
+	wheel="$(cd "$ROOT" && ls root/parrot/dist/parrot-*.whl)"
+	pip="$SRC/build/cross/venv/bin/pip"
+	rm -rf "$ROOT/root/wheels"
+	for req in $(python3 -c "import tomllib; print(' '.join(tomllib.load(open('$SRC/pyproject.toml', 'rb'))['project']['optional-dependencies']['test']))") tokenizers setuptools wheel; do
+		"$pip" download -q -d "$ROOT/root/wheels" --python-version 3.11 --implementation cp --only-binary=:all: \
+			--platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 --platform linux_aarch64 "$req" 2>/dev/null ||
+			"$pip" download -q -d "$ROOT/root/wheels" --no-deps --no-binary=:all: "$req" # sdist only (jieba)
+	done
+	in_root "$ROOT" /opt/parrot/venv/bin/pip install --quiet --no-index --find-links /root/wheels "/$wheel[test]" tokenizers
 	in_root "$ROOT" sh -c "cd /root/parrot-tests && /opt/parrot/venv/bin/python -m pytest -q -p no:cacheprovider $*"
 	;;
 *)

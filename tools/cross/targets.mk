@@ -4,12 +4,14 @@
 # cross-deps runs apt-get (update first), the zig toolchain comes from PyPI into a build venv.
 #
 #   make test-cross          aarch64 glibc wheel + its tests, C core tests for aarch64 glibc/musl
+#                            (`make test` runs the glibc part; `make test CROSS=0` skips it)
 #   make test-core-c         the C test driver, native (part of `make test` through pytest)
 #   make test-musl           core_test built by zig for aarch64-linux-musl, run under qemu
 #   make test-armv7          the same for 32-bit arm-linux-musleabihf (older routers)
 #   make wheel-aarch64       dist/cross/parrot-*-linux_aarch64.whl (Debian's cross gcc)
 #   make test-wheel-aarch64  the LLM tests against that wheel, arm64 CPython under qemu
 #   make rootfs-arm64        arm64 Debian rootfs, install.sh, demo, fast tests (slow: see deploy/README.md)
+#   make wheel-aarch64-musl  the same wheel with a musl C core (zig), for the OpenWrt stage
 #   make openwrt-stage       the OpenWrt package's files laid out and checked
 CROSS_DIR := build/cross
 CROSS_VENV := $(CROSS_DIR)/venv
@@ -32,7 +34,7 @@ CORE_TEST_SRC := tests/c/core_test.c $(CORE_C_ONLY)
 QEMU_CPUS := cortex-a53 cortex-a76
 
 .PHONY: cross-deps test-cross test-core-c test-aarch64-c test-musl test-armv7 wheel-aarch64 \
-	test-wheel-aarch64 rootfs-arm64 openwrt-stage
+	test-wheel-aarch64 rootfs-arm64 openwrt-stage wheel-aarch64-musl
 
 $(CROSS_DEPS):
 	mkdir -p $(CROSS_DIR)
@@ -40,7 +42,7 @@ $(CROSS_DEPS):
 	$(APT) update
 	$(APT) install --no-install-recommends gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 		binutils-aarch64-linux-gnu qemu-user qemu-user-static arch-test mmdebstrap \
-		libpython3.11-dev:arm64 python3-venv file
+		libpython3.11-dev:arm64 python3-venv file device-tree-compiler cpp
 	touch $@
 cross-deps: $(CROSS_DEPS)
 
@@ -96,9 +98,27 @@ wheel-aarch64: $(CROSS_VENV)/.installed
 		bdist_wheel --plat-name linux_aarch64 --dist-dir $(WHEEL_DIR)
 	tools/cross/check_wheel.sh $(WHEEL_DIR)/parrot-*-linux_aarch64.whl aarch64
 
+# The router's C core: the same wheel with zig's musl compiler (the OpenWrt SDK's own musl gcc
+# builds the real package). pyconfig.h is Debian's arm64 one (the ABI is the same); zig does
+# not search /usr/include, so only that directory is put on its path.
+MUSL_WHEEL_DIR := dist/cross-musl
+MUSL_PYINC := $(CROSS_DIR)/pyinc-musl
+MUSL_CC := $(CURDIR)/$(CROSS_VENV)/bin/python -m ziglang cc -target aarch64-linux-musl
+wheel-aarch64-musl: $(CROSS_VENV)/.installed
+	rm -rf $(CROSS_DIR)/wheel-build-musl $(MUSL_WHEEL_DIR) && mkdir -p $(MUSL_WHEEL_DIR) $(MUSL_PYINC)/aarch64-linux-gnu
+	ln -sfn /usr/include/aarch64-linux-gnu/python3.11 $(MUSL_PYINC)/aarch64-linux-gnu/python3.11
+	_PYTHON_HOST_PLATFORM=linux-aarch64 _PYTHON_SYSCONFIGDATA_NAME=_sysconfigdata__aarch64-linux-gnu \
+		CC="$(MUSL_CC) -I$(CURDIR)/$(MUSL_PYINC)" LDSHARED="$(MUSL_CC) -shared" \
+		$(CROSS_VENV)/bin/python setup.py -q build --build-base $(CROSS_DIR)/wheel-build-musl \
+		bdist_wheel --plat-name linux_aarch64 --dist-dir $(MUSL_WHEEL_DIR)
+	tools/cross/check_wheel.sh $(MUSL_WHEEL_DIR)/parrot-*-linux_aarch64.whl aarch64
+
 # An arm64 CPython to run the tests with: Debian's arm64 packages extracted (no scripts, no
 # qemu needed to build it); the Python dependencies are PyPI's aarch64 wheels, as on a board.
-ARM64_SYSROOT := $(CROSS_DIR)/sysroot-arm64
+# Root filesystems live outside the checkout: setuptools walks the whole source tree when it
+# builds (egg_info), which must not descend into a rootfs (or its mounted /proc and /sys).
+CROSS_ROOTS ?= /var/tmp/parrot-cross
+ARM64_SYSROOT := $(CROSS_ROOTS)/sysroot-arm64
 ARM64_SITE := $(CROSS_DIR)/site-arm64
 # wheel tags an arm64 Debian 12 (glibc 2.36) takes
 ARM64_PLATFORMS := $(foreach p,linux manylinux2014 manylinux_2_28 manylinux_2_34,--platform $(p)_aarch64)
@@ -106,7 +126,7 @@ ARM64_TESTS := tests/test_llm_engine_forward.py tests/test_llm_engine_generate.p
 	tests/test_llm_gguf_malformed.py tests/test_llm_quant_dequant.py \
 	tests/test_llm_sampling_basic.py tests/test_llm_tokenizer_bpe.py
 $(ARM64_SYSROOT)/.done: $(CROSS_DEPS)
-	rm -rf $(ARM64_SYSROOT)
+	rm -rf $(ARM64_SYSROOT) && mkdir -p $(CROSS_ROOTS)
 	mmdebstrap --arch=arm64 --variant=extract --include=python3.11,libpython3.11-stdlib,libgcc-s1,libstdc++6 \
 		bookworm $(ARM64_SYSROOT) http://deb.debian.org/debian
 	touch $@
@@ -116,21 +136,34 @@ test-wheel-aarch64: wheel-aarch64 $(ARM64_SYSROOT)/.done
 		--python-version 3.11 --implementation cp --only-binary=:all: \
 		$(WHEEL_DIR)/parrot-*-linux_aarch64.whl pytest pytest-timeout gguf tokenizers
 	# from build/cross, so `import parrot` is the wheel (site-arm64), not the source tree
-	cd $(CROSS_DIR) && QEMU_LD_PREFIX=$(CURDIR)/$(ARM64_SYSROOT) PYTHONPATH=$(CURDIR)/$(ARM64_SITE) \
-		qemu-aarch64 $(CURDIR)/$(ARM64_SYSROOT)/usr/bin/python3.11 -c \
+	cd $(CROSS_DIR) && QEMU_LD_PREFIX=$(ARM64_SYSROOT) PYTHONPATH=$(CURDIR)/$(ARM64_SITE) \
+		qemu-aarch64 $(ARM64_SYSROOT)/usr/bin/python3.11 -c \
 		'import platform, parrot.llm._core as c; print(platform.machine(), c.__file__)'
-	cd $(CROSS_DIR) && QEMU_LD_PREFIX=$(CURDIR)/$(ARM64_SYSROOT) PYTHONPATH=$(CURDIR)/$(ARM64_SITE) \
+	cd $(CROSS_DIR) && QEMU_LD_PREFIX=$(ARM64_SYSROOT) PYTHONPATH=$(CURDIR)/$(ARM64_SITE) \
 		PYTHONDONTWRITEBYTECODE=1 timeout 1200 qemu-aarch64 -cpu cortex-a53 \
-		$(CURDIR)/$(ARM64_SYSROOT)/usr/bin/python3.11 -m pytest -q -p no:cacheprovider \
+		$(ARM64_SYSROOT)/usr/bin/python3.11 -m pytest -q -p no:cacheprovider \
 		--rootdir $(CURDIR) -c $(CURDIR)/pyproject.toml $(addprefix $(CURDIR)/,$(ARM64_TESTS))
 
 test-cross: test-aarch64-c test-musl test-wheel-aarch64
+
+# CI: `make test` also runs the aarch64 glibc build under qemu (C driver + the wheel's LLM
+# tests: ~3 min here, plus ~1.5 min of apt the first time). CROSS=0 leaves it out.
+ifneq ($(CROSS),0)
+test: test-aarch64-c test-wheel-aarch64
+endif
+
+# ---------------------------------------------------------------- OpenWrt package
+# The files the package installs, from its Makefile's own recipes, checked (the fast variant,
+# without a C core, runs in `make test`: tests/test_openwrt_package.py).
+openwrt-stage: wheel-aarch64-musl $(STAMP)
+	$(BIN)/python tools/cross/openwrt_stage.py $(CROSS_DIR)/openwrt-stage \
+		--wheel $$(ls $(MUSL_WHEEL_DIR)/parrot-*-linux_aarch64.whl)
 
 # ---------------------------------------------------------------- arm64 Debian rootfs
 # Slow (tens of minutes under qemu): a documented target, not part of `make test`. Its log is
 # build/cross/rootfs-arm64.log. ROOTFS_TESTS: the fast tests that need neither torch nor the
 # source tree (see deploy/README.md).
-ROOTFS := $(CROSS_DIR)/rootfs-arm64
+ROOTFS := $(CROSS_ROOTS)/rootfs-arm64
 ROOTFS_TESTS ?= $(ARM64_TESTS) tests/test_storage.py tests/test_config.py \
 	tests/test_settings.py tests/test_display_oled.py tests/test_layout_wrap.py tests/test_ime_session.py \
 	tests/test_keypad_tracker.py tests/test_app_machine.py tests/test_sim_script.py

@@ -26,9 +26,15 @@ typedef struct {
 /* One weight row (n elements, whole blocks of its type) against n/32 activation blocks. */
 typedef float (*pl_vec_dot)(int n, const void *row, const pl_q8a *a);
 
+/* One weight row against 4 tokens' activations (a + k * stride blocks, k < 4): out[k] must be
+ * bit-identical to dot(n, row, a + k * stride), so a batch (prefill, speculative verification)
+ * computes exactly what one token at a time would; it only unpacks the weights once. */
+typedef void (*pl_vec_dot4)(int n, const void *row, const pl_q8a *a, size_t stride, float out[4]);
+
 typedef struct pl_kernels {
     const char *name;
-    pl_vec_dot dot[PL_TYPE_COUNT]; /* NULL: no integer kernel for that weight type */
+    pl_vec_dot dot[PL_TYPE_COUNT];   /* NULL: no integer kernel for that weight type */
+    pl_vec_dot4 dot4[PL_TYPE_COUNT]; /* optional: NULL = four calls of dot */
 } pl_kernels;
 
 /* f16 bits -> f32 for all 65536 values (quant.c; filled by pl_init_tables()). */

@@ -13,6 +13,7 @@
  * dequantized a row at a time and dotted in f32. Each weight row serves the whole batch of up to
  * PL_BATCH tokens while it sits in the cache, so prefill reads the weights once per batch. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -348,6 +349,9 @@ typedef struct {
     pl_vec_dot dot[3]; /* integer kernel for W_j, or NULL: dequantize + f32 */
     const float *bias[3];
     float *y[3];
+    int chunk_rows;         /* rows per chunk (a multiple of 4) */
+    int chunk_end[3];       /* chunks of W_0..W_j together */
+    atomic_int next_chunk;  /* threads take chunks in turn: a thread that the OS delays does not hold up the rest */
 } matmul_job;
 
 /* rows of one matrix, through its integer kernel */
@@ -357,12 +361,28 @@ static void matmul_rows_int8(const matmul_job *job, int j, int r0, int r1) {
     const pl_type_info *ti = pl_type(w->type);
     const size_t row_bytes = (size_t)cols / ti->blck * ti->bytes;
     const pl_vec_dot dot = job->dot[j];
+    const pl_vec_dot4 dot4 = job->c->m->kernels->dot4[w->type];
     const float *bias = job->bias[j];
     float *y = job->y[j];
-    for (int r = r0; r < r1; r++) {
-        const uint8_t *row = w->data + (size_t)r * row_bytes;
-        const float b = bias ? bias[r] : 0.0f;
-        for (int t = 0; t < job->n_tok; t++) y[(size_t)t * rows + r] = dot(cols, row, job->xq + (size_t)t * nbq) + b;
+    /* tiles: a few tokens' activations stay in L1 while a band of rows (in L2 after the first
+     * tile of tokens read it from memory) passes under them */
+    enum { ROW_TILE = 32, TOK_TILE = 4 };
+    for (int rt = r0; rt < r1; rt += ROW_TILE) {
+        const int re = rt + ROW_TILE < r1 ? rt + ROW_TILE : r1;
+        for (int t0 = 0; t0 < job->n_tok; t0 += TOK_TILE) {
+            const int te = t0 + TOK_TILE < job->n_tok ? t0 + TOK_TILE : job->n_tok;
+            for (int r = rt; r < re; r++) {
+                const uint8_t *row = w->data + (size_t)r * row_bytes;
+                const float b = bias ? bias[r] : 0.0f;
+                if (dot4 && te - t0 == 4) { /* same results as one token at a time, bit for bit */
+                    float out[4];
+                    dot4(cols, row, job->xq + (size_t)t0 * nbq, (size_t)nbq, out);
+                    for (int k = 0; k < 4; k++) y[(size_t)(t0 + k) * rows + r] = out[k] + b;
+                    continue;
+                }
+                for (int t = t0; t < te; t++) y[(size_t)t * rows + r] = dot(cols, row, job->xq + (size_t)t * nbq) + b;
+            }
+        }
     }
 }
 
@@ -402,12 +422,15 @@ static void matmul_rows_f32(const matmul_job *job, int j, int r0, int r1, float 
 static void matmul_task(void *arg, int ith, int nth) {
     matmul_job *job = arg;
     float *buf = job->c->rowbuf + (size_t)ith * 4 * job->c->rowbuf_len;
-    for (int j = 0; j < job->n_mat; j++) {
-        const int rows = (int)job->w[j]->ne[1];
-        /* rows split in contiguous ranges, rounded to tiles of 4 */
-        const int tiles = (rows + 3) / 4;
-        const int r0 = (int)((int64_t)tiles * ith / nth) * 4, r1_ = (int)((int64_t)tiles * (ith + 1) / nth) * 4;
-        const int r1 = r1_ < rows ? r1_ : rows;
+    (void)nth;
+    for (;;) {
+        const int ch = atomic_fetch_add_explicit(&job->next_chunk, 1, memory_order_relaxed);
+        int j = 0;
+        while (j < job->n_mat && ch >= job->chunk_end[j]) j++;
+        if (j == job->n_mat) return;
+        const int rows = (int)job->w[j]->ne[1], first = j ? job->chunk_end[j - 1] : 0;
+        const int r0 = (ch - first) * job->chunk_rows;
+        const int r1 = r0 + job->chunk_rows < rows ? r0 + job->chunk_rows : rows;
         if (job->dot[j]) matmul_rows_int8(job, j, r0, r1);
         else matmul_rows_f32(job, j, r0, r1, buf);
     }
@@ -415,7 +438,7 @@ static void matmul_task(void *arg, int ith, int nth) {
 
 static void matmul(pl_ctx *c, const float *x, int n_tok, int cols, int n_mat, const gguf_tensor *const *w,
                    const float *const *bias, float *const *y) {
-    matmul_job job = {c, x, c->xq, n_tok, cols, n_mat, {0}, {0}, {0}, {0}};
+    matmul_job job = {.c = c, .x = x, .xq = c->xq, .n_tok = n_tok, .cols = cols, .n_mat = n_mat};
     int any_int8 = 0;
     for (int j = 0; j < n_mat; j++) {
         job.w[j] = w[j];
@@ -426,6 +449,14 @@ static void matmul(pl_ctx *c, const float *x, int n_tok, int cols, int n_mat, co
     }
     if (any_int8)
         for (int t = 0; t < n_tok; t++) pl_quantize_q8a(x + (size_t)t * cols, c->xq + (size_t)t * (cols / PL_QA), cols);
+    /* chunks of 32 rows (one tile) for a batch; for one token, enough rows that taking a chunk
+     * costs little next to computing it (~8 chunks per thread on the small matrices) */
+    job.chunk_rows = n_tok > 1 ? 32 : 64;
+    for (int j = 0, total = 0; j < n_mat; j++) {
+        total += ((int)w[j]->ne[1] + job.chunk_rows - 1) / job.chunk_rows;
+        job.chunk_end[j] = total;
+    }
+    atomic_init(&job.next_chunk, 0);
     pl_pool_run(c->pool, matmul_task, &job);
 }
 

@@ -1,0 +1,31 @@
+"""`parrot bench soak` runs random keys through the whole simulated appliance and reports."""
+from __future__ import annotations
+
+import logging
+
+from parrot.cli import main
+
+
+def test_soak_with_the_echo_engine_reports_no_exceptions(capsys):
+    assert main(["bench", "soak", "--backend", "echo", "--keys", "400", "--warmup", "100", "--block", "100"]) == 0
+    out = capsys.readouterr().out
+    assert "soak: 400 keys (echo: echo)" in out and "exceptions: 0" in out
+    assert "growth after warm-up" in out
+
+
+def test_an_exception_in_the_app_is_counted_and_fails_the_run(capsys, monkeypatch):
+    from parrot.app import runtime
+
+    real_step = runtime.Runtime.step
+    calls = {"n": 0}
+
+    def step_with_a_logged_error(self, now):
+        calls["n"] += 1
+        if calls["n"] == 500:
+            logging.getLogger("parrot.app.runtime").error("boom in a worker")
+        return real_step(self, now)
+
+    monkeypatch.setattr(runtime.Runtime, "step", step_with_a_logged_error)
+    assert main(["bench", "soak", "--backend", "echo", "--keys", "100", "--warmup", "50", "--block", "50"]) == 1
+    out = capsys.readouterr().out
+    assert "exceptions: 1" in out and "boom in a worker" in out

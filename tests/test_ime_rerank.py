@@ -1,0 +1,174 @@
+"""Re-ranking sentence candidates with the LLM (parrot/ime/rerank.py): the scores against a
+numpy forward pass of a tiny GGUF, the ordering plumbing, a failing model, and (slow) the
+real registry model on sentences the lattice gets wrong."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from llm_engine_util import Spec, reference_logits, write_tiny  # noqa: E402
+
+from parrot.cli import main  # noqa: E402
+from parrot.ime.dictionary import load_dictionary  # noqa: E402
+from parrot.ime.editor import Editor  # noqa: E402
+from parrot.ime.engine import Candidate, Engine, Kind  # noqa: E402
+from parrot.ime.rerank import PREFIX, SEARCH_BEAM, SEARCH_PER_STATE, SUFFIX, TOP_K, LlmScorer, Reranker, rerank  # noqa: E402
+from parrot.ime.sentence_eval import evaluate_sentences, sentence_digits  # noqa: E402
+from parrot.ime.session import InputSession  # noqa: E402
+from parrot.llm import Model  # noqa: E402
+from test_ime_session import Pad  # noqa: E402
+
+TEXTS = ["今天晚上吃什么", "今天早上吃什么", "今天晚上吃深么", "金天晚上", "明天见"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    t = write_tiny(tmp_path_factory.mktemp("rerank") / "m.gguf", Spec(arch="qwen2", n_ctx_train=512))
+    with Model(t.path, threads=2, context=512) as m:
+        yield t, m
+
+
+def reference_score(t, m, text: str) -> float:
+    """log P(text + SUFFIX | PREFIX) from the numpy forward pass over the whole sequence."""
+    prefix = m.tokenize(PREFIX, True)
+    ids = prefix + m.tokenize(text, False) + m.tokenize(SUFFIX, True)
+    logits = reference_logits(t, ids, kv_f16=True)
+    logp = logits - np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1, keepdims=True)) - logits.max(1, keepdims=True)
+    return float(sum(logp[i - 1, ids[i]] for i in range(len(prefix), len(ids))))
+
+
+def cand(text: str, score: float, consumed: int = 10) -> Candidate:
+    return Candidate(text, consumed, (), (), score, Kind.SENTENCE)
+
+
+class FixedScorer:
+    def __init__(self, scores):
+        self.scores, self.calls = scores, 0
+
+    def score(self, texts):
+        self.calls += 1
+        return [self.scores[t] for t in texts]
+
+
+def test_scores_match_a_whole_forward_pass_while_sharing_prefixes(tiny):
+    t, m = tiny
+    m.reset()
+    scorer = LlmScorer(m)
+    got = scorer.score(TEXTS)
+    want = [reference_score(t, m, x) for x in TEXTS]
+    assert np.allclose(got, want, rtol=1e-3, atol=1e-2)
+    seqs = [m.tokenize(PREFIX, True) + m.tokenize(x, False) + m.tokenize(SUFFIX, True) for x in TEXTS]
+    trie = {tuple(ids[:i]) for ids in seqs for i in range(1, len(ids) + 1)}
+    assert scorer.evaluated == len(trie) < sum(map(len, seqs))  # each shared beginning once
+    # scoring again (cache as left) and after someone else used the model: same numbers
+    assert np.allclose(scorer.score(TEXTS[::-1])[::-1], got, atol=1e-3)
+    m.reset()
+    m.eval(m.tokenize("hello world", True))
+    assert np.allclose(scorer.score(TEXTS), got, atol=1e-3)
+
+
+def test_order_follows_the_scores_and_partials_keep_their_places():
+    cands = [cand("甲", 0.0), cand("半", 5.0, consumed=4), cand("乙", -1.0), cand("丙", -2.0)]
+    scorer = FixedScorer({"甲": -9.0, "乙": -3.0, "丙": -1.0})
+    out = rerank(cands, scorer, k=8, weight=1.0)  # combined: 甲 -9, 乙 -4, 丙 -3
+    assert [c.text for c in out] == ["丙", "半", "乙", "甲"]
+    assert out[0].score == -3.0
+    # weight 0: the LLM alone; k=2 leaves the third whole candidate alone
+    assert [c.text for c in rerank(cands, scorer, k=2, weight=0.0)] == ["乙", "半", "甲", "丙"]
+
+
+def test_ties_keep_the_lattice_order():
+    cands = [cand(x, 0.0) for x in "甲乙丙丁"]
+    out = rerank(cands, FixedScorer(dict.fromkeys("甲乙丙丁", -2.0)), k=8)
+    assert [c.text for c in out] == list("甲乙丙丁")
+
+
+def test_a_failing_model_leaves_the_lattice_order(tmp_path):
+    t = write_tiny(tmp_path / "m.gguf", Spec(arch="qwen2"))
+    m = Model(t.path, threads=1, context=128)
+    scorer = LlmScorer(m)
+    m.close()
+    cands = [cand(x, -i) for i, x in enumerate(TEXTS)]
+    assert rerank(cands, scorer) == cands
+    nan = FixedScorer({x: float("nan") for x in TEXTS})
+    assert rerank(cands, nan) == cands
+
+
+def test_the_eval_reports_the_reranked_first_candidate(tiny):
+    """With the LLM alone (weight 0), the first candidate is the tiny model's favourite among
+    the lattice's, as the numpy reference computes it: differs from the lattice's first."""
+    t, m = tiny
+    engine = Engine(load_dictionary(), sentences=6, beam=16, per_state=2)
+    sentences = ["今天晚上吃什么", "我们下周再聊", "明天早上几点出发"]
+    report = evaluate_sentences(engine, sentences, Reranker(LlmScorer(m), k=6, weight=0.0))
+    changed = 0
+    for r in report.results:
+        whole = [c for c in engine.candidates(r.digits) if c.consumed == len(r.digits)][:6]
+        best = max(whole, key=lambda c: reference_score(t, m, c.text))
+        assert r.first == best.text and r.lattice_first == whole[0].text
+        changed += r.first != r.lattice_first
+        assert r.rerank_s > 0
+    assert changed >= 1
+
+
+def test_an_idle_rerank_shows_only_if_no_key_came_since():
+    session = InputSession(Editor(), Engine(load_dictionary(), sentences=6, beam=16, per_state=2))
+    pad = Pad(session)
+    pad.tap(sentence_digits("今天晚上吃什么"))
+    keys, items = session.rerank_job()
+    whole = [c.text for c in items if c.consumed == items[0].consumed]
+    assert len(whole) >= 2
+    favourite = whole[-1]  # a scorer that prefers the lattice's last whole candidate
+    scorer = FixedScorer({t: (0.0 if t == favourite else -50.0) for t in whole})
+    reordered = rerank(items, scorer, k=8, weight=0.0)
+    assert session.apply_rerank(keys, reordered)
+    assert session.candidates[0] == favourite
+    pad.tap("D")  # OK commits what the re-ranker put first
+    assert session.editor.text == favourite
+    # a key pressed while the model was busy: the late result is dropped
+    pad.tap("64426")
+    keys, items = session.rerank_job()
+    before = list(session.candidates)
+    pad.tap("6")
+    assert not session.apply_rerank(keys, items[::-1])
+    assert session.candidates != before[::-1] and session.digits == "644266"
+
+
+def test_eval_llm_prints_before_after_and_latency(tiny, tmp_path, capsys):
+    t, _ = tiny
+    sentences = tmp_path / "s.txt"
+    sentences.write_text("今天晚上吃什么\n我们下周再聊\n", encoding="utf-8")
+    assert main(["ime", "eval", "--sentences", str(sentences), "--llm", str(t.path), "--top-k", "4", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "first candidate exact:" in out and "before re-ranking:     exact" in out
+    assert "re-rank latency:       median" in out and "(top 4, 1 threads, load average" in out
+    assert "re-rank CPU time:      median" in out
+
+
+def test_eval_llm_bad_input_is_one_line(tmp_path, capsys):
+    prose = tmp_path / "p.txt"
+    prose.write_text("你好", encoding="utf-8")
+    assert main(["ime", "eval", str(prose), "--llm"]) != 0
+    assert main(["ime", "eval", "--sentences", str(prose), "--llm", str(tmp_path / "none.gguf")]) != 0
+    err = capsys.readouterr().err
+    assert "--llm and --top-k go with --sentences FILE" in err and "none.gguf: no such model file" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_the_real_model_fixes_what_the_lattice_misses():
+    from parrot.llm.models import DEFAULT_MODEL, resolve_model
+
+    engine = Engine(load_dictionary(), sentences=TOP_K, beam=SEARCH_BEAM, per_state=SEARCH_PER_STATE)
+    with Model(str(resolve_model(DEFAULT_MODEL)), threads=2, context=512) as m:
+        reranker = Reranker(LlmScorer(m))
+        for sentence in ["超市几点关门", "别忘了吃药", "我想预约医生"]:
+            digits = sentence_digits(sentence)
+            cands = engine.candidates(digits)
+            assert cands[0].text != sentence  # the lattice alone gets these wrong
+            assert reranker(cands)[0].text == sentence
