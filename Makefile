@@ -26,13 +26,17 @@ build: $(RUN_STAMP)
 	$(BIN)/python setup.py -q build_ext --inplace
 
 run: build
-	$(BIN)/parrot models pull --default || true
-	$(BIN)/parrot tts pull --quiet || true
+	$(BIN)/parrot models pull --default
+	$(BIN)/parrot tts pull --quiet
 	$(BIN)/parrot sim --fresh --script demo/demo.script --record demo.gif --wav-out demo.wav
+	# the voice demo: a question spoken (by the default voice) into the microphone while C is held
+	$(BIN)/parrot models pull --speech --quiet
+	$(BIN)/parrot say "北京是中国的首都吗？" -o demo-question.wav
+	$(BIN)/parrot sim --fresh --script demo/voice.script --wav-in demo-question.wav --wav-out demo-voice.wav --record demo-voice.gif
 
 test: $(TEST_STAMP) build test-c test-arm-kernels browser-deps
-	$(BIN)/parrot models pull --speech --quiet || true
-	$(BIN)/parrot tts pull --quiet || true
+	$(BIN)/parrot models pull --speech --quiet
+	$(BIN)/parrot tts pull --quiet
 	$(BIN)/python -m pytest -q
 
 # PortAudio for the sounddevice microphone/speaker (Debian); the app runs text-only without it.

@@ -17,6 +17,9 @@ class AskLlm(Effect):
     question: str
     max_tokens: int
     thinking: bool = False
+    # the conversation so far, (question, answer) pairs: what a model reloaded on a small
+    # memory budget is given back before it answers
+    history: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from parrot.app import effects as fx
 from parrot.app.backends import ChatBackend
 from parrot.app.core import App
 from parrot.app.settings import save_settings
-from parrot.app.state import ScreenName
 from parrot.app.voice import Voice
 from parrot.clock import Clock
 from parrot.events import Event, LlmDone, LlmLoaded, NotHeard, Quit, ShutdownFailed, SpeechState, Tick
@@ -201,8 +200,7 @@ class Runtime:
             if self.llm_evicted:  # back from listening on a small board: the model first
                 name, self.llm_evicted = self.llm_evicted, None
                 self.llm.submit(self.backend.load(name), lambda e: LlmLoaded(name, error=str(e)))
-                turns = tuple((t.question, t.answer) for t in self.app.screens[ScreenName.CHAT].turns[:-1])
-                self.llm.submit(call(self.backend.restore, turns), _logged)
+                self.llm.submit(call(self.backend.restore, effect.history), _logged)
             job = self.backend.ask(effect.request, effect.question, effect.max_tokens, effect.thinking, self.post)
             if self.clock.virtual:
                 job = without_timings(job)

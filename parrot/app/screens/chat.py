@@ -150,7 +150,8 @@ class ChatScreen(Screen):
         self.view.scroll_to_end()
         settings = self.app.settings
         max_tokens = min(int(settings["max_tokens"]), self.app.deps.max_tokens)
-        self.app.effect(AskLlm(self.request, question, max_tokens, bool(settings["thinking"])))
+        history = tuple((t.question, t.answer) for t in self.turns[:-1])
+        self.app.effect(AskLlm(self.request, question, max_tokens, bool(settings["thinking"]), history))
         if self.app.status.speaking:
             self.app.effect(StopSpeaking())  # the previous answer's voice gives way
         self.spoken = 0
