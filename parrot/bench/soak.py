@@ -4,10 +4,10 @@ The whole app runs as in `parrot sim --headless` (real fonts, real IME data, the
 behind luma's real driver, the real GGUF model on the C core), in a throw-away state folder.
 Keys are random: short presses, long presses, and now and then a wait for the answer being
 streamed, so questions are asked, answered, aborted, and the menus, settings and shutdown
-screen all get visited. It is one long session: an accepted shutdown (a dry run here) is
-counted and the app sent back to the menu, and a model switch chosen on the models screen is
-refused (the app shows the error and keeps its model), so memory is compared within one
-process and one model load. Every exception, raised or only logged by a worker, is counted and printed;
+screen all get visited. An accepted shutdown (a dry run here) powers the box off: a new app
+boots on the same folder, as after a reboot, in the same process (so what a boot leaks shows).
+A model switch chosen on the models screen is answered as a switch back to the loaded model,
+so memory is compared with one model. Every exception, raised or only logged by a worker, is counted and printed;
 resident memory is sampled after each block of keys and its growth reported from the end of
 the warm-up (the KV cache is touched end to end first, and by then the model's pages are).
 """
@@ -95,8 +95,8 @@ class _Session:
         def pinned_load(name):
             if getattr(chat, "model", None) is None:
                 return real_load(name)
-            self.switches_refused += 1
-            return iter([LlmLoaded(name, error="soak: the model is pinned")])
+            self.switches_refused += 1  # answered as a switch back to the model in use
+            return iter([LlmLoaded(chat.name)])
 
         chat.load = pinned_load
         self.runner = HeadlessRunner(self.appliance)
@@ -165,11 +165,16 @@ def run(args) -> int:
     raised: list[str] = []
     shutdowns = 0
     start = time.perf_counter()
-    app = _Session(config, state, args.backend, args.seed, on_event)
-    deadline = time.monotonic() + 600
-    while not loaded.is_set() and time.monotonic() < deadline:  # the model loads behind the splash
-        app.runner.advance(0.01)
-    fill_kv_cache(getattr(app.appliance.runtime.backend, "model", None))
+    def boot(seed: int) -> _Session:
+        loaded.clear()
+        session = _Session(config, state, args.backend, seed, on_event)
+        deadline = time.monotonic() + 600
+        while not loaded.is_set() and time.monotonic() < deadline:  # the model loads behind the splash
+            session.runner.advance(0.01)
+        fill_kv_cache(getattr(session.appliance.runtime.backend, "model", None))
+        return session
+
+    app = boot(args.seed)
     rss_start = rss_mb()
     baseline = None
     samples = []
@@ -186,8 +191,9 @@ def run(args) -> int:
             pressed += n
             screen = app.appliance.app.screen
             if screen.name is ScreenName.SHUTDOWN and getattr(screen, "confirmed", False):
-                shutdowns += 1  # the box would power off here; the soak goes on in the same session
-                app.appliance.app.go(ScreenName.MENU)
+                shutdowns += 1  # the box powered off: boot it again on the same folder
+                app.close()
+                app = boot(args.seed + shutdowns)
             if pressed % args.block and pressed < args.keys:
                 continue
             gc.collect()
@@ -214,7 +220,7 @@ def run(args) -> int:
     final = samples[-1][1] if samples else rss_start
     growth = final - baseline
     print(f"soak: {pressed} keys ({args.backend}: {args.model if args.backend == 'llm' else 'echo'}), "
-          f"{shutdowns} shutdowns cancelled, {app.switches_refused} model switches refused, "
+          f"{shutdowns} shutdowns (and boots), {app.switches_refused} model switches refused in the last boot, "
           f"{answers['done']} answers, {answers['aborted']} aborted, {answers['error']} failed, {elapsed:.0f} s")
     print(f"exceptions: {exceptions}")
     print(f"file-backed rss (model pages): {file_last:.1f} MB at the last sample")
