@@ -3,7 +3,6 @@
  *
  *   core_test FIXTURE_DIR        (FIXTURE_DIR from: python tests/c/core_fixture.py FIXTURE_DIR)
  *
- * Built with -Itests/c/no_python (a stand-in Python.h: the core itself needs no CPython).
  * Checks the GGUF reader, the dequantization of every supported block type, the BPE tokenizer
  * and a greedy generation on two tiny models, with every kernel set the CPU runs (kernels.h), against
  * values computed outside the core (the

@@ -27,7 +27,7 @@ CORE_SRC := $(sort $(wildcard parrot/llm/core/*.c))
 CORE_C_ONLY := $(filter-out %_py.c parrot/llm/core/module.c,$(CORE_SRC))
 CORE_HDR := $(wildcard parrot/llm/core/*.h parrot/llm/core/*.inc)
 CORE_TEST_FLAGS := -O2 -std=c11 -Wall -Wno-unused-function -fno-strict-aliasing \
-	-Iparrot/llm/core -Itests/c/no_python
+	-Iparrot/llm/core
 CORE_TEST_SRC := tests/c/core_test.c $(CORE_C_ONLY)
 # qemu CPU models: the router's A53 (no dotprod) and the RK3588's A76 (dotprod); qemu 7.2 has
 # no A55 model.
