@@ -8,7 +8,7 @@ returns to the menu.
 
 from __future__ import annotations
 
-from parrot.app.effects import SaveSettings, SaveUserDictionary
+from parrot.app.effects import RerankCandidates, SaveSettings, SaveUserDictionary
 from parrot.app.screens.base import BODY_TOP, TEXT_W, Screen, fit
 from parrot.app.state import SAMPLE_PROMPTS, ScreenName
 from parrot.events import KeyEvent, Tick
@@ -17,6 +17,7 @@ from parrot.keys import Key, KeyAction
 from parrot.ui.canvas import HEIGHT, WIDTH
 from parrot.ui.layout import cursor_position, wrap
 
+RERANK_IDLE_S = 0.4  # the keypad rests this long before the model re-orders the sentences
 MODE_LABELS = {"PINYIN": "拼", "ENGLISH": "En", "DIGITS": "123"}
 
 
@@ -32,6 +33,8 @@ class InputScreen(Screen):
         self.session = app.deps.new_input_session("")
         self.top = 0  # first text line shown
         self.blink_epoch = 0.0
+        self.last_key = 0.0  # app time of the last key event
+        self.rerank_asked: int | None = None  # keys_handled of the last re-rank asked for
 
     def enter(self, now: float) -> None:
         self.blink_epoch = now
@@ -43,12 +46,14 @@ class InputScreen(Screen):
             if self.session.multitap is not None:
                 self.session.tick(event.now)
                 self.app.dirty = True  # the countdown bar shrinks, or the letter was committed
+            self.maybe_rerank(event.now)
             return
         if not isinstance(event, KeyEvent):
             return
         if self.screen_ctrl_key(event):
             return
         outcome = self.session.handle(event, self.app.now)
+        self.last_key = self.app.now
         self.blink_epoch = self.app.now  # the cursor shows solid right after a key
         self.app.dirty = True
         if outcome is Outcome.SUBMIT:
@@ -63,6 +68,25 @@ class InputScreen(Screen):
             user_dict = self.session.user_dict
             user_dict.pending_save = False
             self.app.effect(SaveUserDictionary(user_dict.to_json()))
+
+    def maybe_rerank(self, now: float) -> None:
+        """The keypad has rested with sentences showing, the model is loaded and not answering:
+        ask it once to re-order them (in the model worker, never in the key path)."""
+        app, s = self.app, self.session
+        if (not app.deps.llm_rerank or app.screen is not self or not app.status.model or app.status.model_loading
+                or now - self.last_key < RERANK_IDLE_S or self.rerank_asked == s.keys_handled
+                or app.screens[ScreenName.CHAT].busy):
+            return
+        job = s.rerank_job()
+        if job is None:
+            return
+        self.rerank_asked = job[0]
+        app.effect(RerankCandidates(job[0], tuple(job[1])))
+
+    def on_reranked(self, event) -> None:
+        """The model's order: shown if no key came since it was asked for (else dropped)."""
+        if self.session.apply_rerank(event.keys, list(event.items)):
+            self.app.dirty = True
 
     def screen_ctrl_key(self, event: KeyEvent) -> bool:
         """Ctrl+1 (no candidate list open) toggles thinking; Ctrl+0 shows the keys. The rest of
