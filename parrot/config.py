@@ -63,6 +63,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "threads": Option(4, "threads for the LLM core", min=1, max=64),
         "context": Option(2048, "context length in tokens (clamps the model's)", min=128, max=32768),
         "max_tokens": Option(512, "longest answer in tokens", min=1, max=32768),
+        "rerank": Option(True, "re-order the T9 sentence candidates with the model when the keypad rests"),
     },
     "audio": {
         "driver": Option("sounddevice", "'sounddevice' (PortAudio) or 'none' (text only)", ("sounddevice", "none")),

@@ -62,6 +62,14 @@ class LlmDone(Event):
 
 
 @dataclass(frozen=True)
+class CandidatesReranked(Event):
+    """The LLM's order of the T9 candidates of a RerankCandidates effect (same keys count)."""
+
+    keys: int  # InputSession.keys_handled when the job was taken
+    items: tuple  # parrot.ime.engine.Candidate, re-ordered
+
+
+@dataclass(frozen=True)
 class Quit(Event):
     reason: str = ""
 

@@ -159,3 +159,34 @@ def test_chosen_split_is_always_drawn(app):
         chosen = session.splits[session.split_index]
         assert find_text(row, chosen, inverse=True) or find_text(np.pad(row, ((0, 0), (1, 1))), chosen, inverse=True), chosen
 
+
+
+def test_a_sentence_wider_than_the_row_scrolls_to_its_end(app):
+    """The first candidate of a long sentence was cut at the right edge: it rests at its start,
+    scrolls until its end shows, and starts over (app clock: the same frames every run)."""
+    from parrot.app.screens.input import MARQUEE_HOLD_S, MARQUEE_PX_S
+    from parrot.events import Tick
+    from parrot.ime.sentence_eval import sentence_digits
+
+    app.go(ScreenName.INPUT)
+    session = app.screen.session
+    tap(app, *sentence_digits("他是我的哥哥也是你的哥"))  # 24 keys, 11 characters
+    font, lh = load_font(12), load_font(12).line_height
+    first = session.candidates[0]
+    overflow = font.text_width(f"1{first}") + 3 - 128
+    assert len(session.candidates) == 1 and overflow > 0, first
+    head, tail = first[:3], first[-3:]
+    start = app.now
+
+    def row_at(t):
+        app.handle(Tick(start + t))
+        return frame(app)[64 - lh:64, :]
+
+    row = row_at(0.5)
+    assert find_text(row, "1", inverse=True) and find_text(row, head, inverse=True) and not find_text(row, tail, inverse=True)
+    end = MARQUEE_HOLD_S + overflow / MARQUEE_PX_S
+    row = row_at(end + 0.5)
+    assert find_text(row, tail, inverse=True), "the end of the sentence is on screen"
+    assert find_text(row, "1", inverse=True) == [(1, 0)], "its number stays put"
+    row = row_at(end + MARQUEE_HOLD_S + 0.5)
+    assert find_text(row, head, inverse=True) and not find_text(row, tail, inverse=True), "and it starts over"

@@ -237,6 +237,7 @@ def build_appliance(board: Board, config: Config, data_dir: Path, backend: str =
         rng=random.Random(seed),
         model=config.llm.model if backend == "llm" else "echo",
         max_tokens=config.llm.max_tokens,
+        llm_rerank=config.llm.rerank,
         conversations=load_conversations(data_dir / CONVERSATIONS_DIR),
         can_speak=voice.can_speak,
         can_listen=voice.can_listen,

@@ -24,6 +24,10 @@ class ChatBackend(Protocol):
         """Answer: LlmToken events, then LlmDone. Prefill progress may come through `progress`
         (thread-safe) while the first token is being computed."""
 
+    def rerank(self, keys: int, candidates: tuple) -> Iterator[Event]:
+        """Re-order T9 candidates by the model (parrot.ime.rerank): one CandidatesReranked,
+        or nothing when there is no model to ask."""
+
     def abort(self) -> None:
         """Thread-safe: the running answer stops at the next token."""
 
@@ -57,6 +61,9 @@ class EchoBackend:
             yield LlmToken(request, ch)
             n += 1
         yield LlmDone(request, aborted=self._abort.is_set(), stats={"decode_tokens": n})
+
+    def rerank(self, keys: int, candidates: tuple) -> Iterator[Event]:
+        return iter(())  # echo knows no language: the lattice's order stands
 
     def abort(self) -> None:
         self._abort.set()

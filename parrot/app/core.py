@@ -14,7 +14,7 @@ from parrot.app.effects import Effect, LoadModel, SetContrast, Shutdown, StartLi
 from parrot.app.screens import build_screens
 from parrot.app.state import CANNOT_LISTEN_TEXT, NOT_HEARD_TEXT, TALK_KEY_LABEL, ListenView
 from parrot.app.state import SAMPLE_PROMPTS, AppDeps, ModelEntry, ScreenName, Status  # noqa: F401 (re-exported)
-from parrot.events import (BatteryReading, Event, Heard, KeyEvent, Listening, NotHeard, SpeechState, LlmDone, LlmLoaded,
+from parrot.events import (BatteryReading, CandidatesReranked, Event, Heard, KeyEvent, Listening, NotHeard, SpeechState, LlmDone, LlmLoaded,
                            LlmProgress, LlmToken, ShutdownFailed, Tick)
 from parrot.keys import Key, KeyAction
 from parrot.ui.canvas import HEIGHT, WIDTH, Canvas
@@ -90,6 +90,9 @@ class App:
             return
         if isinstance(event, KeyEvent):
             self.on_key(event)
+            return
+        if isinstance(event, CandidatesReranked):
+            self.screens[ScreenName.INPUT].on_reranked(event)
             return
         self.screen.handle(event)
 

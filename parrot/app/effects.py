@@ -40,6 +40,15 @@ class RestoreChat(Effect):
 
 
 @dataclass(frozen=True)
+class RerankCandidates(Effect):
+    """The keypad rests with sentence candidates showing: let the model re-order them
+    (posts CandidatesReranked, or nothing where there is no model to ask)."""
+
+    keys: int  # the input session's keys_handled: a key since makes the answer stale
+    candidates: tuple  # parrot.ime.engine.Candidate, in the lattice's order
+
+
+@dataclass(frozen=True)
 class LoadModel(Effect):
     name: str
 

@@ -8,7 +8,7 @@ import threading
 from typing import Callable, Iterator
 
 from parrot.app.backends import Post
-from parrot.events import Event, LlmDone, LlmLoaded, LlmProgress, LlmToken
+from parrot.events import CandidatesReranked, Event, LlmDone, LlmLoaded, LlmProgress, LlmToken
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +22,7 @@ class LlmBackend:
         self.model = None
         self.preset = None
         self.name: str | None = None
+        self.reranker = None  # parrot.ime.rerank.Reranker over the loaded model
         self._aborted = threading.Event()
 
     def load(self, name: str) -> Iterator[Event]:
@@ -59,6 +60,15 @@ class LlmBackend:
             yield LlmToken(request, piece)
         yield LlmDone(request, aborted=self._aborted.is_set(), stats=dict(self.model.stats))
 
+    def rerank(self, keys: int, candidates: tuple) -> Iterator[Event]:
+        if self.model is None:
+            return
+        if self.reranker is None:
+            from parrot.ime.rerank import LlmScorer, Reranker
+
+            self.reranker = Reranker(LlmScorer(self.model))
+        yield CandidatesReranked(keys, tuple(self.reranker(candidates)))
+
     def abort(self) -> None:
         self._aborted.set()
         if self.model is not None:
@@ -76,4 +86,5 @@ class LlmBackend:
         if self.model is not None:
             self.model.close()
             self.model = None
+            self.reranker = None
             self.name = None

@@ -79,6 +79,7 @@ class AppDeps:
     rng: random.Random = field(default_factory=random.Random)  # picks a sample prompt; seeded in tests
     model: str = ""  # llm.model: loaded at boot
     max_tokens: int = 512  # llm.max_tokens: the longest answer the installation allows
+    llm_rerank: bool = True  # llm.rerank: the model re-orders T9 sentences when the keypad rests
     conversations: list = field(default_factory=list)  # saved ones, as read at boot (dicts)
     can_speak: bool = False  # the Board's voice: hides the speech settings when False
     can_listen: bool = False

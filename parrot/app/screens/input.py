@@ -8,7 +8,7 @@ returns to the menu.
 
 from __future__ import annotations
 
-from parrot.app.effects import SaveSettings, SaveUserDictionary
+from parrot.app.effects import RerankCandidates, SaveSettings, SaveUserDictionary
 from parrot.app.screens.base import BODY_TOP, TEXT_W, Screen, fit
 from parrot.app.state import SAMPLE_PROMPTS, ScreenName
 from parrot.events import KeyEvent, Tick
@@ -17,6 +17,9 @@ from parrot.keys import Key, KeyAction
 from parrot.ui.canvas import HEIGHT, WIDTH
 from parrot.ui.layout import cursor_position, wrap
 
+RERANK_IDLE_S = 0.4  # the keypad rests this long before the model re-orders the sentences
+MARQUEE_HOLD_S = 1.0  # a candidate wider than the row rests this long at its start and at its end
+MARQUEE_PX_S = 40  # and scrolls this fast in between (app clock: the same frames on any machine)
 MODE_LABELS = {"PINYIN": "拼", "ENGLISH": "En", "DIGITS": "123"}
 
 
@@ -32,6 +35,9 @@ class InputScreen(Screen):
         self.session = app.deps.new_input_session("")
         self.top = 0  # first text line shown
         self.blink_epoch = 0.0
+        self.last_key = 0.0  # app time of the last key event
+        self.rerank_asked: int | None = None  # keys_handled of the last re-rank asked for
+        self.row_since = 0.0  # app time the candidate row last changed (a long one scrolls from its start)
 
     def enter(self, now: float) -> None:
         self.blink_epoch = now
@@ -43,12 +49,14 @@ class InputScreen(Screen):
             if self.session.multitap is not None:
                 self.session.tick(event.now)
                 self.app.dirty = True  # the countdown bar shrinks, or the letter was committed
+            self.maybe_rerank(event.now)
             return
         if not isinstance(event, KeyEvent):
             return
         if self.screen_ctrl_key(event):
             return
         outcome = self.session.handle(event, self.app.now)
+        self.last_key = self.row_since = self.app.now
         self.blink_epoch = self.app.now  # the cursor shows solid right after a key
         self.app.dirty = True
         if outcome is Outcome.SUBMIT:
@@ -63,6 +71,26 @@ class InputScreen(Screen):
             user_dict = self.session.user_dict
             user_dict.pending_save = False
             self.app.effect(SaveUserDictionary(user_dict.to_json()))
+
+    def maybe_rerank(self, now: float) -> None:
+        """The keypad has rested with sentences showing, the model is loaded and not answering:
+        ask it once to re-order them (in the model worker, never in the key path)."""
+        app, s = self.app, self.session
+        if (not app.deps.llm_rerank or app.screen is not self or not app.status.model or app.status.model_loading
+                or now - self.last_key < RERANK_IDLE_S or self.rerank_asked == s.keys_handled
+                or app.screens[ScreenName.CHAT].busy):
+            return
+        job = s.rerank_job()
+        if job is None:
+            return
+        self.rerank_asked = job[0]
+        app.effect(RerankCandidates(job[0], tuple(job[1])))
+
+    def on_reranked(self, event) -> None:
+        """The model's order: shown if no key came since it was asked for (else dropped)."""
+        if self.session.apply_rerank(event.keys, list(event.items)):
+            self.row_since = self.app.now
+            self.app.dirty = True
 
     def screen_ctrl_key(self, event: KeyEvent) -> bool:
         """Ctrl+1 (no candidate list open) toggles thinking; Ctrl+0 shows the keys. The rest of
@@ -151,9 +179,9 @@ class InputScreen(Screen):
                 canvas.vline(cursor_x, y, lh - 1)
         canvas.scrollbar(WIDTH - 3, BODY_TOP, bottom - BODY_TOP, max(len(lines), cursor_line + 1), rows, self.top)
         if self.composing():
-            self.render_candidates(canvas, bottom)
+            self.render_candidates(canvas, bottom, now)
 
-    def render_candidates(self, canvas, y: int) -> None:
+    def render_candidates(self, canvas, y: int, now: float) -> None:
         s = self.session
         font = self.app.font
         lh = font.line_height
@@ -200,11 +228,30 @@ class InputScreen(Screen):
         for i, cand in enumerate(s.candidates):
             label = f"{i + 1}{cand}"
             w = font.text_width(label) + ITEM_PAD_PX - 1
+            if x + w > WIDTH:  # a sentence wider than the row (alone on its page): it scrolls
+                self.render_long_candidate(canvas, y, f"{i + 1}", cand, x + w - WIDTH, now,
+                                           i == s.candidate_index and focus != "SPLITS")
+                break
             if i == s.candidate_index and focus != "SPLITS":
                 canvas.highlight(x - 1, y, w, lh, label)
             else:
                 canvas.text(x, y, label)
             x += w + 1
+
+    def render_long_candidate(self, canvas, y: int, number: str, text: str, overflow: int, now: float,
+                              chosen: bool) -> None:
+        """Its number stays put; the text rests, scrolls left until its end shows, rests, and
+        starts over."""
+        lh = self.app.font.line_height
+        ink, paper = (0, 1) if chosen else (1, 0)
+        travel = overflow / MARQUEE_PX_S
+        t = (now - self.row_since) % (2 * MARQUEE_HOLD_S + travel)
+        shift = round(min(travel, max(0.0, t - MARQUEE_HOLD_S)) * MARQUEE_PX_S)
+        canvas.fill_rect(0, y, WIDTH, lh, fill=paper)
+        number_end = canvas.text(1, y, number, fill=ink)
+        canvas.text(number_end - shift, y, text, fill=ink)
+        canvas.fill_rect(0, y, number_end, lh, fill=paper)  # the text slides under the number
+        canvas.text(1, y, number, fill=ink)
 
     def render_symbols(self, canvas) -> None:
         """Two rows of five: the digit that picks each symbol, then the symbol (page n/N on top)."""
