@@ -117,7 +117,8 @@ wheel-aarch64-musl: $(CROSS_VENV)/.installed
 # qemu needed to build it); the Python dependencies are PyPI's aarch64 wheels, as on a board.
 # Root filesystems live outside the checkout: setuptools walks the whole source tree when it
 # builds (egg_info), which must not descend into a rootfs (or its mounted /proc and /sys).
-CROSS_ROOTS ?= /var/tmp/parrot-cross
+# One directory per checkout, so checkouts building at the same time do not share them.
+CROSS_ROOTS ?= /var/tmp/parrot-cross/$(subst /,_,$(CURDIR))
 ARM64_SYSROOT := $(CROSS_ROOTS)/sysroot-arm64
 ARM64_SITE := $(CROSS_DIR)/site-arm64
 # wheel tags an arm64 Debian 12 (glibc 2.36) takes
