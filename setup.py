@@ -12,6 +12,8 @@ setup(
             "parrot.llm._core",
             sources=sorted(glob.glob("parrot/llm/core/*.c")),
             include_dirs=["parrot/llm/core"],
+            # kernels live in .inc bodies included per instruction set: edits there must rebuild
+            depends=sorted(glob.glob("parrot/llm/core/*.inc") + glob.glob("parrot/llm/core/*.h")),
             extra_compile_args=flags,
             extra_link_args=["-lpthread", "-lm"],
         )
