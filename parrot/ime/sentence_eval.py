@@ -15,6 +15,7 @@ from typing import Callable
 
 from parrot.ime.engine import Candidate, Engine
 from parrot.ime.t9 import is_hanzi, letters_to_digits
+from parrot.textdiff import edit_distance
 
 
 class SentenceFileError(ValueError):
@@ -56,16 +57,6 @@ class SentenceReport:
         """The same sentences scored on the first candidate before re-ranking."""
         return SentenceReport([SentenceResult(r.sentence, r.digits, r.lattice_first) for r in self.results])
 
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (substitution, insertion, deletion each 1)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def read_sentences(text: str) -> list[str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
+from parrot.textdiff import edit_distance
+
 _DIGITS = str.maketrans("0123456789", "〇一二三四五六七八九")
 
 
@@ -26,15 +28,6 @@ def normalize_for_cer(text: str) -> str:
     text = to_simplified(text).translate(_DIGITS).lower()
     return "".join(c for c in text if unicodedata.category(c)[0] in "LN")
 
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def cer(reference: str, hypothesis: str) -> float:
