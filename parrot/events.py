@@ -70,6 +70,16 @@ class CandidatesReranked(Event):
 
 
 @dataclass(frozen=True)
+class ConversationLoaded(Event):
+    """A saved conversation's turns, read from its file: ((question, answer), ...); on a read
+    failure `turns` is empty and `error` says why."""
+
+    id: str
+    turns: tuple = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Quit(Event):
     reason: str = ""
 

@@ -7,7 +7,7 @@ import pytest
 
 from parrot.app.assemble import build_appliance
 from parrot.app.screens.base import BODY_TOP
-from parrot.app.state import ModelEntry, ScreenName
+from parrot.app.state import ModelEntry, SavedConversation, ScreenName
 from parrot.boards.test import TestBoard
 from parrot.config import Config, validate
 from parrot.events import KeyEvent, LlmProgress
@@ -139,7 +139,7 @@ def test_long_list_labels_end_in_an_ellipsis_before_the_scrollbar(app):
 
     font = load_font(12)
     for i in range(6):
-        app.saved_conversations[f"c{i}"] = {"id": f"c{i}", "started": i, "turns": [{"q": "一个很长很长很长的问题" * 2, "a": ""}]}
+        app.history[f"c{i}"] = SavedConversation(f"c{i}", i, "一个很长很长很长的问题" * 2)
     app.go(ScreenName.HISTORY)
     shown = frame(app)
     label = fit("01-01 08:00 " + "一个很长很长很长的问题" * 2, font, 120)

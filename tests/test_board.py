@@ -3,6 +3,8 @@ simulator is deterministic, conversations survive a restart, battery and model s
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from parrot.app.state import ScreenName
 from parrot.boards.test import TestBoard
 from parrot.cli import main
 from parrot.config import Config, validate
-from parrot.events import Heard, KeyEvent, LlmDone, LlmToken
+from parrot.events import ConversationLoaded, Heard, KeyEvent, LlmDone, LlmToken
 from parrot.keys import Key, KeyAction
 
 
@@ -221,7 +223,7 @@ def test_conversations_survive_a_restart_and_continue(tmp_path):
     keys(again, "4")  # 历史对话
     history = app.screen
     assert history.name is ScreenName.HISTORY and len(history.records) == 2
-    assert history.records[0]["turns"][0]["q"] == "第二个问题", "newest first"
+    assert history.records[0].first == "第二个问题", "newest first"
     frame = app.render().image
     assert frame.getbbox() is not None
     keys(again, "#D")  # open the older one
@@ -230,12 +232,86 @@ def test_conversations_survive_a_restart_and_continue(tmp_path):
     ask(again, "接着问")
     again.close()
     third = make(tmp_path)
-    records = sorted(third.app.saved_conversations.values(), key=lambda r: r["started"])
-    assert [t["q"] for t in records[0]["turns"]] == ["第一个问题", "接着问"], "continued in the same file"
+    oldest = min(third.app.history.values(), key=lambda e: e.started)
+    record = json.loads((tmp_path / "conversations" / f"{oldest.id}.json").read_text("utf-8"))
+    assert [t["q"] for t in record["turns"]] == ["第一个问题", "接着问"], "continued in the same file"
     keys(third, "4BB")  # delete the newest
-    assert len(third.app.saved_conversations) == 1
+    assert len(third.app.history) == 1
     third.close()
     assert len(list((tmp_path / "conversations").glob("*.json"))) == 1
+
+
+def test_the_app_keeps_only_the_history_index_and_reads_turns_when_opened(tmp_path):
+    first = make(tmp_path)
+    ask(first, "一个很长的问题" * 10)
+    ask(first, "第二问")
+    first.close()
+    again = make(tmp_path)
+    app, chat = again.app, again.app.screens[ScreenName.CHAT]
+    (entry,) = app.history.values()
+    assert entry.first == ("一个很长的问题" * 10)[:40] and not hasattr(entry, "turns")
+    keys(again, "4")
+    app.handle(KeyEvent(Key.D, KeyAction.PRESS))  # open: the runtime reads the file
+    assert app.screen is chat and chat.loading == entry.id and chat.view.lines == ["正在读取对话…"]
+    again.advance(0.05)
+    assert chat.loading is None and [t.question for t in chat.turns] == ["一个很长的问题" * 10, "第二问"]
+    again.close()
+
+
+def test_a_conversation_that_cannot_be_read_is_said_on_screen_and_left_as_it_is(tmp_path):
+    first = make(tmp_path)
+    ask(first, "你好")
+    first.close()
+    again = make(tmp_path)
+    app, chat = again.app, again.app.screens[ScreenName.CHAT]
+    (path,) = (tmp_path / "conversations").glob("*.json")
+    path.write_bytes(b'{"id": "broken')  # damaged after boot (a failing flash card)
+    keys(again, "4D")
+    assert app.screen is chat and "".join(chat.view.lines) == "无法打开这个对话：文件已损坏" and not chat.turns
+    ask(again, "新的问题")  # a new conversation: the damaged file is not overwritten
+    again.advance(0.05)
+    assert path.read_bytes() == b'{"id": "broken'
+    assert len(list((tmp_path / "conversations").glob("*.json"))) == 2
+    path.unlink()  # gone since boot
+    keys(again, "A")  # back to the editor, then the menu, the history
+    app.go(ScreenName.HISTORY)
+    keys(again, "#D")
+    assert app.screen is chat and "".join(chat.view.lines) == "无法打开这个对话：文件不见了"
+    again.close()
+
+
+def test_a_question_asked_while_a_conversation_is_read_starts_a_new_one(tmp_path):
+    first = make(tmp_path)
+    ask(first, "旧的问题")
+    first.close()
+    again = make(tmp_path)
+    app, chat = again.app, again.app.screens[ScreenName.CHAT]
+    (old,) = app.history
+    app.go(ScreenName.HISTORY)
+    app.handle(KeyEvent(Key.D, KeyAction.PRESS))
+    chat.ask("新的问题")  # before the turns arrived
+    while chat.busy:
+        again.tick()
+    assert [t.question for t in chat.turns] == ["新的问题"] and chat.conversation["id"] != old
+    app.handle(ConversationLoaded(old, (("旧的问题", "x"),)))
+    assert [t.question for t in chat.turns] == ["新的问题"], "the late turns are ignored"
+    again.close()
+
+
+def test_the_history_keeps_the_newest_conversations(tmp_path, monkeypatch):
+    from parrot.app import core
+
+    monkeypatch.setattr(core, "MAX_SAVED_CONVERSATIONS", 3)
+    appliance = make(tmp_path)
+    app, chat = appliance.app, appliance.app.screens[ScreenName.CHAT]
+    for i in range(5):
+        chat.new_conversation()
+        appliance.board.clock.advance(60)  # a minute apart: ids and start times differ
+        ask(appliance, f"问题{i}")
+    assert sorted(e.first for e in app.history.values()) == ["问题2", "问题3", "问题4"]
+    appliance.close()
+    saved = [json.loads(p.read_text("utf-8"))["turns"][0]["q"] for p in (tmp_path / "conversations").glob("*.json")]
+    assert sorted(saved) == ["问题2", "问题3", "问题4"], "the oldest files are deleted with their rows"
 
 
 # --- honest states -----------------------------------------------------------------------------

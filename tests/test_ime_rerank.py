@@ -72,6 +72,22 @@ def test_scores_match_a_whole_forward_pass_while_sharing_prefixes(tiny):
     assert np.allclose(scorer.score(TEXTS), got, atol=1e-3)
 
 
+def test_between_calls_the_scorer_keeps_one_row_of_scores(tiny):
+    """A row is the vocabulary's size (0.6 MB for Qwen2.5): the rows of the last candidate
+    kept until the next call were megabytes of resting memory that varied with its length."""
+    t, m = tiny
+    m.reset()
+    scorer = LlmScorer(m)
+    got = scorer.score(TEXTS)
+    held = {id(r.base if r.base is not None else r): (r.base if r.base is not None else r) for r in scorer._rows if r is not None}
+    assert sum(a.nbytes for a in held.values()) <= m.n_vocab * 4
+    before = scorer.evaluated
+    assert np.allclose(scorer.score(TEXTS[:1]), got[:1], atol=1e-3)
+    prefix_len = len(m.tokenize(PREFIX, True))
+    assert scorer.evaluated - before == len(m.tokenize(TEXTS[0], False) + m.tokenize(SUFFIX, True)), \
+        f"the prefix ({prefix_len} tokens) is not evaluated again"
+
+
 def test_order_follows_the_scores_and_partials_keep_their_places():
     cands = [cand("甲", 0.0), cand("半", 5.0, consumed=4), cand("乙", -1.0), cand("丙", -2.0)]
     scorer = FixedScorer({"甲": -9.0, "乙": -3.0, "丙": -1.0})

@@ -8,7 +8,6 @@ fonts is read here, once, and handed in through AppDeps.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import random
 from pathlib import Path
@@ -16,7 +15,8 @@ from pathlib import Path
 from parrot import __version__
 from parrot.app.backends import ChatBackend, EchoBackend
 from parrot.app.core import App
-from parrot.app.runtime import CONVERSATIONS_DIR, SETTINGS_FILE, USER_DICT_FILE, Runtime
+from parrot.app.conversations import CONVERSATIONS_DIR, read_index
+from parrot.app.runtime import SETTINGS_FILE, USER_DICT_FILE, Runtime
 from parrot.app.settings import load_settings
 from parrot.app.state import AppDeps, ModelEntry, ScreenName
 from parrot.app.voice import Voice
@@ -91,21 +91,6 @@ def make_backend(kind: str, config: Config) -> ChatBackend:
     from parrot.app.llm_backend import LlmBackend
 
     return LlmBackend(resolve_with_family, threads=config.llm.threads, context=config.llm.context)
-
-
-def load_conversations(folder: Path) -> list[dict]:
-    """Saved conversations; an unreadable file is skipped with a warning, never fatal."""
-    records = []
-    for path in sorted(folder.glob("*.json")):
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(record, dict) and record.get("id") == path.stem and isinstance(record.get("turns"), list):
-                records.append(record)
-            else:
-                log.warning("conversation %s: not a conversation record; skipped", path)
-        except (OSError, ValueError) as e:
-            log.warning("conversation %s unreadable (%s); skipped", path, e)
-    return records
 
 
 class Appliance:
@@ -238,7 +223,7 @@ def build_appliance(board: Board, config: Config, data_dir: Path, backend: str =
         model=config.llm.model if backend == "llm" else "echo",
         max_tokens=config.llm.max_tokens,
         llm_rerank=config.llm.rerank,
-        conversations=load_conversations(data_dir / CONVERSATIONS_DIR),
+        conversations=read_index(data_dir / CONVERSATIONS_DIR),
         can_speak=voice.can_speak,
         can_listen=voice.can_listen,
         cannot_listen=voice.cannot_listen,

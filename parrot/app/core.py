@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from parrot.app.effects import Effect, LoadModel, SetContrast, Shutdown, StartListening, StopListening, StopSpeaking
+from parrot.app.effects import DeleteConversation, Effect, LoadModel, SetContrast, Shutdown, StartListening, StopListening, StopSpeaking
 from parrot.app.screens import build_screens
 from parrot.app.state import CANNOT_LISTEN_TEXT, NOT_HEARD_TEXT, TALK_KEY_LABEL, ListenView
+from parrot.app.state import MAX_SAVED_CONVERSATIONS, SavedConversation
 from parrot.app.state import SAMPLE_PROMPTS, AppDeps, ModelEntry, ScreenName, Status  # noqa: F401 (re-exported)
-from parrot.events import (BatteryReading, CandidatesReranked, Event, Heard, KeyEvent, Listening, NotHeard, SpeechState, LlmDone, LlmLoaded,
+from parrot.events import (BatteryReading, CandidatesReranked, ConversationLoaded, Event, Heard, KeyEvent, Listening, NotHeard, SpeechState, LlmDone, LlmLoaded,
                            LlmProgress, LlmToken, ShutdownFailed, Tick)
 from parrot.keys import Key, KeyAction
 from parrot.ui.canvas import HEIGHT, WIDTH, Canvas
@@ -33,14 +34,16 @@ class App:
         self.canvas = Canvas(deps.font)
         self.font = deps.font
         self.big_font = deps.big_font or deps.font
-        # Saved conversations by id (read at boot, kept up to date as answers are saved).
-        self.saved_conversations: dict[str, dict] = {c["id"]: c for c in deps.conversations}
+        # The history index by id (read at boot, kept up to date as answers are saved); the
+        # turns stay on disk until a conversation is opened.
+        self.history: dict[str, SavedConversation] = {c.id: c for c in deps.conversations}
         self.screens = build_screens(self)
         self.screen = self.screens[ScreenName.SPLASH]
         self._swallow = None  # key whose remaining events (release, long...) are dropped
         self.toast: tuple[str, float] | None = None  # (text, until)
         self.listening: ListenView | None = None  # push-to-talk in progress
         self.screen.enter(now)
+        self.trim_history()
         # Boot: the panel takes the user's contrast, the configured model loads behind the splash.
         self.effect(SetContrast(self.settings["contrast"]))
         if deps.model:
@@ -93,6 +96,9 @@ class App:
             return
         if isinstance(event, CandidatesReranked):
             self.screens[ScreenName.INPUT].on_reranked(event)
+            return
+        if isinstance(event, ConversationLoaded):
+            self.screens[ScreenName.CHAT].on_loaded(event)
             return
         self.screen.handle(event)
 
@@ -160,6 +166,26 @@ class App:
         if low and not status.battery_low:
             self.show_toast(f"电量低 {reading.percent:.0f}%，请充电")
         status.battery_low = low
+
+    # --- the history index -------------------------------------------------------------------
+    def remember_conversation(self, entry: SavedConversation) -> None:
+        """A conversation was saved: it is in the history (the oldest makes room)."""
+        self.history[entry.id] = entry
+        self.trim_history(keep=entry.id)
+
+    def forget_conversation(self, conversation_id: str) -> None:
+        """Out of the history and off the disk."""
+        if self.history.pop(conversation_id, None) is not None:
+            self.effect(DeleteConversation(conversation_id))
+
+    def trim_history(self, keep: str | None = None) -> None:
+        excess = len(self.history) - MAX_SAVED_CONVERSATIONS
+        if excess <= 0:
+            return
+        oldest = sorted((e for e in self.history.values() if e.id != keep), key=lambda e: (e.started, e.id))
+        for entry in oldest[:excess]:
+            log.info("history full (%d): the oldest conversation %s is deleted", MAX_SAVED_CONVERSATIONS, entry.id)
+            self.forget_conversation(entry.id)
 
     def show_toast(self, text: str, seconds: float = 3.0) -> None:
         """A one-line notice over whatever screen is shown, for a few seconds."""

@@ -67,6 +67,13 @@ class SaveConversation(Effect):
 
 
 @dataclass(frozen=True)
+class LoadConversation(Effect):
+    """Read a saved conversation's turns (posts ConversationLoaded)."""
+
+    id: str
+
+
+@dataclass(frozen=True)
 class DeleteConversation(Effect):
     id: str
 

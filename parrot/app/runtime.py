@@ -20,11 +20,12 @@ from typing import Callable, Iterator
 
 from parrot.app import effects as fx
 from parrot.app.backends import ChatBackend
+from parrot.app.conversations import ConversationUnreadable, conversation_path, read_turns
 from parrot.app.core import App
 from parrot.app.settings import save_settings
 from parrot.app.voice import Voice
 from parrot.clock import Clock
-from parrot.events import Event, LlmDone, LlmLoaded, NotHeard, Quit, ShutdownFailed, SpeechState, Tick
+from parrot.events import ConversationLoaded, Event, LlmDone, LlmLoaded, NotHeard, Quit, ShutdownFailed, SpeechState, Tick
 from parrot.storage import atomic_write
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 # Files in the data directory.
 SETTINGS_FILE = "settings.json"
 USER_DICT_FILE = "user_dict.json"
-CONVERSATIONS_DIR = "conversations"  # one <id>.json per conversation
 
 Job = Iterator[Event]
 OnError = Callable[[Exception], Event | None]
@@ -220,6 +220,8 @@ class Runtime:
         elif isinstance(effect, fx.SaveConversation):
             text = json.dumps(effect.record, ensure_ascii=False, indent=1)
             self.io.submit(call(atomic_write, self.conversation_path(effect.id), text), _logged)
+        elif isinstance(effect, fx.LoadConversation):
+            self.io.submit(self._load_conversation(effect.id), lambda e: ConversationLoaded(effect.id, error=str(e)))
         elif isinstance(effect, fx.DeleteConversation):
             self.io.submit(call(self.conversation_path(effect.id).unlink, True), _logged)
         elif isinstance(effect, fx.SaveUserDictionary):
@@ -250,7 +252,24 @@ class Runtime:
             log.error("no handler for effect %r", effect)
 
     def conversation_path(self, conversation_id: str) -> Path:
-        return self.data_dir / CONVERSATIONS_DIR / f"{conversation_id}.json"
+        return conversation_path(self.data_dir, conversation_id)
+
+    def _load_conversation(self, conversation_id: str) -> Job:
+        """Read a saved conversation's turns for the chat screen; a failure is said on screen."""
+        path = self.conversation_path(conversation_id)
+        try:
+            turns = read_turns(path)
+        except FileNotFoundError:
+            log.warning("conversation %s: %s is gone", conversation_id, path)
+            yield ConversationLoaded(conversation_id, error="文件不见了")
+        except ConversationUnreadable as e:
+            log.warning("conversation %s: %s is %s; left as it is", conversation_id, path, e)
+            yield ConversationLoaded(conversation_id, error="文件已损坏")
+        except OSError as e:
+            log.warning("conversation %s: reading %s failed: %s", conversation_id, path, e)
+            yield ConversationLoaded(conversation_id, error=f"读取失败（{e.strerror or e}）")
+        else:
+            yield ConversationLoaded(conversation_id, turns)
 
     def _shut_down(self) -> Job:
         error = self.power_off() if self.power_off else "no way to power off on this board"

@@ -55,6 +55,28 @@ CANNOT_LISTEN_TEXT = {"no speech recognition": "没有语音识别", "no sound c
 NOT_HEARD_TEXT = {"too short": "太短了，请按住C说话", "nothing heard": "没有听到声音", "no words recognised": "没听清，请再说一遍"}
 
 
+@dataclass(frozen=True)
+class SavedConversation:
+    """One row of the history index: what the history list shows. The turns stay in the
+    conversation's file until it is opened (LoadConversation)."""
+
+    id: str
+    started: float  # seconds since the epoch
+    first: str  # the first question's first words
+
+    @classmethod
+    def of_record(cls, record: dict) -> "SavedConversation":
+        """The index row of a conversation record {"id", "started", "turns": [{"q", "a"}, ...]}."""
+        turns = record["turns"]
+        return cls(record["id"], float(record.get("started", 0)), turns[0]["q"][:FIRST_WORDS] if turns else "")
+
+
+FIRST_WORDS = 40  # characters of the first question kept in the index (a list row shows ~20)
+# The history keeps the newest conversations; the oldest is deleted when one more is saved
+# (like a phone's call log), so neither the index nor the data folder grows without end.
+MAX_SAVED_CONVERSATIONS = 100
+
+
 @dataclass
 class ModelEntry:
     name: str
@@ -80,7 +102,7 @@ class AppDeps:
     model: str = ""  # llm.model: loaded at boot
     max_tokens: int = 512  # llm.max_tokens: the longest answer the installation allows
     llm_rerank: bool = True  # llm.rerank: the model re-orders T9 sentences when the keypad rests
-    conversations: list = field(default_factory=list)  # saved ones, as read at boot (dicts)
+    conversations: list = field(default_factory=list)  # the history index read at boot (SavedConversation)
     can_speak: bool = False  # the Board's voice: hides the speech settings when False
     can_listen: bool = False
     cannot_listen: str = ""  # why not (no microphone, no ASR engine): shown when C is held

@@ -11,7 +11,10 @@ end-of-turn token, and the candidates are ordered by
 (LATTICE_WEIGHT tuned on tests/data/ime/sentences_dev.txt only). Cost: the prefix is
 evaluated once and stays in the KV cache; candidates are evaluated in token order so each
 one only evaluates what it does not share with the one before (the cache is cut back to the
-common prefix). A model that fails (busy generating, closed) leaves the lattice order.
+common prefix). Between calls only the prefix's last row of scores is kept (a row is the
+vocabulary's size, 0.6 MB for Qwen2.5: a dozen of them kept for the next call is the
+appliance's biggest resting allocation). A model that fails (busy generating, closed) leaves
+the lattice order.
 """
 
 from __future__ import annotations
@@ -58,9 +61,21 @@ class LlmScorer:
     def score(self, texts: Sequence[str]) -> list[float]:
         seqs = [self.prefix + self.model.tokenize(t, False) + self.suffix for t in texts]
         out = [0.0] * len(seqs)
-        for i in sorted(range(len(seqs)), key=lambda i: seqs[i]):  # neighbours share prefixes
-            out[i] = self._score_one(seqs[i])
+        try:
+            for i in sorted(range(len(seqs)), key=lambda i: seqs[i]):  # neighbours share prefixes
+                out[i] = self._score_one(seqs[i])
+        finally:
+            self._keep_prefix_row()
         return out
+
+    def _keep_prefix_row(self) -> None:
+        """Drop the rows of scores after the prefix (the next call's candidates are new text);
+        the one kept is copied out of its eval's [tokens, vocabulary] block so that frees too."""
+        keep = len(self.prefix) - 1
+        row = self._rows[keep] if 0 <= keep < len(self._rows) else None
+        self._rows = [None] * len(self._rows)
+        if row is not None:
+            self._rows[keep] = row.copy()
 
     def _score_one(self, ids: list[int]) -> float:
         cached = self.model.cached

@@ -1,7 +1,8 @@
 """Chat: the conversation view. The answer streams in and the view follows it unless the user
 scrolled up. A aborts a running answer; when idle A asks a new question, D re-asks the last one,
 B starts a new conversation, C opens/folds the model's thinking, long A returns to the menu.
-`*`/`#` scroll. Each conversation is saved in a file of its own after every answer."""
+`*`/`#` scroll. Each conversation is saved in a file of its own after every answer; one opened
+from the history is shown when the runtime has read its turns (ConversationLoaded)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import enum
 import time
 from dataclasses import dataclass, field
 
-from parrot.app.effects import AbortLlm, AskLlm, ResetChat, RestoreChat, SaveConversation, SpeakStream, StopSpeaking
+from parrot.app.effects import (AbortLlm, AskLlm, LoadConversation, ResetChat, RestoreChat, SaveConversation, SpeakStream,
+                                StopSpeaking)
 from parrot.app.screens.base import BODY_TOP, TEXT_W, Screen, long_pressed, pressed, released
-from parrot.app.state import ScreenName
-from parrot.events import LlmDone, LlmProgress, LlmToken
+from parrot.app.state import SavedConversation, ScreenName
+from parrot.events import ConversationLoaded, LlmDone, LlmProgress, LlmToken
 from parrot.keys import Key
 from parrot.ui.canvas import HEIGHT, WIDTH
 from parrot.ui.layout import TextView
@@ -20,6 +22,7 @@ from parrot.ui.markdown import MarkdownStream, render_markdown
 
 MIN_RATE_TOKENS = 8  # a tokens/s figure from fewer tokens (an early abort) is noise: not shown
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+LOADING_TEXT = "正在读取对话…"
 
 
 class Phase(enum.Enum):
@@ -89,7 +92,8 @@ class ChatScreen(Screen):
     # --- conversations --------------------------------------------------------------------
     def new_conversation(self) -> None:
         self.turns: list[Turn] = []
-        self.conversation: dict | None = None  # its saved record, made at the first question
+        self.conversation: dict | None = None  # {"id", "started"}: made at the first question
+        self.loading: str | None = None  # the id of a saved conversation being read
         self.expanded = False
         self.view = TextView(self.app.font, TEXT_W, self.rows)
 
@@ -97,19 +101,35 @@ class ChatScreen(Screen):
         """Start afresh (a new model: the old conversation's context is gone)."""
         self.new_conversation()
 
-    def open(self, record: dict) -> None:
-        """Continue a saved conversation: its turns are shown and given to the model as context."""
+    def open(self, conversation_id: str) -> None:
+        """Continue a saved conversation: its turns are read from its file (on_loaded)."""
         self.new_conversation()
-        self.conversation = record
-        self.turns = [Turn(t["q"], t["a"]) for t in record["turns"]]
+        self.loading = conversation_id
+        self.view.set_text(LOADING_TEXT)
+        self.app.effect(ResetChat())  # the model forgets the conversation that was on screen
+        self.app.effect(LoadConversation(conversation_id))
+
+    def on_loaded(self, event: ConversationLoaded) -> None:
+        """The turns of the conversation being opened: shown, and given to the model as context."""
+        if event.id != self.loading:
+            return  # the user moved on (a new question, another conversation)
+        self.loading = None
+        if event.error is not None:
+            self.view.set_text(f"无法打开这个对话：{event.error}")
+            self.app.dirty = True
+            return
+        entry = self.app.history.get(event.id)
+        started = entry.started if entry else self.app.deps.wall(self.app.now)
+        self.conversation = {"id": event.id, "started": started}
+        self.turns = [Turn(q, a) for q, a in event.turns]
         self.refill()
-        self.app.effect(ResetChat())
-        self.app.effect(RestoreChat(tuple((t.question, t.answer) for t in self.turns)))
+        self.app.effect(RestoreChat(tuple(event.turns)))
+        self.app.dirty = True
 
     def new_id(self, started: float) -> str:
         """The start time, made unique among the saved ones (two in one second)."""
         base = conversation_id(started)
-        taken = self.app.saved_conversations
+        taken = self.app.history
         n = 1
         while (candidate := base if n == 1 else f"{base}-{n}") in taken:
             n += 1
@@ -138,11 +158,13 @@ class ChatScreen(Screen):
         if self.app.status.model is None:
             self.app.go(ScreenName.NO_MODEL)  # say so, and how to fix it
             return
+        if not self.turns:
+            self.new_conversation()  # (a conversation still being read, or a read error: a new one)
         self.request += 1
         self.turns.append(Turn(question))
         if self.conversation is None:
             started = self.app.deps.wall(self.app.now)
-            self.conversation = {"id": self.new_id(started), "started": started, "turns": []}
+            self.conversation = {"id": self.new_id(started), "started": started}
         self.phase = Phase.PREFILL
         self.progress = (0, 0)
         self.view.append(("\n" if len(self.turns) > 1 else "") + f"问：{question}\n答：")
@@ -206,8 +228,7 @@ class ChatScreen(Screen):
 
     def save(self) -> None:
         record = dict(self.conversation, turns=[{"q": t.question, "a": t.answer} for t in self.turns])
-        self.conversation = record
-        self.app.saved_conversations[record["id"]] = record
+        self.app.remember_conversation(SavedConversation.of_record(record))
         self.app.effect(SaveConversation(record["id"], record))
 
     # --- keys -----------------------------------------------------------------------------
@@ -275,5 +296,5 @@ class ChatScreen(Screen):
             if y + 5 <= HEIGHT:
                 canvas.progress(8, y, WIDTH - 16, 5, self.progress[0] / self.progress[1])
         canvas.scrollbar(WIDTH - 3, BODY_TOP, HEIGHT - BODY_TOP, self.view.total_lines, self.rows, self.view.top)
-        if not self.turns:
+        if not self.turns and not lines:
             canvas.text(4, BODY_TOP + lh, "按 A 开始提问")

@@ -1,21 +1,20 @@
 """History: saved conversations, newest first, each with its date and first words. `*`/`#`
-move, D opens (and continues) one, B twice deletes it, A back."""
+move, D opens (and continues) one, B twice deletes it, A back. The list is the app's history
+index; the chat screen reads the opened conversation's turns from its file."""
 
 from __future__ import annotations
 
 import time
 
-from parrot.app.effects import DeleteConversation
 from parrot.app.screens.base import BODY_TOP, PagedList, Screen, pressed
-from parrot.app.state import ScreenName
+from parrot.app.state import SavedConversation, ScreenName
 from parrot.keys import Key
 
 
-def summary(record: dict) -> str:
+def summary(entry: SavedConversation) -> str:
     """'11-29 09:30 first words of the first question'."""
-    when = time.strftime("%m-%d %H:%M", time.localtime(record.get("started", 0)))
-    first = record["turns"][0]["q"] if record.get("turns") else ""
-    return f"{when} {first}"
+    when = time.strftime("%m-%d %H:%M", time.localtime(entry.started))
+    return f"{when} {entry.first}"
 
 
 class HistoryScreen(Screen):
@@ -26,11 +25,11 @@ class HistoryScreen(Screen):
     def __init__(self, app):
         super().__init__(app)
         self.list = PagedList()
-        self.records: list[dict] = []
+        self.records: list[SavedConversation] = []
         self.confirm_delete = False
 
     def enter(self, now: float) -> None:
-        self.records = sorted(self.app.saved_conversations.values(), key=lambda r: r.get("started", 0), reverse=True)
+        self.records = sorted(self.app.history.values(), key=lambda r: (r.started, r.id), reverse=True)
         self.list.count = len(self.records)
         self.list.index = 0
         self.confirm_delete = False
@@ -46,15 +45,13 @@ class HistoryScreen(Screen):
         elif key is Key.D and self.records:
             chat = self.app.screens[ScreenName.CHAT]
             if not chat.busy:
-                chat.open(self.records[self.list.index])
+                chat.open(self.records[self.list.index].id)
                 self.app.go(ScreenName.CHAT)
         elif key is Key.B and self.records:
             if not self.confirm_delete:
                 self.confirm_delete = True
             else:
-                record = self.records[self.list.index]
-                del self.app.saved_conversations[record["id"]]
-                self.app.effect(DeleteConversation(record["id"]))
+                self.app.forget_conversation(self.records[self.list.index].id)
                 self.enter(self.app.now)
         self.app.dirty = True
 
