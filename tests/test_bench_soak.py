@@ -10,7 +10,17 @@ def test_soak_with_the_echo_engine_reports_no_exceptions(capsys):
     assert main(["bench", "soak", "--backend", "echo", "--keys", "400", "--warmup", "100", "--block", "100"]) == 0
     out = capsys.readouterr().out
     assert "soak: 400 keys (echo: echo)" in out and "exceptions: 0" in out
-    assert "growth after warm-up" in out
+    assert "growth after warm-up" in out and "result: PASS (0 exceptions, growth" in out
+
+
+def test_growth_over_the_limit_fails_the_run_and_says_so(capsys, monkeypatch):
+    from parrot.bench import soak
+
+    samples = iter([40.0, 41.0, 47.5])  # after boot, after the warm-up, at the end
+    monkeypatch.setattr(soak, "rss_mb", lambda: next(samples))
+    assert main(["bench", "soak", "--backend", "echo", "--keys", "200", "--warmup", "100", "--block", "100"]) == 1
+    out = capsys.readouterr().out
+    assert "growth after warm-up +6.5 MB (limit 5)" in out and "result: FAIL (growth +6.5 MB is not under the 5 MB limit)" in out
 
 
 def test_an_exception_in_the_app_is_counted_and_fails_the_run(capsys, monkeypatch):
@@ -28,4 +38,4 @@ def test_an_exception_in_the_app_is_counted_and_fails_the_run(capsys, monkeypatc
     monkeypatch.setattr(runtime.Runtime, "step", step_with_a_logged_error)
     assert main(["bench", "soak", "--backend", "echo", "--keys", "100", "--warmup", "50", "--block", "50"]) == 1
     out = capsys.readouterr().out
-    assert "exceptions: 1" in out and "boom in a worker" in out
+    assert "exceptions: 1" in out and "boom in a worker" in out and "result: FAIL (1 exceptions" in out

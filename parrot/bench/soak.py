@@ -227,4 +227,8 @@ def run(args) -> int:
     print(f"anonymous rss: {rss_start:.1f} MB after the model loaded, {baseline:.1f} MB after {min(args.warmup, pressed)} keys, "
           f"{final:.1f} MB at the end, max {max(r for _, r in samples) if samples else final:.1f} MB: "
           f"growth after warm-up {growth:+.1f} MB (limit {args.max_growth_mb:g})")
-    return 0 if exceptions == 0 and growth < args.max_growth_mb else 1
+    failures = ([f"{exceptions} exceptions"] if exceptions else []) + \
+        ([f"growth {growth:+.1f} MB is not under the {args.max_growth_mb:g} MB limit"] if growth >= args.max_growth_mb else [])
+    print(f"result: FAIL ({'; '.join(failures)})" if failures else
+          f"result: PASS (0 exceptions, growth {growth:+.1f} MB under the {args.max_growth_mb:g} MB limit)")
+    return 1 if failures else 0
