@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import shutil
 import struct
 import tempfile
 from dataclasses import dataclass, field
@@ -236,6 +237,33 @@ def check_config(data: bytes) -> None:
         os.unlink(path)
 
 
+# --- the user dictionary file
+
+
+def check_user_dictionary(data: bytes) -> None:
+    """Any file loads (never an exception), and whatever it had that was not kept is in a
+    `.corrupt-` copy identical to the original: nothing learned is lost."""
+    from parrot.ime.dictionary import UserDictionary
+    from parrot.storage import release_data_dir
+
+    folder = Path(tempfile.mkdtemp(prefix="parrot-fuzz-"))
+    path = folder / "user_dict.json"
+    path.write_bytes(data)
+    try:
+        user = UserDictionary(path)
+        aside = list(folder.glob("user_dict.json.corrupt-*"))
+        if aside and aside[0].read_bytes() != data:
+            raise Finding("the set-aside copy differs from the original file")
+        if not aside and path.exists() and path.read_bytes() != data:
+            raise Finding("the file was changed without keeping the original")
+        for word in user.words.values():
+            if len(word.reading) != len(word.word) or not word.digits.isdigit():
+                raise Finding(f"kept a bad word {word}")
+    finally:
+        release_data_dir(folder)
+        shutil.rmtree(folder)
+
+
 # --- sim scripts
 
 
@@ -354,6 +382,8 @@ _register("config", check_config, tokens=["[", "]", "[[", "]]", "{", "}", "=", '
 _register("script", check_script, tokens=["press ", "type ", "long ", "hold ", "wait ", "wait-for ", "llm-done", "screen ",
                                            "snap ", "nan", "inf", "-1", "1e309", "0x10", "../", "/", "'", '"', "\n", "#",
                                            "[", "+", "_", "!", "A", "5", " ", "\\", "chat"])
+_register("userdict", check_user_dictionary, tokens=['"words"', '"follows"', '"uses"', '"version"', "[", "]", ",", "null",
+                                                     "-1", "1e309", "NaN", "1.5", '"HAO"', '"ü"', '""', "true", "{}", "\\u0000"])
 _register("keypad", check_keypad, tokens=[b"\0\x10", b"\0\x03", b"\xff\0", b"\0\xff", b"\0\x0f", b"\0\xef", b"\0\x7f"])
 
 

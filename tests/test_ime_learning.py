@@ -120,6 +120,33 @@ def test_corrupt_file_is_moved_aside_with_a_warning(tmp_path, caplog):
     assert UserDictionary(path).count("米好", ("mi", "hao")) == 1
 
 
+def test_one_bad_record_sets_aside_only_itself(tmp_path, caplog):
+    """A damaged record (a bit flip, an old bug) used to set every learned word aside."""
+    path = tmp_path / "user.json"
+    original = json.dumps({"version": 1, "uses": 9, "words": [
+        ["米好", ["mi", "hao"], 3, 5],
+        ["坏", ["huai", "le"], 1, 6],  # two syllables for one character
+        ["你们", ["ni", "men"], 2, 7],
+        ["数", ["shu"], "many", 8],
+        ["好", ["hao"], 1, 9],
+        ["大", ["DA"], 1, 2],  # not a reading the keypad can type
+    ], "follows": [["你好", "中国", 2, 4], [None, "世界", 1, 3]]}, ensure_ascii=False).encode("utf-8")
+    path.write_bytes(original)
+    with caplog.at_level(logging.WARNING):
+        user = UserDictionary(path)
+    assert sorted(w.word for w in user.words.values()) == ["你们", "好", "米好"]
+    assert user.count("米好", ("mi", "hao")) == 3 and user.followers("你好") == ["中国"] and user.uses == 9
+    (aside,) = tmp_path.glob("user.json.corrupt-*")
+    assert aside.read_bytes() == original, "the original is kept whole"
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "4 damaged record(s) set aside" in line and "kept 3 words and 1 pairs" in line and aside.name in line
+    release_data_dir(tmp_path)
+    caplog.clear()
+    again = UserDictionary(path)  # the file was rewritten with the good records: clean now
+    assert again.count("你们", ("ni", "men")) == 2 and not caplog.records
+    assert len(list(tmp_path.glob("user.json.corrupt-*"))) == 1
+
+
 def test_crash_before_rename_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "user.json"
     user = UserDictionary(path)

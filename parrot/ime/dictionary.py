@@ -242,8 +242,10 @@ class UserDictionary:
     """Words the user picked or composed, with use counts. Bounded; saved atomically.
 
     `learn()` and `learn_follow()` only change memory and set `pending_save`; the app
-    calls `save()` off the key path. A corrupt file is moved aside (`*.corrupt-<time>`)
-    and the dictionary starts empty.
+    calls `save()` off the key path. A file that is not a user dictionary at all is moved
+    aside (`*.corrupt-<time>`) and the dictionary starts empty; a file with some damaged
+    records keeps every good one: the original is copied aside first, then the file is
+    rewritten without the bad records.
     """
 
     def __init__(self, path: str | os.PathLike | None = None, capacity: int = DEFAULT_USER_CAPACITY,
@@ -376,28 +378,68 @@ class UserDictionary:
             raw = self.path.read_bytes()
         except FileNotFoundError:
             return
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
         try:
-            self._parse(json.loads(raw.decode("utf-8")))
-        except (ValueError, TypeError, KeyError, IndexError) as e:
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict) or data.get("version") != USER_DICT_VERSION:
+                raise ValueError(f"unknown version {data.get('version') if isinstance(data, dict) else data!r}")
+        except ValueError as e:  # not JSON, not UTF-8, not ours: nothing in it can be trusted
             os.replace(self.path, aside)
             log.warning("user dictionary %s is corrupt (%s); moved to %s, starting empty", self.path, e, aside)
-            self.words, self.follows, self.uses = {}, {}, 0
+            return
+        bad = self._parse(data)
+        if bad:
+            # the original is kept whole beside it; the file is rewritten with the good records
+            atomic_write(aside, raw)
+            atomic_write(self.path, self.to_json())
+            log.warning("user dictionary %s: %d damaged record(s) set aside (%s); kept %d words and %d pairs; "
+                        "the original file is saved as %s", self.path, len(bad), "; ".join(bad[:3]),
+                        len(self.words), len(self.follows), aside)
 
-    def _parse(self, data: dict) -> None:
-        if data.get("version") != USER_DICT_VERSION:
-            raise ValueError(f"unknown version {data.get('version')!r}")
-        words = {}
-        for word, reading, count, last_used in data["words"]:
-            if not (isinstance(word, str) and word and len(reading) == len(word)):
-                raise ValueError(f"bad word record {word!r}")
-            if not all(isinstance(s, str) and s.isascii() and s.isalpha() for s in reading):
-                raise ValueError(f"bad reading for {word!r}")
-            words[(word, tuple(reading))] = LearnedWord(word, tuple(reading), int(count), int(last_used))
-        follows = {}
-        for prev, nxt, count, last_used in data["follows"]:
-            if not (isinstance(prev, str) and isinstance(nxt, str)):
-                raise ValueError("bad follow record")
-            follows[(prev, nxt)] = [int(count), int(last_used)]
-        self.words, self.follows, self.uses = words, follows, int(data["uses"])
+    def _parse(self, data: dict) -> list[str]:
+        """Take every good record of `data`; returns what was wrong with the bad ones."""
+        bad: list[str] = []
+        words, follows = {}, {}
+        for record in _records(data, "words", bad):
+            try:
+                word, reading, count, last_used = record
+                if not (isinstance(word, str) and word and isinstance(reading, list) and len(reading) == len(word)):
+                    raise ValueError(f"bad word record {word!r}")
+                if not all(isinstance(s, str) and s.isascii() and s.isalpha() and s.islower() for s in reading):
+                    raise ValueError(f"bad reading for {word!r}")
+                words[(word, tuple(reading))] = LearnedWord(word, tuple(reading), _count(count), _count(last_used))
+            except (ValueError, TypeError, KeyError) as e:
+                bad.append(str(e))
+        for record in _records(data, "follows", bad):
+            try:
+                prev, nxt, count, last_used = record
+                if not (isinstance(prev, str) and isinstance(nxt, str)):
+                    raise ValueError(f"bad follow record {prev!r} {nxt!r}")
+                follows[(prev, nxt)] = [_count(count), _count(last_used)]
+            except (ValueError, TypeError) as e:
+                bad.append(str(e))
+        latest = max([w.last_used for w in words.values()] + [u for _, u in follows.values()], default=0)
+        try:
+            uses = max(_count(data.get("uses", 0)), latest)
+        except (ValueError, TypeError) as e:
+            bad.append(f"bad use counter ({e})")
+            uses = latest
+        self.words, self.follows, self.uses = words, follows, uses
         self._by_digits = None
+        return bad
+
+
+def _records(data: dict, name: str, bad: list[str]) -> list:
+    """The list `name` of a user dictionary file ([] and a note in `bad` when it is not one)."""
+    records = data.get(name, [])
+    if not isinstance(records, list):
+        bad.append(f"{name} is not a list")
+        return []
+    return records
+
+
+def _count(value) -> int:
+    """A use count or counter value from the file: a non-negative whole number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 2**53 or value != int(value):
+        raise ValueError(f"bad count {value!r}")
+    return int(value)
