@@ -34,8 +34,13 @@ class BatteryReading(Event):
 
 @dataclass(frozen=True)
 class LlmLoaded(Event):
+    """A load ended: `name` is loaded, or (error set) nothing is. A switch that failed and went
+    back to the model loaded before says so in `failed`: that model could not be loaded
+    (`error` says why) and `name`, the previous one, is loaded again."""
+
     name: str
     error: str | None = None
+    failed: str | None = None
 
 
 @dataclass(frozen=True)

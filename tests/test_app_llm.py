@@ -11,10 +11,12 @@ import llm_tiny
 from parrot.app import assemble
 from parrot.app import effects as fx
 from parrot.app.assemble import build_appliance
-from parrot.app.state import ScreenName
+from parrot.app.state import ModelEntry, ScreenName
 from parrot.boards.test import TestBoard
 from parrot.config import Config, validate
-from parrot.events import LlmToken
+from parrot.errors import UserError
+from parrot.events import KeyEvent, LlmToken
+from parrot.keys import Key, KeyAction
 
 pytest.importorskip("torch")
 
@@ -105,6 +107,66 @@ def test_corrupt_model_is_reported_not_fatal(tmp_path, monkeypatch):
         app.render()
     finally:
         appliance.close()
+
+
+def switch_to(appliance, name):
+    """Choose `name` on the models screen and wait for the load to end."""
+    app = appliance.app
+    app.go(ScreenName.MODELS)
+    models = app.screen
+    models.list.index = [e.name for e in models.entries].index(name)
+    app.handle(KeyEvent(Key.D, KeyAction.PRESS))
+    assert app.status.model_loading == name
+    run_until(appliance, lambda: app.status.model_loading is None, timeout=600)
+    return models
+
+
+def failed_switch_goes_back(tmp_path, monkeypatch, good, bad, name):
+    """Boot on `good` (called `name`), switch to the corrupt `bad`: the switch fails, says why,
+    and `name` is loaded again and answers."""
+    files = {name: good, "broken": bad}
+    monkeypatch.setattr(assemble, "list_models", lambda: [ModelEntry(n, "") for n in files])
+    monkeypatch.setattr(assemble, "resolve_with_family", lambda n: (files[n], None))
+    config = Config(validate({"llm": {"model": name, "threads": 2, "context": 256}}))
+    appliance = build_appliance(TestBoard(), config, tmp_path, backend="llm")
+    app = appliance.app
+    try:
+        run_until(appliance, lambda: app.status.model == name, timeout=600)
+        models = switch_to(appliance, "broken")
+        backend = appliance.runtime.backend
+        assert app.status.model == name and backend.name == name and backend.model is not None
+        assert app.status.model_error.startswith("broken：")
+        shown = "".join(models.error_page().lines).replace(" ", "")  # (wrapping drops spaces)
+        assert shown.startswith("加载失败：broken：") and shown.endswith(f"（仍在使用{name}）"), shown
+        app.settings["max_tokens"] = 4
+        chat = app.screens[ScreenName.CHAT]
+        chat.ask("你好")
+        run_until(appliance, lambda: not chat.busy, timeout=600)
+        assert chat.turns[-1].answer and not chat.turns[-1].error, "the model before answers"
+    finally:
+        appliance.close()
+
+
+def test_a_failed_model_switch_loads_the_previous_model_again(tmp_path, monkeypatch):
+    good = llm_tiny.tiny_gguf("qwen2", "q8_0")
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(good.read_bytes()[: good.stat().st_size // 2])  # the tensor data cut off
+    failed_switch_goes_back(tmp_path / "data", monkeypatch, good, bad, "tiny")
+
+
+@pytest.mark.slow
+def test_a_failed_switch_from_the_real_model_loads_it_again(tmp_path, monkeypatch):
+    from parrot.llm.models import DEFAULT_MODEL, resolve_model
+
+    try:
+        real = resolve_model(DEFAULT_MODEL)
+    except UserError as e:
+        pytest.skip(str(e))
+    bad = tmp_path / "corrupt.gguf"
+    with open(real, "rb") as f:
+        header = bytearray(f.read(16 << 20))  # the header and the first tensors, the rest cut off
+    bad.write_bytes(bytes(header))
+    failed_switch_goes_back(tmp_path / "data", monkeypatch, real, bad, DEFAULT_MODEL)
 
 
 def test_threaded_runtime_answers_like_the_device(tmp_path, monkeypatch):

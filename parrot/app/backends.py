@@ -18,7 +18,8 @@ class ChatBackend(Protocol):
     name: str | None
 
     def load(self, name: str) -> Iterator[Event]:
-        """Load a model (the old one is freed first); ends with LlmLoaded (error set on failure)."""
+        """Load a model (the old one is freed first); ends with LlmLoaded (error set on failure;
+        a failed switch loads the old model again and says so: LlmLoaded.failed)."""
 
     def ask(self, request: int, question: str, max_tokens: int, thinking: bool, progress: Post) -> Iterator[Event]:
         """Answer: LlmToken events, then LlmDone. Prefill progress may come through `progress`

@@ -63,8 +63,9 @@ class App:
             return
         if isinstance(event, LlmLoaded):
             self.status.model_loading = None
-            self.status.model = event.name if event.error is None else None
-            self.status.model_error = event.error
+            self.status.model = event.name if event.error is None or event.failed else None
+            # a failed switch (the model before is loaded again): the models screen says both
+            self.status.model_error = f"{event.failed}：{event.error}（仍在使用 {event.name}）" if event.failed else event.error
             self.dirty = True
         # Every screen that cares about LLM traffic gets it even when not visible
         # (an answer keeps streaming while the user looks at the menu).

@@ -26,22 +26,40 @@ class LlmBackend:
         self._aborted = threading.Event()
 
     def load(self, name: str) -> Iterator[Event]:
+        previous = self.name
+        self.close()  # free the old model before mapping the new one: both may not fit in RAM
+        try:
+            self._open(name)
+        except Exception as e:  # ModelError / UserError: shown on the models screen
+            log.warning("loading %s failed: %s", name, e)
+            if previous is None or previous == name:
+                yield LlmLoaded(name, error=str(e))
+                return
+            try:  # a failed switch: the model that worked before, not none at all
+                self._open(previous)
+            except Exception as again:
+                log.warning("loading %s again failed: %s", previous, again)
+                yield LlmLoaded(name, error=f"{e}（原来的 {previous} 也未能重新加载：{again}）")
+                return
+            log.warning("switching to %s failed; %s is loaded again", name, previous)
+            yield LlmLoaded(previous, error=str(e), failed=name)
+            return
+        yield LlmLoaded(name)
+
+    def _open(self, name: str) -> None:
         from parrot.llm import Model
         from parrot.llm.presets import PRESETS, preset_for
 
-        self.close()  # free the old model before mapping the new one: both may not fit in RAM
+        path, family = self.resolve(name)
+        model = Model(str(path), threads=self.threads, context=self.context)
         try:
-            path, family = self.resolve(name)
-            self.model = Model(str(path), threads=self.threads, context=self.context)
-            preset = PRESETS.get(family) or preset_for(self.model.arch, self.model.name)
-            if self.model.template_warning:
-                log.warning("%s: %s", name, self.model.template_warning)
-        except Exception as e:  # ModelError / UserError: shown on the models screen
-            log.warning("loading %s failed: %s", name, e)
-            yield LlmLoaded(name, error=str(e))
-            return
-        self.preset, self.name = preset, name
-        yield LlmLoaded(name)
+            preset = PRESETS.get(family) or preset_for(model.arch, model.name)
+        except BaseException:
+            model.close()
+            raise
+        if model.template_warning:
+            log.warning("%s: %s", name, model.template_warning)
+        self.model, self.preset, self.name = model, preset, name
 
     def ask(self, request: int, question: str, max_tokens: int, thinking: bool, progress: Post) -> Iterator[Event]:
         if self.model is None:

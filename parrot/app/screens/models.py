@@ -1,5 +1,5 @@
 """Choose model: installed models with their presets; D loads the highlighted one (the old one is
-freed first) behind a loading indicator, A back."""
+freed first, and loaded again if the new one fails) behind a loading indicator, A back."""
 
 from __future__ import annotations
 
