@@ -241,12 +241,17 @@ def test_conversations_survive_a_restart_and_continue(tmp_path):
     assert len(list((tmp_path / "conversations").glob("*.json"))) == 1
 
 
-def test_the_app_keeps_only_the_history_index_and_reads_turns_when_opened(tmp_path):
+def rebooted_after(tmp_path, *questions):
+    """An appliance booted on a folder where `questions` were asked in one conversation."""
     first = make(tmp_path)
-    ask(first, "一个很长的问题" * 10)
-    ask(first, "第二问")
+    for question in questions:
+        ask(first, question)
     first.close()
-    again = make(tmp_path)
+    return make(tmp_path)
+
+
+def test_the_app_keeps_only_the_history_index_and_reads_turns_when_opened(tmp_path):
+    again = rebooted_after(tmp_path, "一个很长的问题" * 10, "第二问")
     app, chat = again.app, again.app.screens[ScreenName.CHAT]
     (entry,) = app.history.values()
     assert entry.first == ("一个很长的问题" * 10)[:40] and not hasattr(entry, "turns")
@@ -259,10 +264,7 @@ def test_the_app_keeps_only_the_history_index_and_reads_turns_when_opened(tmp_pa
 
 
 def test_a_conversation_that_cannot_be_read_is_said_on_screen_and_left_as_it_is(tmp_path):
-    first = make(tmp_path)
-    ask(first, "你好")
-    first.close()
-    again = make(tmp_path)
+    again = rebooted_after(tmp_path, "你好")
     app, chat = again.app, again.app.screens[ScreenName.CHAT]
     (path,) = (tmp_path / "conversations").glob("*.json")
     path.write_bytes(b'{"id": "broken')  # damaged after boot (a failing flash card)
@@ -281,10 +283,7 @@ def test_a_conversation_that_cannot_be_read_is_said_on_screen_and_left_as_it_is(
 
 
 def test_a_question_asked_while_a_conversation_is_read_starts_a_new_one(tmp_path):
-    first = make(tmp_path)
-    ask(first, "旧的问题")
-    first.close()
-    again = make(tmp_path)
+    again = rebooted_after(tmp_path, "旧的问题")
     app, chat = again.app, again.app.screens[ScreenName.CHAT]
     (old,) = app.history
     app.go(ScreenName.HISTORY)
@@ -312,6 +311,11 @@ def test_the_history_keeps_the_newest_conversations(tmp_path, monkeypatch):
     appliance.close()
     saved = [json.loads(p.read_text("utf-8"))["turns"][0]["q"] for p in (tmp_path / "conversations").glob("*.json")]
     assert sorted(saved) == ["问题2", "问题3", "问题4"], "the oldest files are deleted with their rows"
+    monkeypatch.setattr(core, "MAX_SAVED_CONVERSATIONS", 2)  # fewer allowed than saved: trimmed at boot
+    again = make(tmp_path)
+    assert sorted(e.first for e in again.app.history.values()) == ["问题3", "问题4"]
+    again.close()
+    assert len(list((tmp_path / "conversations").glob("*.json"))) == 2
 
 
 # --- honest states -----------------------------------------------------------------------------
