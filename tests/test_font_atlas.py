@@ -342,3 +342,22 @@ def test_inconsistent_tables_are_refused_even_with_a_valid_checksum():
     forged = header.pack(*fields) + zlib.compress(bytes(payload))
     with pytest.raises(UserError, match="inconsistent"):
         BitmapFont(forged, "forged.bin")
+
+
+def test_glyph_and_width_caches_stay_bounded_and_drawing_stays_the_same():
+    """Every hanzi an answer ever showed stayed cached (~1 KB each, up to 33 MB): bounded now."""
+    from parrot.ui import font as font_module
+
+    shared = load_font(12)
+    fresh = BitmapFont.from_file(shared.source)
+    text = "鹦鹉说：你好，今天天气不错…"
+    before = Image.new("1", (128, 12))
+    fresh.draw(before, 0, 0, text)
+    chars = [chr(c) for c in fresh.codepoints()[::3]] + [chr(0x10FFFF - i) for i in range(500)]  # and unknown ones
+    for ch in chars:
+        assert fresh.advance(ch) == fresh.glyph(ch).advance, ch  # widths without images agree with the glyphs
+        fresh.draw(Image.new("1", (16, 16)), 0, 0, ch)
+    assert len(fresh._glyphs) <= font_module.GLYPH_CACHE and len(fresh._advances) <= font_module.ADVANCE_CACHE
+    after = Image.new("1", (128, 12))
+    fresh.draw(after, 0, 0, text)
+    assert before.tobytes() == after.tobytes() and fresh.text_width(text) == shared.text_width(text)

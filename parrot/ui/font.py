@@ -13,13 +13,16 @@ bar, selection) shows all of it. 5 lines take 60 of the OLED's 64 rows; with a 1
 title bar, 4 lines fit below it. (16 px font: line_height 17, ascent 15.)
 
 Speed (x86_64, one core): loading an atlas ~10 ms; a full 128x64 screen of hanzi (5 lines x
-10) ~0.3 ms once its glyphs are cached, ~3-5 ms when every glyph is new.
+10) ~0.3 ms once its glyphs are cached, ~3-5 ms when every glyph is new. The caches are
+bounded: a glyph image costs ~1 KB, and every hanzi an answer ever showed would add up to the
+atlas's 33,000 (33 MB) on a box that runs for months.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import os
 import struct
 import sys
@@ -41,6 +44,8 @@ _SHAPE_BYTES = 5  # u8 advance, u8 width, u8 height, i8 x offset, i8 y offset
 
 
 ELLIPSIS = "\u2026"
+GLYPH_CACHE = 1024  # glyph images kept (~1 KB each): a screen shows under a hundred
+ADVANCE_CACHE = 8192  # character widths kept (for wrapping text; ~100 B each)
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,8 @@ class BitmapFont:
             self._parse(data)
         except (struct.error, zlib.error, ValueError) as exc:
             raise UserError(f"font atlas {source} is corrupt ({exc}); rebuild it with `make fonts`") from None
-        self._glyphs: dict[str, Glyph] = {}  # cache: character -> Glyph
-        self._advances: dict[str, int] = {}  # cache for text_width
+        self._glyphs: dict[str, Glyph] = {}  # cache: character -> Glyph (at most GLYPH_CACHE)
+        self._advances: dict[str, int] = {}  # cache for text_width (at most ADVANCE_CACHE)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> "BitmapFont":
@@ -184,7 +189,7 @@ class BitmapFont:
         glyph = self._glyphs.get(ch)
         if glyph is None:
             glyph = self._make_glyph(ch)
-            self._glyphs[ch] = glyph
+            _remember(self._glyphs, ch, glyph, GLYPH_CACHE)
         return glyph
 
     def _make_glyph(self, ch: str) -> Glyph:
@@ -232,7 +237,9 @@ class BitmapFont:
     def advance(self, ch: str) -> int:
         adv = self._advances.get(ch)
         if adv is None:
-            adv = self._advances[ch] = self.glyph(ch).advance
+            shape = self.metrics(ch) if ch != ELLIPSIS else None
+            adv = shape[0] if shape else self.glyph(ch).advance  # measuring makes no image
+            _remember(self._advances, ch, adv, ADVANCE_CACHE)
         return adv
 
     def text_width(self, text: str) -> int:
@@ -269,6 +276,15 @@ class BitmapFont:
 
     def __repr__(self) -> str:
         return f"<BitmapFont {self.size}px {self.glyph_count} glyphs from {self.source}>"
+
+
+def _remember(cache: dict, key, value, limit: int) -> None:
+    """cache[key] = value; a full cache first forgets its oldest quarter (insertion order:
+    what is on screen now comes straight back)."""
+    if len(cache) >= limit:
+        for old in list(itertools.islice(cache, max(1, limit // 4))):
+            del cache[old]
+    cache[key] = value
 
 
 def _s8(byte) -> int:
