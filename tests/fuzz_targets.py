@@ -264,6 +264,31 @@ def check_user_dictionary(data: bytes) -> None:
         shutil.rmtree(folder)
 
 
+# --- a saved conversation file
+
+
+def check_conversation(data: bytes) -> None:
+    """Any file is a conversation or a clear ConversationUnreadable, never another exception."""
+    from parrot.app.conversations import ConversationUnreadable, read_record, read_turns
+    from parrot.app.screens.history import summary
+    from parrot.app.state import SavedConversation
+
+    folder = Path(tempfile.mkdtemp(prefix="parrot-fuzz-"))
+    path = folder / "20261129-093000.json"
+    path.write_bytes(data)
+    try:
+        try:
+            entry = SavedConversation.of_record(read_record(path))
+        except ConversationUnreadable:
+            return
+        turns = read_turns(path)
+        if not all(isinstance(q, str) and isinstance(a, str) for q, a in turns) or not isinstance(entry.first, str):
+            raise Finding(f"accepted a damaged record: {turns!r}")
+        summary(entry)  # the history row: its date must be one
+    finally:
+        shutil.rmtree(folder)
+
+
 # --- sim scripts
 
 
@@ -384,6 +409,8 @@ _register("script", check_script, tokens=["press ", "type ", "long ", "hold ", "
                                            "[", "+", "_", "!", "A", "5", " ", "\\", "chat"])
 _register("userdict", check_user_dictionary, tokens=['"words"', '"follows"', '"uses"', '"version"', "[", "]", ",", "null",
                                                      "-1", "1e309", "NaN", "1.5", '"HAO"', '"ü"', '""', "true", "{}", "\\u0000"])
+_register("conversation", check_conversation, tokens=['"turns"', '"q"', '"a"', '"id"', '"started"', "[", "]", "{", "}", ",",
+                                                         "null", "NaN", "1e309", "-1", "true", '"20261129-093000"', "\\ud800"])
 _register("keypad", check_keypad, tokens=[b"\0\x10", b"\0\x03", b"\xff\0", b"\0\xff", b"\0\x0f", b"\0\xef", b"\0\x7f"])
 
 

@@ -9,7 +9,8 @@ import fuzz_targets as ft
 
 # target -> (iterations, RNG seeds): sized for ~1-3 s each on a slow CI core
 BUDGET = {"gguf": (1500, [1, 2]), "tokenizer": (1500, [1, 2]), "config": (1000, [1, 2]),
-          "script": (3000, [1, 2]), "keypad": (300, [1, 2]), "userdict": (300, [1, 2])}
+          "script": (3000, [1, 2]), "keypad": (300, [1, 2]), "userdict": (300, [1, 2]),
+          "conversation": (1000, [1, 2])}
 
 
 @pytest.mark.parametrize("name", sorted(BUDGET))

@@ -16,6 +16,7 @@ from parrot.app.state import SavedConversation
 log = logging.getLogger(__name__)
 
 CONVERSATIONS_DIR = "conversations"  # one <id>.json per conversation
+LAST_START = 253402300799  # 9999-12-31: a later start time cannot be shown as a date
 
 
 class ConversationUnreadable(ValueError):
@@ -40,8 +41,8 @@ def read_record(path: Path) -> dict:
         if not (isinstance(turn, dict) and isinstance(turn.get("q"), str) and isinstance(turn.get("a"), str)):
             raise ConversationUnreadable("a turn of it is damaged")
     started = record.get("started", 0)
-    if not isinstance(started, (int, float)) or started != started:
-        raise ConversationUnreadable("its start time is damaged")
+    if isinstance(started, bool) or not isinstance(started, (int, float)) or not 0 <= started <= LAST_START:
+        raise ConversationUnreadable("its start time is damaged")  # (the history shows it as a date)
     return record
 
 
