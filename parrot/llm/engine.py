@@ -19,6 +19,7 @@ import numpy as np
 from ..errors import UserError
 from . import _core
 from .chat import JinjaTemplate, Template, chat_template, template_for
+from .heap import keep_large_buffers_off_the_heap
 
 
 class ModelError(UserError):
@@ -81,6 +82,7 @@ Progress = Callable[[int, int], None]
 class Model:
     def __init__(self, path: str | os.PathLike, threads: int = 2, context: int = 2048, kernels: str | None = None):
         """kernels: an integer kernel set ("avx2", "portable", ...); None = the fastest this CPU runs."""
+        keep_large_buffers_off_the_heap()  # logits rows and blocks: returned when freed (heap.py)
         self.path = os.fspath(path)
         if not 1 <= int(threads) <= 256:
             raise ModelError(f"threads={threads}: must be from 1 to 256")
