@@ -86,11 +86,12 @@ def sentence_digits(sentence: str) -> str:
     return letters_to_digits(letters.lower())
 
 
-Reranker = Callable[[list[Candidate]], list[Candidate]]
+Reranker = Callable[[str, list[Candidate]], list[Candidate]]  # (keys, candidates shown) -> new list
 
 
 def evaluate_sentences(engine: Engine, sentences: list[str], rerank: Reranker | None = None) -> SentenceReport:
-    """rerank: re-orders the engine's candidates (rerank.py); its time is kept per sentence."""
+    """rerank: what the app does to the engine's candidates when the keypad rests
+    (rerank.Reranker); its time is kept per sentence. `engine` is the app's (default search)."""
     report = SentenceReport()
     for sentence in sentences:
         digits = sentence_digits(sentence)
@@ -99,7 +100,7 @@ def evaluate_sentences(engine: Engine, sentences: list[str], rerank: Reranker | 
         took = cpu = 0.0
         if rerank is not None:
             started, cpu_started = time.perf_counter(), time.process_time()
-            cands = rerank(cands)
+            cands = rerank(digits, cands)
             took, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         report.results.append(SentenceResult(sentence, digits, cands[0].text if cands else "", lattice_first, took, cpu))
     return report
