@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from parrot.ime.dictionary import KEY_WIDTH, Dictionary, LearnedWord, UserDictionary
-from parrot.ime.lattice import BEAM, WORD_PENALTY, Hypothesis, SentenceSearch
+from parrot.ime.lattice import BEAM, ENTRIES_PER_SPAN, WORD_PENALTY, Hypothesis, SentenceSearch
 from parrot.ime.t9 import SEPARATOR
 
 # Ranking weights, in natural-log probability units (tuned with `parrot ime eval`).
@@ -111,9 +111,9 @@ def syllable_bounds(reading: tuple[str, ...]) -> set[int]:
 
 class Engine:
     def __init__(self, dictionary: Dictionary, user: UserDictionary | None = None, sentences: int = SENTENCES,
-                 beam: int = BEAM, per_state: int = 1):
-        """sentences, beam, per_state: how many whole-input sentences to offer and the search's
-        width (lattice.py); a re-ranker (rerank.py) asks for a longer, more varied list."""
+                 beam: int = BEAM, per_state: int = 1, entries: int = ENTRIES_PER_SPAN):
+        """sentences, beam, per_state, entries: how many whole-input sentences to offer and the
+        search's width (lattice.py); a re-ranker (rerank.py) asks for a longer, more varied list."""
         self.dict = dictionary
         self.sentences = sentences
         self.user = user if user is not None else UserDictionary(None)
@@ -121,7 +121,7 @@ class Engine:
         self._partial = lru_cache(maxsize=CACHE_SIZE)(self._partial_uncached)
         self._sentence = lru_cache(maxsize=CACHE_SIZE)(self._sentence_uncached)
         self._abbreviated = lru_cache(maxsize=CACHE_SIZE)(self._abbreviated_uncached)
-        self.search = SentenceSearch(dictionary, self.user, beam, per_state)
+        self.search = SentenceSearch(dictionary, self.user, beam, per_state, entries)
 
     # -- public ----------------------------------------------------------------------------
     def candidates(self, keys: str, split: tuple[str, ...] | None = None, limit: int = RESULT_LIMIT,

@@ -88,12 +88,14 @@ EMPTY = frozenset()
 
 
 class SentenceSearch:
-    def __init__(self, dictionary: Dictionary, user: UserDictionary, width: int = BEAM, per_state: int = 1):
+    def __init__(self, dictionary: Dictionary, user: UserDictionary, width: int = BEAM, per_state: int = 1,
+                 entries: int = ENTRIES_PER_SPAN):
         """width: hypotheses kept per offset; per_state: of them, how many may end in the same
-        word (1: the bigram model's best only; more: an N-best list for a re-ranker, rerank.py)."""
+        word (1: the bigram model's best only; more: an N-best list for a re-ranker, rerank.py);
+        entries: most probable words looked at per exactly-matching key."""
         self.dict = dictionary
         self.user = user
-        self.width, self.per_state = width, per_state
+        self.width, self.per_state, self.entries = width, per_state, entries
         self._beams: OrderedDict[tuple[str, frozenset[int]], Beam] = OrderedDict()
         self._root = Beam.of([Hypothesis(0.0, START, -1, None, 0)], width)
         self._user_uses = user.uses
@@ -148,7 +150,7 @@ class SentenceSearch:
             learned = self.user.exact(plain[i:j]) if self.user.words else []
             if hi <= lo and not learned:
                 continue
-            ids = np.arange(lo, min(hi, lo + ENTRIES_PER_SPAN))
+            ids = np.arange(lo, min(hi, lo + self.entries))
             ids = ids[~d.blocked[ids]]
             bonus = np.zeros(len(ids), dtype=np.float32)
             if learned:
