@@ -115,7 +115,7 @@ def test_the_eval_reports_the_reranked_first_candidate(tiny):
         best = max(whole, key=lambda c: reference_score(t, m, c.text))
         assert r.first == best.text and r.lattice_first == engine.candidates(r.digits)[0].text
         changed += r.first != r.lattice_first
-        assert r.rerank_s > 0
+        assert r.rerank_s > 0 and r.rerank_tokens > 0
     assert changed >= 1
 
 
@@ -168,7 +168,7 @@ def test_eval_llm_prints_before_after_and_latency(tiny, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "first candidate exact:" in out and "before re-ranking:     exact" in out
     assert "re-rank latency:       median" in out and "(top 4, 1 threads, load average" in out
-    assert "re-rank CPU time:      median" in out
+    assert "re-rank CPU time:      median" in out and "re-rank LLM tokens:    median" in out
 
 
 def test_eval_llm_bad_input_is_one_line(tmp_path, capsys):

@@ -110,6 +110,9 @@ def cmd_eval_sentences(args) -> int:
         cpu = sorted(r.rerank_cpu_s for r in report.results)
         print(f"re-rank CPU time:      median {_pct(cpu, 50) * 1000:.0f} ms, p95 {_pct(cpu, 95) * 1000:.0f} ms a sentence "
               f"(all threads; wall clock on an idle machine is about this / threads)")
+        tokens = sorted(r.rerank_tokens for r in report.results)
+        print(f"re-rank LLM tokens:    median {_pct(tokens, 50)}, p95 {_pct(tokens, 95)} a sentence "
+              f"(a few at a time: on a board, at least tokens / its prefill rate seconds)")
     print(f"({elapsed:.1f} s, {elapsed / len(report.results) * 1000:.1f} ms a sentence)")
     return 0
 

@@ -30,6 +30,7 @@ class SentenceResult:
     lattice_first: str = ""  # the first candidate before re-ranking
     rerank_s: float = 0.0  # seconds the re-ranking took (wall clock)
     rerank_cpu_s: float = 0.0  # CPU seconds of this process meanwhile (all its threads)
+    rerank_tokens: int = 0  # tokens the LLM evaluated for it (latency on a board = these / its rate)
 
     @property
     def exact(self) -> bool:
@@ -98,9 +99,13 @@ def evaluate_sentences(engine: Engine, sentences: list[str], rerank: Reranker | 
         cands = engine.candidates(digits)
         lattice_first = cands[0].text if cands else ""
         took = cpu = 0.0
+        tokens = 0
         if rerank is not None:
+            counted = getattr(rerank, "scorer", None)  # rerank.Reranker: its LlmScorer counts tokens
+            tokens = getattr(counted, "evaluated", 0)
             started, cpu_started = time.perf_counter(), time.process_time()
             cands = rerank(digits, cands)
             took, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        report.results.append(SentenceResult(sentence, digits, cands[0].text if cands else "", lattice_first, took, cpu))
+            tokens = getattr(counted, "evaluated", 0) - tokens
+        report.results.append(SentenceResult(sentence, digits, cands[0].text if cands else "", lattice_first, took, cpu, tokens))
     return report
