@@ -96,6 +96,7 @@ class SentenceSearch:
         self.dict = dictionary
         self.user = user
         self.width, self.per_state, self.entries = width, per_state, entries
+        self.cache_beams = CACHE_BEAMS * BEAM // width  # about the same memory whatever the width
         self._beams: OrderedDict[tuple[str, frozenset[int]], Beam] = OrderedDict()
         self._root = Beam.of([Hypothesis(0.0, START, -1, None, 0)], width)
         self._user_uses = user.uses
@@ -126,7 +127,7 @@ class SentenceSearch:
         for j in range(first, end + 1):
             beam = self._expand(plain, bounds, j)
             self._beams[_key(plain, bounds, j)] = beam
-            if len(self._beams) > CACHE_BEAMS:
+            if len(self._beams) > self.cache_beams:
                 self._beams.popitem(last=False)
         return beam
 

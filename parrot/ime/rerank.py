@@ -35,7 +35,7 @@ LATTICE_WEIGHT = 1.0  # dev: 0-1.0 give about the same exact rate, 1.0 the best 
 # candidate made it worse (79% vs 81%), so it is not scored.
 PREFIX = "<|im_start|>system\n你是一个乐于助人的助手。<|im_end|>\n<|im_start|>user\n"
 SUFFIX = ""
-WIDE_LIMIT = 3  # candidates asked of the wider search per sentence re-ranked
+WORDS_PER_SENTENCE = 3  # whole-input words looked at per sentence re-ranked (short inputs)
 LEAD = 3  # re-ranked sentences shown first (as many as the default search offers)
 
 
@@ -148,7 +148,7 @@ class Reranker:
 
     def __call__(self, keys: str, shown: Sequence[Candidate]) -> list[Candidate]:
         try:
-            wide = self.engine.candidates(keys, limit=WIDE_LIMIT * self.k)  # partials must not crowd out the k
+            wide = self.engine.whole_input(keys, WORDS_PER_SENTENCE * self.k)
         except Exception:  # e.g. the user dictionary changed under the worker: stale anyway
             return list(shown)
         ranked = _rerank(wide, self.scorer, self.k, self.weight)
