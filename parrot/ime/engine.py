@@ -155,7 +155,7 @@ class Engine:
         first, ranked as candidates() ranks them (no context): what a re-ranker (rerank.py)
         re-orders."""
         plain, bounds = parse_keys(keys)
-        return self._whole_input(plain, bounds, limit)[0] if plain else []
+        return _dedupe(self._whole_input(plain, bounds, limit)[0]) if plain else []
 
     def _whole_input(self, plain: str, bounds: frozenset[int], limit: int) -> tuple[list[Candidate], list[Candidate]]:
         """(whole-input candidates ranked, the best sentences of the longest prefixes)."""

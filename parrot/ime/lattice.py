@@ -121,9 +121,13 @@ class SentenceSearch:
         found = self._beams.get(_key(plain, bounds, end))
         if found is not None:
             return found
-        first = end  # fill the cache from the first offset missing (no recursion)
-        while first > 1 and _key(plain, bounds, first - 1) not in self._beams:
-            first -= 1
+        # Fill the cache from the first offset missing (no recursion). Every earlier beam is a
+        # span's start: one evicted and not recomputed would silently drop its spans, so the
+        # scan starts at 1 and the beams found are kept as recently used.
+        first = 1
+        while first < end and (key := _key(plain, bounds, first)) in self._beams:
+            self._beams.move_to_end(key)
+            first += 1
         for j in range(first, end + 1):
             beam = self._expand(plain, bounds, j)
             self._beams[_key(plain, bounds, j)] = beam
