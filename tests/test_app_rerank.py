@@ -15,7 +15,10 @@ from parrot.app.state import ScreenName
 from parrot.boards.test import TestBoard
 from parrot.config import Config, validate
 from parrot.events import CandidatesReranked
+from parrot.ime.dictionary import load_dictionary
+from parrot.ime.engine import Engine
 from parrot.ime.rerank import LlmScorer, Reranker
+from parrot.ime.sentence_eval import evaluate_sentences, sentence_digits
 from parrot.keys import Key
 from parrot.llm import Model
 
@@ -50,9 +53,9 @@ def shown(appliance):
 
 def expected_order(model_path, session):
     """What the re-ranker makes of the lattice's list, with a model of its own."""
-    _, items = session.rerank_job()
+    _, digits, items = session.rerank_job()
     with Model(str(model_path), threads=1, context=256) as m:
-        return [c.text for c in Reranker(LlmScorer(m))(items)]
+        return [c.text for c in Reranker(LlmScorer(m), session.engine)(digits, items)]
 
 
 def test_resting_keypad_shows_the_models_order(tmp_path, monkeypatch):
@@ -111,6 +114,27 @@ def test_a_key_before_the_answer_drops_it(tmp_path, monkeypatch):
         assert held and held[0].keys == screen.session.keys_handled
     finally:
         appliance.close()
+
+
+def test_the_apps_first_candidate_is_what_the_eval_measures(tmp_path, monkeypatch):
+    """`parrot ime eval --sentences F --llm` computes the first candidate the app shows once the
+    keypad rests: same search (the default one shown, the wider one re-ranked), same scoring."""
+    sentence = "我们下周再聊"
+    appliance, seen, model = make(tmp_path, monkeypatch)
+    try:
+        type_keys(appliance, sentence_digits(sentence))
+        before = shown(appliance)
+        appliance.advance(RERANK_IDLE_S + 0.2)
+        while not [e for e in seen if isinstance(e, CandidatesReranked)]:
+            appliance.tick()
+        after = shown(appliance)
+    finally:
+        appliance.close()
+    engine = Engine(load_dictionary())
+    with Model(str(model), threads=1, context=256) as m:
+        result = evaluate_sentences(engine, [sentence], Reranker(LlmScorer(m), engine)).results[0]
+    assert (result.lattice_first, result.first) == (before[0], after[0])
+    assert after[:3] != before[:3], "the tiny model re-orders these: else this test cannot fail"
 
 
 @pytest.mark.parametrize("backend, rerank", [("echo", True), ("llm", False)])

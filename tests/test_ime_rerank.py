@@ -17,7 +17,7 @@ from parrot.cli import main  # noqa: E402
 from parrot.ime.dictionary import load_dictionary  # noqa: E402
 from parrot.ime.editor import Editor  # noqa: E402
 from parrot.ime.engine import Candidate, Engine, Kind  # noqa: E402
-from parrot.ime.rerank import PREFIX, SEARCH_BEAM, SEARCH_PER_STATE, SUFFIX, TOP_K, LlmScorer, Reranker, rerank  # noqa: E402
+from parrot.ime.rerank import PREFIX, SEARCH_BEAM, SEARCH_PER_STATE, SUFFIX, LEAD, LlmScorer, Reranker, rerank  # noqa: E402
 from parrot.ime.sentence_eval import evaluate_sentences, sentence_digits  # noqa: E402
 from parrot.ime.session import InputSession  # noqa: E402
 from parrot.llm import Model  # noqa: E402
@@ -117,26 +117,47 @@ def test_a_failing_model_leaves_the_lattice_order(tmp_path):
 
 def test_the_eval_reports_the_reranked_first_candidate(tiny):
     """With the LLM alone (weight 0), the first candidate is the tiny model's favourite among
-    the lattice's, as the numpy reference computes it: differs from the lattice's first."""
+    the wider search's first k, as the numpy reference computes it; the first candidate
+    before is the default search's (what the app shows until the keypad rests)."""
     t, m = tiny
-    engine = Engine(load_dictionary(), sentences=6, beam=16, per_state=2)
+    engine = Engine(load_dictionary())
+    reranker = Reranker(LlmScorer(m), engine, k=6, weight=0.0)
+    wide = Engine(load_dictionary(), sentences=6, beam=SEARCH_BEAM, per_state=SEARCH_PER_STATE)
     sentences = ["今天晚上吃什么", "我们下周再聊", "明天早上几点出发"]
-    report = evaluate_sentences(engine, sentences, Reranker(LlmScorer(m), k=6, weight=0.0))
+    report = evaluate_sentences(engine, sentences, reranker)
     changed = 0
     for r in report.results:
-        whole = [c for c in engine.candidates(r.digits) if c.consumed == len(r.digits)][:6]
+        whole = [c for c in wide.candidates(r.digits) if c.consumed == len(r.digits)][:6]
         best = max(whole, key=lambda c: reference_score(t, m, c.text))
-        assert r.first == best.text and r.lattice_first == whole[0].text
+        assert r.first == best.text and r.lattice_first == engine.candidates(r.digits)[0].text
         changed += r.first != r.lattice_first
-        assert r.rerank_s > 0
+        assert r.rerank_s > 0 and r.rerank_tokens > 0
     assert changed >= 1
+
+
+def test_the_reranker_leads_with_the_wider_searchs_best_then_what_was_shown():
+    engine = Engine(load_dictionary())
+    digits = sentence_digits("今天晚上吃什么")
+    shown = engine.candidates(digits)
+    reranker = Reranker(None, engine, k=12)
+    wide = [c.text for c in reranker.engine.candidates(digits) if c.consumed == len(digits)][:12]
+    assert len(wide) == 12 and len({c.text for c in shown if c.consumed == len(digits)} - set(wide)) < 3
+    favourites = wide[::-1]  # the LLM likes the wider search's last sentences best
+    reranker.scorer = FixedScorer({t: -100.0 * favourites.index(t) for t in wide})
+    out = reranker(digits, shown)
+    assert [c.text for c in out[:LEAD]] == favourites[:LEAD]
+    rest = [(c.text, c.consumed) for c in out[LEAD:]]
+    assert rest == [(c.text, c.consumed) for c in shown if c.text not in favourites[:LEAD]]
+    # a model that fails leaves the list shown as it was
+    reranker.scorer = FixedScorer({})
+    assert reranker(digits, shown) == shown
 
 
 def test_an_idle_rerank_shows_only_if_no_key_came_since():
     session = InputSession(Editor(), Engine(load_dictionary(), sentences=6, beam=16, per_state=2))
     pad = Pad(session)
     pad.tap(sentence_digits("今天晚上吃什么"))
-    keys, items = session.rerank_job()
+    keys, _, items = session.rerank_job()
     whole = [c.text for c in items if c.consumed == items[0].consumed]
     assert len(whole) >= 2
     favourite = whole[-1]  # a scorer that prefers the lattice's last whole candidate
@@ -148,7 +169,7 @@ def test_an_idle_rerank_shows_only_if_no_key_came_since():
     assert session.editor.text == favourite
     # a key pressed while the model was busy: the late result is dropped
     pad.tap("64426")
-    keys, items = session.rerank_job()
+    keys, _, items = session.rerank_job()
     before = list(session.candidates)
     pad.tap("6")
     assert not session.apply_rerank(keys, items[::-1])
@@ -163,7 +184,7 @@ def test_eval_llm_prints_before_after_and_latency(tiny, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "first candidate exact:" in out and "before re-ranking:     exact" in out
     assert "re-rank latency:       median" in out and "(top 4, 1 threads, load average" in out
-    assert "re-rank CPU time:      median" in out
+    assert "re-rank CPU time:      median" in out and "re-rank LLM tokens:    median" in out
 
 
 def test_eval_llm_bad_input_is_one_line(tmp_path, capsys):
@@ -180,11 +201,11 @@ def test_eval_llm_bad_input_is_one_line(tmp_path, capsys):
 def test_the_real_model_fixes_what_the_lattice_misses():
     from parrot.llm.models import DEFAULT_MODEL, resolve_model
 
-    engine = Engine(load_dictionary(), sentences=TOP_K, beam=SEARCH_BEAM, per_state=SEARCH_PER_STATE)
+    engine = Engine(load_dictionary())
     with Model(str(resolve_model(DEFAULT_MODEL)), threads=2, context=512) as m:
-        reranker = Reranker(LlmScorer(m))
-        for sentence in ["超市几点关门", "别忘了吃药", "我想预约医生"]:
+        reranker = Reranker(LlmScorer(m), engine)
+        for sentence in ["超市几点关门", "明天要交报告", "我想预约医生"]:
             digits = sentence_digits(sentence)
             cands = engine.candidates(digits)
             assert cands[0].text != sentence  # the lattice alone gets these wrong
-            assert reranker(cands)[0].text == sentence
+            assert reranker(digits, cands)[0].text == sentence

@@ -217,3 +217,21 @@ def test_eval_sentences_cli(tmp_path, capsys):
     bad.write_text("hello\n", encoding="utf-8")
     assert main(["ime", "eval", "--sentences", str(bad)]) != 0
     assert "only hanzi" in capsys.readouterr().err
+
+
+def test_an_evicted_beam_is_computed_again_not_skipped():
+    """The beam cache is bounded: a sentence that shares its first keys with one typed long
+    ago (their beams now the oldest) must keep the spans that start there while its own new
+    beams push the old ones out. The wide search (96 wide, a small cache) over the dev
+    sentences in order dropped them (你在哪里工作 became 腻歪吗离工作)."""
+    from parrot.ime.rerank import wide_engine
+
+    dictionary = load_dictionary()
+    lines = read_sentences((Path(__file__).parent / "data" / "ime" / "sentences_dev.txt").read_text(encoding="utf-8"))
+    engine, unbounded = wide_engine(Engine(dictionary), 8), wide_engine(Engine(dictionary), 8)
+    assert engine.search.cache_beams < sum(len(sentence_digits(t)) for t in lines)  # it evicts
+    unbounded.search.cache_beams = 10**6
+    for text in lines:
+        digits = sentence_digits(text)
+        want = [c.text for c in unbounded.whole_input(digits)]
+        assert [c.text for c in engine.whole_input(digits)] == want, text

@@ -25,9 +25,10 @@ class ChatBackend(Protocol):
         """Answer: LlmToken events, then LlmDone. Prefill progress may come through `progress`
         (thread-safe) while the first token is being computed."""
 
-    def rerank(self, keys: int, candidates: tuple) -> Iterator[Event]:
-        """Re-order T9 candidates by the model (parrot.ime.rerank): one CandidatesReranked,
-        or nothing when there is no model to ask."""
+    def rerank(self, keys: int, digits: str, candidates: tuple, engine) -> Iterator[Event]:
+        """Re-rank the T9 sentences of `digits` by the model (parrot.ime.rerank.Reranker over
+        the input session's `engine`): one CandidatesReranked, or nothing when there is no
+        model to ask."""
 
     def abort(self) -> None:
         """Thread-safe: the running answer stops at the next token."""
@@ -63,7 +64,7 @@ class EchoBackend:
             n += 1
         yield LlmDone(request, aborted=self._abort.is_set(), stats={"decode_tokens": n})
 
-    def rerank(self, keys: int, candidates: tuple) -> Iterator[Event]:
+    def rerank(self, keys: int, digits: str, candidates: tuple, engine) -> Iterator[Event]:
         return iter(())  # echo knows no language: the lattice's order stands
 
     def abort(self) -> None:

@@ -45,7 +45,9 @@ class RerankCandidates(Effect):
     (posts CandidatesReranked, or nothing where there is no model to ask)."""
 
     keys: int  # the input session's keys_handled: a key since makes the answer stale
+    digits: str  # the digits being composed (the re-ranker searches them again, wider)
     candidates: tuple  # parrot.ime.engine.Candidate, in the lattice's order
+    engine: object  # the session's parrot.ime.engine.Engine: its dictionary and the user's words
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ class LlmBackend:
         self.preset = None
         self.name: str | None = None
         self.reranker = None  # parrot.ime.rerank.Reranker over the loaded model
+        self.reranker_for = None  # the input session's engine it searches with
         self._aborted = threading.Event()
 
     def load(self, name: str) -> Iterator[Event]:
@@ -78,14 +79,15 @@ class LlmBackend:
             yield LlmToken(request, piece)
         yield LlmDone(request, aborted=self._aborted.is_set(), stats=dict(self.model.stats))
 
-    def rerank(self, keys: int, candidates: tuple) -> Iterator[Event]:
+    def rerank(self, keys: int, digits: str, candidates: tuple, engine) -> Iterator[Event]:
         if self.model is None:
             return
-        if self.reranker is None:
+        if self.reranker is None or self.reranker_for is not engine:
             from parrot.ime.rerank import LlmScorer, Reranker
 
-            self.reranker = Reranker(LlmScorer(self.model))
-        yield CandidatesReranked(keys, tuple(self.reranker(candidates)))
+            # the same re-ranker `parrot ime eval --llm` measures (its wider search is cached)
+            self.reranker, self.reranker_for = Reranker(LlmScorer(self.model), engine), engine
+        yield CandidatesReranked(keys, tuple(self.reranker(digits, list(candidates))))
 
     def abort(self) -> None:
         self._aborted.set()

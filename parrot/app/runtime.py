@@ -212,7 +212,7 @@ class Runtime:
         elif isinstance(effect, fx.RestoreChat):
             self.llm.submit(call(self.backend.restore, effect.turns), _logged)
         elif isinstance(effect, fx.RerankCandidates):
-            self.llm.submit(self.backend.rerank(effect.keys, effect.candidates), _logged)
+            self.llm.submit(self.backend.rerank(effect.keys, effect.digits, effect.candidates, effect.engine), _logged)
         elif isinstance(effect, fx.LoadModel):
             self.llm.submit(self.backend.load(effect.name), lambda e: LlmLoaded(effect.name, error=str(e)))
         elif isinstance(effect, fx.SaveSettings):

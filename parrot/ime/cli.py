@@ -81,10 +81,8 @@ def cmd_eval_sentences(args) -> int:
 
     try:
         sentences = read_sentences(_read_text(args.sentences))
-        reranker, engine = None, None
-        if args.llm is not None:
-            reranker, engine = _llm_reranker(args)
-        engine = engine or Engine(_load(args.dict))
+        engine = Engine(_load(args.dict))  # the app's search; the re-ranker searches wider
+        reranker = _llm_reranker(args, engine) if args.llm is not None else None
         started = time.perf_counter()
         report = evaluate_sentences(engine, sentences, reranker)
     except SentenceFileError as e:
@@ -105,13 +103,16 @@ def cmd_eval_sentences(args) -> int:
         before = report.before()
         took = sorted(r.rerank_s for r in report.results)
         print(f"before re-ranking:     exact {before.exact_rate:.1%}, characters {before.char_accuracy:.1%} "
-              f"(lattice first candidate, same search)")
+              f"(the first candidate the app shows before it)")
         print(f"re-rank latency:       median {_pct(took, 50) * 1000:.0f} ms, p95 {_pct(took, 95) * 1000:.0f} ms "
               f"a sentence (top {reranker.k}, {args.threads} threads, load average {os.getloadavg()[0]:.1f} "
               f"on {os.cpu_count()} CPUs)")
         cpu = sorted(r.rerank_cpu_s for r in report.results)
         print(f"re-rank CPU time:      median {_pct(cpu, 50) * 1000:.0f} ms, p95 {_pct(cpu, 95) * 1000:.0f} ms a sentence "
               f"(all threads; wall clock on an idle machine is about this / threads)")
+        tokens = sorted(r.rerank_tokens for r in report.results)
+        print(f"re-rank LLM tokens:    median {_pct(tokens, 50)}, p95 {_pct(tokens, 95)} a sentence "
+              f"(a few at a time: on a board, at least tokens / its prefill rate seconds)")
     print(f"({elapsed:.1f} s, {elapsed / len(report.results) * 1000:.1f} ms a sentence)")
     return 0
 
@@ -120,18 +121,14 @@ def _pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def _llm_reranker(args):
-    """(re-ranker, engine with the wider search that feeds it) for `--llm MODEL`."""
+def _llm_reranker(args, engine):
+    """The app's re-ranker (the wider search over `engine`'s dictionary) for `--llm MODEL`."""
     from parrot.ime import rerank
-    from parrot.ime.engine import Engine
     from parrot.llm.engine import Model
     from parrot.llm.models import resolve_model
 
-    k = args.top_k or rerank.TOP_K
     model = Model(str(resolve_model(args.llm)), threads=args.threads, context=512)
-    reranker = rerank.Reranker(rerank.LlmScorer(model), k)
-    engine = Engine(_load(args.dict), sentences=k, beam=rerank.SEARCH_BEAM, per_state=rerank.SEARCH_PER_STATE)
-    return reranker, engine
+    return rerank.Reranker(rerank.LlmScorer(model), engine, args.top_k or rerank.TOP_K)
 
 
 def cmd_eval(args) -> int:

@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 from parrot.ime.dictionary import KEY_WIDTH, Dictionary, LearnedWord, UserDictionary
-from parrot.ime.lattice import BEAM, WORD_PENALTY, Hypothesis, SentenceSearch
+from parrot.ime.lattice import BEAM, ENTRIES_PER_SPAN, WORD_PENALTY, Hypothesis, SentenceSearch
 from parrot.ime.t9 import SEPARATOR
 
 # Ranking weights, in natural-log probability units (tuned with `parrot ime eval`).
@@ -111,9 +111,9 @@ def syllable_bounds(reading: tuple[str, ...]) -> set[int]:
 
 class Engine:
     def __init__(self, dictionary: Dictionary, user: UserDictionary | None = None, sentences: int = SENTENCES,
-                 beam: int = BEAM, per_state: int = 1):
-        """sentences, beam, per_state: how many whole-input sentences to offer and the search's
-        width (lattice.py); a re-ranker (rerank.py) asks for a longer, more varied list."""
+                 beam: int = BEAM, per_state: int = 1, entries: int = ENTRIES_PER_SPAN):
+        """sentences, beam, per_state, entries: how many whole-input sentences to offer and the
+        search's width (lattice.py); a re-ranker (rerank.py) asks for a longer, more varied list."""
         self.dict = dictionary
         self.sentences = sentences
         self.user = user if user is not None else UserDictionary(None)
@@ -121,7 +121,7 @@ class Engine:
         self._partial = lru_cache(maxsize=CACHE_SIZE)(self._partial_uncached)
         self._sentence = lru_cache(maxsize=CACHE_SIZE)(self._sentence_uncached)
         self._abbreviated = lru_cache(maxsize=CACHE_SIZE)(self._abbreviated_uncached)
-        self.search = SentenceSearch(dictionary, self.user, beam, per_state)
+        self.search = SentenceSearch(dictionary, self.user, beam, per_state, entries)
 
     # -- public ----------------------------------------------------------------------------
     def candidates(self, keys: str, split: tuple[str, ...] | None = None, limit: int = RESULT_LIMIT,
@@ -134,14 +134,9 @@ class Engine:
         if split is not None:
             limit *= 4  # narrowing throws most away
         found: list[Candidate] = []
-        sentences, prefix_sentences = self._sentence(plain, bounds, self.user.uses)
-        whole = self._whole(plain, bounds, limit) + self._abbreviated(plain, bounds) + self._learned_whole(plain, bounds)
-        whole = sorted(whole, key=_by_score)
+        whole, prefix_sentences = self._whole_input(plain, bounds, limit)
         partial = self._partial(plain, bounds, limit) + self._learned_partial(plain, bounds) + prefix_sentences
-        # Sentences compete on score with the single words; the same text found both ways
-        # (a composed sentence the user taught) keeps the better score.
-        whole = sorted(whole + sentences, key=_by_score)
-        whole, partial = self._apply_learning(whole), self._apply_learning(partial)
+        partial = self._apply_learning(partial)
         joined = self._joined_words(whole[:CONTEXT_WINDOW] + partial[:CONTEXT_WINDOW], context)
         whole = self._apply_context(whole, context, joined)
         # Words covering only the first keys mix in, each uncovered key costing a penalty;
@@ -154,6 +149,21 @@ class Engine:
         if split is not None:
             found = [c for c in found if _fits_split(c, split)]
         return found[:limit] if split is None else found[: limit // 4]
+
+    def whole_input(self, keys: str, limit: int = RESULT_LIMIT) -> list[Candidate]:
+        """The candidates that cover every key (sentences, and up to `limit` words), best
+        first, ranked as candidates() ranks them (no context): what a re-ranker (rerank.py)
+        re-orders."""
+        plain, bounds = parse_keys(keys)
+        return _dedupe(self._whole_input(plain, bounds, limit)[0]) if plain else []
+
+    def _whole_input(self, plain: str, bounds: frozenset[int], limit: int) -> tuple[list[Candidate], list[Candidate]]:
+        """(whole-input candidates ranked, the best sentences of the longest prefixes)."""
+        sentences, prefix_sentences = self._sentence(plain, bounds, self.user.uses)
+        whole = self._whole(plain, bounds, limit) + self._abbreviated(plain, bounds) + self._learned_whole(plain, bounds)
+        # Sentences compete on score with the single words; the same text found both ways
+        # (a composed sentence the user taught) keeps the better score.
+        return self._apply_learning(sorted(whole + sentences, key=_by_score)), prefix_sentences
 
     def splits(self, candidates: list[Candidate], plain_len: int, limit: int = 8) -> list[tuple[str, ...]]:
         """Distinct letter readings of the input, in candidate order (the pinyin row)."""

@@ -88,12 +88,15 @@ EMPTY = frozenset()
 
 
 class SentenceSearch:
-    def __init__(self, dictionary: Dictionary, user: UserDictionary, width: int = BEAM, per_state: int = 1):
+    def __init__(self, dictionary: Dictionary, user: UserDictionary, width: int = BEAM, per_state: int = 1,
+                 entries: int = ENTRIES_PER_SPAN):
         """width: hypotheses kept per offset; per_state: of them, how many may end in the same
-        word (1: the bigram model's best only; more: an N-best list for a re-ranker, rerank.py)."""
+        word (1: the bigram model's best only; more: an N-best list for a re-ranker, rerank.py);
+        entries: most probable words looked at per exactly-matching key."""
         self.dict = dictionary
         self.user = user
-        self.width, self.per_state = width, per_state
+        self.width, self.per_state, self.entries = width, per_state, entries
+        self.cache_beams = CACHE_BEAMS * BEAM // width  # about the same memory whatever the width
         self._beams: OrderedDict[tuple[str, frozenset[int]], Beam] = OrderedDict()
         self._root = Beam.of([Hypothesis(0.0, START, -1, None, 0)], width)
         self._user_uses = user.uses
@@ -118,13 +121,17 @@ class SentenceSearch:
         found = self._beams.get(_key(plain, bounds, end))
         if found is not None:
             return found
-        first = end  # fill the cache from the first offset missing (no recursion)
-        while first > 1 and _key(plain, bounds, first - 1) not in self._beams:
-            first -= 1
+        # Fill the cache from the first offset missing (no recursion). Every earlier beam is a
+        # span's start: one evicted and not recomputed would silently drop its spans, so the
+        # scan starts at 1 and the beams found are kept as recently used.
+        first = 1
+        while first < end and (key := _key(plain, bounds, first)) in self._beams:
+            self._beams.move_to_end(key)
+            first += 1
         for j in range(first, end + 1):
             beam = self._expand(plain, bounds, j)
             self._beams[_key(plain, bounds, j)] = beam
-            if len(self._beams) > CACHE_BEAMS:
+            if len(self._beams) > self.cache_beams:
                 self._beams.popitem(last=False)
         return beam
 
@@ -148,7 +155,7 @@ class SentenceSearch:
             learned = self.user.exact(plain[i:j]) if self.user.words else []
             if hi <= lo and not learned:
                 continue
-            ids = np.arange(lo, min(hi, lo + ENTRIES_PER_SPAN))
+            ids = np.arange(lo, min(hi, lo + self.entries))
             ids = ids[~d.blocked[ids]]
             bonus = np.zeros(len(ids), dtype=np.float32)
             if learned:

@@ -30,6 +30,7 @@ class SentenceResult:
     lattice_first: str = ""  # the first candidate before re-ranking
     rerank_s: float = 0.0  # seconds the re-ranking took (wall clock)
     rerank_cpu_s: float = 0.0  # CPU seconds of this process meanwhile (all its threads)
+    rerank_tokens: int = 0  # tokens the LLM evaluated for it (latency on a board = these / its rate)
 
     @property
     def exact(self) -> bool:
@@ -86,20 +87,25 @@ def sentence_digits(sentence: str) -> str:
     return letters_to_digits(letters.lower())
 
 
-Reranker = Callable[[list[Candidate]], list[Candidate]]
+Reranker = Callable[[str, list[Candidate]], list[Candidate]]  # (keys, candidates shown) -> new list
 
 
 def evaluate_sentences(engine: Engine, sentences: list[str], rerank: Reranker | None = None) -> SentenceReport:
-    """rerank: re-orders the engine's candidates (rerank.py); its time is kept per sentence."""
+    """rerank: what the app does to the engine's candidates when the keypad rests
+    (rerank.Reranker); its time is kept per sentence. `engine` is the app's (default search)."""
     report = SentenceReport()
     for sentence in sentences:
         digits = sentence_digits(sentence)
         cands = engine.candidates(digits)
         lattice_first = cands[0].text if cands else ""
         took = cpu = 0.0
+        tokens = 0
         if rerank is not None:
+            counted = getattr(rerank, "scorer", None)  # rerank.Reranker: its LlmScorer counts tokens
+            tokens = getattr(counted, "evaluated", 0)
             started, cpu_started = time.perf_counter(), time.process_time()
-            cands = rerank(cands)
+            cands = rerank(digits, cands)
             took, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        report.results.append(SentenceResult(sentence, digits, cands[0].text if cands else "", lattice_first, took, cpu))
+            tokens = getattr(counted, "evaluated", 0) - tokens
+        report.results.append(SentenceResult(sentence, digits, cands[0].text if cands else "", lattice_first, took, cpu, tokens))
     return report

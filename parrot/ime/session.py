@@ -183,19 +183,18 @@ class InputSession:
         return self._items[self._pages[page][index]]
 
     # -- background re-ranking (rerank.py) ------------------------------------------------------
-    def rerank_job(self) -> tuple[int, list[Candidate]] | None:
-        """(keys handled, the candidates being composed) for an idle re-ranker to re-order in
-        the background; None when nothing is composed."""
-        if self._list_kind is not ListKind.COMPOSE or len(self._items) < 2:
+    def rerank_job(self) -> tuple[int, str, list[Candidate]] | None:
+        """(keys handled, the digits, the candidates shown) for an idle re-ranker
+        (rerank.Reranker) to work on in the background; None when nothing is composed or the
+        user chose a pinyin split (the list is narrowed to it)."""
+        if self._list_kind is not ListKind.COMPOSE or len(self._items) < 2 or self.split_index is not None:
             return None
-        return self.keys_handled, list(self._items)
+        return self.keys_handled, self.digits, list(self._items)
 
     def apply_rerank(self, job_keys: int, items: list[Candidate]) -> bool:
-        """Shows the re-ordered candidates of a rerank_job() if no key came since (else the
-        user is already looking at something else: dropped). True if shown."""
-        if job_keys != self.keys_handled or self._list_kind is not ListKind.COMPOSE:
-            return False
-        if sorted((c.text, c.consumed) for c in items) != sorted((c.text, c.consumed) for c in self._items):
+        """Shows the list a rerank_job() became if no key came since (else the user is already
+        looking at something else: dropped). True if shown."""
+        if job_keys != self.keys_handled or self._list_kind is not ListKind.COMPOSE or not items:
             return False
         page, index = self.page, self.candidate_index
         self._show_list(ListKind.COMPOSE, items)

@@ -84,7 +84,7 @@ class InputScreen(Screen):
         if job is None:
             return
         self.rerank_asked = job[0]
-        app.effect(RerankCandidates(job[0], tuple(job[1])))
+        app.effect(RerankCandidates(job[0], job[1], tuple(job[2]), s.engine))
 
     def on_reranked(self, event) -> None:
         """The model's order: shown if no key came since it was asked for (else dropped)."""
