@@ -22,22 +22,26 @@
 #pragma GCC pop_options
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,avxvnni")
+#pragma GCC target("avx2,fma,f16c,avxvnni")
 #define NAME(x) x##_avxvnni
 #define LABEL "avxvnni"
 #define DOT_U8S8(u, s) _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), (u), (s))
+#define DPBUSD_ACC(acc, u, s) _mm256_dpbusd_avx_epi32((acc), (u), (s))
 #include "kernels_x86.inc"
+#undef DPBUSD_ACC
 #undef NAME
 #undef LABEL
 #undef DOT_U8S8
 #pragma GCC pop_options
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512vnni")
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")
 #define NAME(x) x##_avx512vnni
 #define LABEL "avx512vnni"
 #define DOT_U8S8(u, s) _mm256_dpbusd_epi32(_mm256_setzero_si256(), (u), (s))
+#define DPBUSD_ACC(acc, u, s) _mm256_dpbusd_epi32((acc), (u), (s))
 #include "kernels_x86.inc"
+#undef DPBUSD_ACC
 #undef NAME
 #undef LABEL
 #undef DOT_U8S8

@@ -49,6 +49,7 @@ typedef struct {
     uint32_t type;  /* enum pl_type */
     uint64_t n_elem, n_bytes;
     const uint8_t *data; /* inside the mapping, bounds already checked */
+    uint8_t *x8;         /* the engine's row-interleaved copy (kernels.h) or NULL; the model owns it */
 } gguf_tensor;
 
 typedef struct {
