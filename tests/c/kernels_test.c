@@ -73,6 +73,23 @@ static void check(int ok, const char *what, const char *set, uint32_t type, doub
     printf("FAIL %s [%s %s]: got %.9g, want %.9g\n", what, set, pl_type(type)->name, got, want);
 }
 
+/* the SIMD quantizer (where this CPU has one) gives the portable one's bits, odd values included */
+static void test_quantizer_simd(void) {
+    void (*simd)(const float *, pl_q8a *, int) = pl_quantize_q8a_x86();
+    if (!simd) return;
+    enum { N = 4864 };
+    static float x[N];
+    static pl_q8a want[N / PL_QA], got[N / PL_QA];
+    for (int i = 0; i < N; i++) x[i] = frnd(-1.0f, 1.0f) * powf(10.0f, (float)(i / 32 % 13) - 6.0f);
+    for (int i = 0; i < 32; i++) x[64 + i] = 0.0f; /* an all-zero block */
+    x[200] = NAN, x[300] = INFINITY, x[301] = -3.0f, x[400] = 1e30f;
+    pl_quantize_q8a_portable(x, want, N);
+    simd(x, got, N);
+    for (int b = 0; b < N / PL_QA; b++)
+        check(memcmp(&want[b], &got[b], sizeof want[b]) == 0, "SIMD quantizer == portable (bitwise)", "quantize",
+              PL_Q8_0, got[b].d, want[b].d);
+}
+
 static void test_quantizer(void) {
     enum { N = 256 };
     float x[N];
@@ -260,6 +277,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_sets; i++) printf(" %s", sets[i]->name);
     printf("\n");
     test_quantizer();
+    test_quantizer_simd();
     for (size_t t = 0; t < sizeof TYPES / sizeof TYPES[0]; t++) {
         test_reference(TYPES[t], 1024);
         test_reference(TYPES[t], 4864 - 4864 % pl_type(TYPES[t])->blck);

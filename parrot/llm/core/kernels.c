@@ -14,9 +14,20 @@
 #include "kernels_lowbit.h"
 
 void pl_quantize_q8a(const float *x, pl_q8a *y, int n) {
+    static void (*simd)(const float *, pl_q8a *, int);
+    static int picked;
+    if (!picked) simd = pl_quantize_q8a_x86(), picked = 1; /* idempotent: a race only repeats it */
+    if (simd) simd(x, y, n);
+    else pl_quantize_q8a_portable(x, y, n);
+}
+
+void pl_quantize_q8a_portable(const float *x, pl_q8a *y, int n) {
     for (int b = 0; b < n / PL_QA; b++, x += PL_QA) {
         float amax = 0.0f;
-        for (int j = 0; j < PL_QA; j++) amax = fmaxf(amax, fabsf(x[j]));
+        for (int j = 0; j < PL_QA; j++) { /* not fmaxf: a library call per element without -ffast-math */
+            const float v = fabsf(x[j]);
+            amax = v > amax ? v : amax;
+        }
         const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
         int s[2] = {0, 0};
         for (int j = 0; j < PL_QA; j++) {

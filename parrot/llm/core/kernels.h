@@ -81,6 +81,10 @@ static inline void q4k_scale_min(int j, const uint8_t *q, int *sc, int *m) {
 
 /* n a multiple of 32. Deterministic and identical on every CPU (the kernels share it). */
 void pl_quantize_q8a(const float *x, pl_q8a *y, int n);
+/* its plain C form (the definition), and the AVX2 one pl_quantize_q8a uses where the CPU has it
+ * (NULL elsewhere): the same operations, so the same bits */
+void pl_quantize_q8a_portable(const float *x, pl_q8a *y, int n);
+void (*pl_quantize_q8a_x86(void))(const float *x, pl_q8a *y, int n);
 
 /* The portable set (the reference), and the SIMD sets this build and CPU offer (NULL when not). */
 const pl_kernels *pl_kernels_portable(void);
