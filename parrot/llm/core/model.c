@@ -557,6 +557,25 @@ static void attn_task(void *arg, int ith, int nth) {
     }
 }
 
+/* hb[i] = silu(hb[i]) * hb2[i] for i in [i0, i1) */
+static void silu_mul(float *hb, const float *hb2, size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; i++) {
+        const float g = hb[i];
+        hb[i] = g / (1.0f + expf(-g)) * hb2[i];
+    }
+}
+
+typedef struct {
+    float *hb;
+    const float *hb2;
+    size_t n;
+} silu_job;
+
+static void silu_task(void *arg, int ith, int nth) {
+    const silu_job *j = arg;
+    silu_mul(j->hb, j->hb2, j->n * ith / nth, j->n * (ith + 1) / nth);
+}
+
 /* ------------------------------------------------------------------ forward */
 
 /* One batch of n <= PL_BATCH tokens at positions n_past... Writes logits for every token
@@ -616,9 +635,11 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
         const gguf_tensor *wgu[2] = {ly->w_gate, ly->w_up};
         float *ygu[2] = {c->hb, c->hb2};
         matmul(c, c->xb, n, d, 2, wgu, NULL, ygu);
-        for (size_t i = 0; i < (size_t)n * ff; i++) {
-            const float g = c->hb[i];
-            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+        if (n > 1) {
+            silu_job sj = {c->hb, c->hb2, (size_t)n * ff};
+            pl_pool_run(c->pool, silu_task, &sj); /* a batch's SwiGLU is worth splitting */
+        } else {
+            silu_mul(c->hb, c->hb2, 0, (size_t)ff);
         }
         matmul1(c, c->hb, n, ff, ly->w_down, c->xb2);
         for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xb2[i];
