@@ -14,9 +14,7 @@
 #include "kernels_lowbit.h"
 
 void pl_quantize_q8a(const float *x, pl_q8a *y, int n) {
-    static void (*simd)(const float *, pl_q8a *, int);
-    static int picked;
-    if (!picked) simd = pl_quantize_q8a_x86(), picked = 1; /* idempotent: a race only repeats it */
+    void (*simd)(const float *, pl_q8a *, int) = pl_quantize_q8a_x86(); /* a few ns: no cached state to race on */
     if (simd) simd(x, y, n);
     else pl_quantize_q8a_portable(x, y, n);
 }
