@@ -285,12 +285,25 @@ static void check_kernels(void) {
         pl_dot4_f32(w[0], w[1], w[2], w[3], b, n, out);
         CHECK(fabs(pl_dot_f32(a, b, n) - ref) < 1e-4 * (1 + fabs(ref)), "pl_dot_f32 n=%d", n);
         CHECK(fabs(pl_dot_f16(h, a, n) - refh) < 1e-4 * (1 + fabs(refh)), "pl_dot_f16 n=%d", n);
+        /* whichever form this CPU runs, the documented order: four running sums, then pairs */
+        float acc[4] = {0}, want;
+        int i = 0;
+        for (; i + 4 <= n; i += 4)
+            for (int k = 0; k < 4; k++) acc[k] += pl_fp16_to_fp32(h[i + k]) * a[i + k];
+        want = (acc[0] + acc[2]) + (acc[1] + acc[3]);
+        for (; i < n; i++) want += pl_fp16_to_fp32(h[i]) * a[i];
+        const float got_h = pl_dot_f16(h, a, n);
+        CHECK(memcmp(&got_h, &want, 4) == 0, "pl_dot_f16 bits n=%d", n);
         for (int r = 0; r < 4; r++) CHECK(fabs(out[r] - ref4[r]) < 1e-4 * (1 + fabs(ref4[r])), "pl_dot4_f32 n=%d", n);
     }
     float y[N] = {0};
     pl_axpy_f16(y, 0.5f, h, N);
     double worst = 0;
-    for (int i = 0; i < N; i++) worst = fmax(worst, fabs(y[i] - 0.5 * pl_fp16_to_fp32(h[i])));
+    for (int i = 0; i < N; i++) {
+        worst = fmax(worst, fabs(y[i] - 0.5 * pl_fp16_to_fp32(h[i])));
+        const float want = 0.0f + 0.5f * pl_fp16_to_fp32(h[i]);
+        CHECK(memcmp(&y[i], &want, 4) == 0, "pl_axpy_f16 bits at %d", i);
+    }
     CHECK(worst < 1e-6, "pl_axpy_f16: %g", worst);
 }
 

@@ -73,6 +73,23 @@ static void check(int ok, const char *what, const char *set, uint32_t type, doub
     printf("FAIL %s [%s %s]: got %.9g, want %.9g\n", what, set, pl_type(type)->name, got, want);
 }
 
+/* the SIMD quantizer (where this CPU has one) gives the portable one's bits, odd values included */
+static void test_quantizer_simd(void) {
+    void (*simd)(const float *, pl_q8a *, int) = pl_quantize_q8a_x86();
+    if (!simd) return;
+    enum { N = 4864 };
+    static float x[N];
+    static pl_q8a want[N / PL_QA], got[N / PL_QA];
+    for (int i = 0; i < N; i++) x[i] = frnd(-1.0f, 1.0f) * powf(10.0f, (float)(i / 32 % 13) - 6.0f);
+    for (int i = 0; i < 32; i++) x[64 + i] = 0.0f; /* an all-zero block */
+    x[200] = NAN, x[300] = INFINITY, x[301] = -3.0f, x[400] = 1e30f;
+    pl_quantize_q8a_portable(x, want, N);
+    simd(x, got, N);
+    for (int b = 0; b < N / PL_QA; b++)
+        check(memcmp(&want[b], &got[b], sizeof want[b]) == 0, "SIMD quantizer == portable (bitwise)", "quantize",
+              PL_Q8_0, got[b].d, want[b].d);
+}
+
 static void test_quantizer(void) {
     enum { N = 256 };
     float x[N];
@@ -159,6 +176,37 @@ static void test_set(const pl_kernels *k, uint32_t type, int n) {
     free(w), free(x), free(a);
 }
 
+/* x8 (row-interleaved copy made at load): for 1..9 tokens, every row and token bit-identical to
+ * the portable dot on the file's own blocks, with real float scales (the same operations in
+ * the same order) */
+static void test_x8(const char *name, pl_gemm_x8 gemm, uint32_t type, int n) {
+    enum { ROWS = 16, TOK = 9 };
+    const pl_type_info *ti = pl_type(type);
+    const size_t rb = (size_t)n / ti->blck * ti->bytes, xs = pl_x8_size(type, ROWS, n);
+    uint8_t *w = malloc(rb * ROWS), *packed = malloc(xs);
+    float *x = malloc((size_t)n * 4), out[TOK * ROWS];
+    pl_q8a *a = malloc((size_t)TOK * (n / PL_QA) * sizeof *a);
+    check(xs == rb * ROWS, "x8 copy has the file's size", name, type, (double)xs, (double)(rb * ROWS));
+    for (int unit = 0; unit < 2; unit++)
+        for (int rep = 0; rep < 4; rep++) {
+            for (int r = 0; r < ROWS; r++) fill_weights(type, w + r * rb, n, unit);
+            for (int t = 0; t < TOK; t++) fill_acts(a + (size_t)t * (n / PL_QA), x, n, unit, 127);
+            pl_pack_x8(type, w, ROWS, n, packed);
+            for (int nt = 1; nt <= TOK; nt += rep + 1) {
+                for (int g = 0; g < ROWS / PL_X8_ROWS; g++)
+                    gemm(n, packed + (size_t)g * xs / (ROWS / PL_X8_ROWS), a, (size_t)n / PL_QA, nt,
+                                out + g * PL_X8_ROWS, ROWS);
+                for (int t = 0; t < nt; t++)
+                    for (int r = 0; r < ROWS; r++) {
+                        const float want = pl_kernels_portable()->dot[type](n, w + r * rb, a + (size_t)t * (n / PL_QA));
+                        check(memcmp(&want, &out[t * ROWS + r], 4) == 0, "x8 == portable dot (bitwise)", name, type,
+                              out[t * ROWS + r], want);
+                    }
+            }
+        }
+    free(w), free(packed), free(x), free(a);
+}
+
 static double now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -166,7 +214,7 @@ static double now_ns(void) {
 }
 
 static void bench(const pl_kernels *k, uint32_t type) {
-    enum { N = 4864, ROWS = 64 };
+    enum { N = 4864, ROWS = 64 }; /* a 4864-wide row: the feed-forward down matrix of a 0.5B model */
     const pl_type_info *ti = pl_type(type);
     const size_t rb = (size_t)N / ti->blck * ti->bytes;
     uint8_t *w = malloc(rb * ROWS);
@@ -182,7 +230,42 @@ static void bench(const pl_kernels *k, uint32_t type) {
         const double dt = now_ns() - t0;
         if (dt < best) best = dt;
     }
-    printf("  %-11s %-5s %8.1f ns/row (%.2f GB/s of weights)\n", k->name, ti->name, best / ROWS, rb * ROWS / best);
+    printf("  %-11s %-5s %8.1f ns/row (%.2f GB/s of weights)", k->name, ti->name, best / ROWS, rb * ROWS / best);
+    if (k->dot4[type]) { /* the batch kernel: ns per row and token, weights in L2 */
+        pl_q8a *a4 = malloc((size_t)4 * (N / PL_QA) * sizeof *a4);
+        for (int t = 0; t < 4; t++) fill_acts(a4 + (size_t)t * (N / PL_QA), x, N, 0, 0);
+        float out[4];
+        best = 1e30;
+        for (int rep = 0; rep < 300; rep++) {
+            const double t0 = now_ns();
+            for (int r = 0; r < ROWS; r++) k->dot4[type](N, w + r * rb, a4, N / PL_QA, out), sink += out[0];
+            const double dt = now_ns() - t0;
+            if (dt < best) best = dt;
+        }
+        printf("; dot4 %8.1f ns/row/token", best / ROWS / 4);
+        free(a4);
+    }
+    if (k->x8[type]) { /* the row-interleaved copy: one token (decode), then 4 (a batch) */
+        pl_q8a *a4 = malloc((size_t)4 * (N / PL_QA) * sizeof *a4);
+        for (int t = 0; t < 4; t++) fill_acts(a4 + (size_t)t * (N / PL_QA), x, N, 0, 0);
+        uint8_t *packed = malloc(pl_x8_size(type, ROWS, N));
+        pl_pack_x8(type, w, ROWS, N, packed);
+        float out[4 * ROWS];
+        for (int nt = 1; nt <= 4; nt += 3) {
+            best = 1e30;
+            for (int rep = 0; rep < 300; rep++) {
+                const double t0 = now_ns();
+                for (int g = 0; g < ROWS / PL_X8_ROWS; g++)
+                    k->x8[type](N, packed + g * rb * PL_X8_ROWS, a4, N / PL_QA, nt, out + g * PL_X8_ROWS, ROWS);
+                sink += out[0];
+                const double dt = now_ns() - t0;
+                if (dt < best) best = dt;
+            }
+            printf("; x8 %d tok %6.1f ns/row/token", nt, best / ROWS / nt);
+        }
+        free(a4), free(packed);
+    }
+    printf("\n");
     free(w);
 }
 
@@ -194,13 +277,16 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_sets; i++) printf(" %s", sets[i]->name);
     printf("\n");
     test_quantizer();
+    test_quantizer_simd();
     for (size_t t = 0; t < sizeof TYPES / sizeof TYPES[0]; t++) {
         test_reference(TYPES[t], 1024);
         test_reference(TYPES[t], 4864 - 4864 % pl_type(TYPES[t])->blck);
+        if (pl_x8_reference(TYPES[t])) test_x8("x8 reference", pl_x8_reference(TYPES[t]), TYPES[t], 896 + 32);
         for (int i = 0; i < n_sets; i++) {
             if (strcmp(sets[i]->name, "f32") == 0) continue;
             test_set(sets[i], TYPES[t], 512);
             if (pl_type(TYPES[t])->blck == 32) test_set(sets[i], TYPES[t], 896 + 32); /* odd block count */
+            if (sets[i]->x8[TYPES[t]]) test_x8(sets[i]->name, sets[i]->x8[TYPES[t]], TYPES[t], 896 + 32);
         }
     }
     if (argc > 1 && strcmp(argv[1], "--bench") == 0)

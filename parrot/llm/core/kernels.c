@@ -14,9 +14,18 @@
 #include "kernels_lowbit.h"
 
 void pl_quantize_q8a(const float *x, pl_q8a *y, int n) {
+    void (*simd)(const float *, pl_q8a *, int) = pl_quantize_q8a_x86(); /* a few ns: no cached state to race on */
+    if (simd) simd(x, y, n);
+    else pl_quantize_q8a_portable(x, y, n);
+}
+
+void pl_quantize_q8a_portable(const float *x, pl_q8a *y, int n) {
     for (int b = 0; b < n / PL_QA; b++, x += PL_QA) {
         float amax = 0.0f;
-        for (int j = 0; j < PL_QA; j++) amax = fmaxf(amax, fabsf(x[j]));
+        for (int j = 0; j < PL_QA; j++) { /* not fmaxf: a library call per element without -ffast-math */
+            const float v = fabsf(x[j]);
+            amax = v > amax ? v : amax;
+        }
         const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
         int s[2] = {0, 0};
         for (int j = 0; j < PL_QA; j++) {
@@ -128,11 +137,98 @@ static float dot_q6_k(int n, const void *row, const pl_q8a *a) {
     return sum;
 }
 
+/* ---- row-interleaved copies (kernels.h) */
+
+static size_t x8_block_bytes(uint32_t type) { return type == PL_Q8_0 ? 272 : type == PL_Q5_0 ? 176 : 0; }
+
+size_t pl_x8_size(uint32_t type, int64_t rows, int64_t cols) {
+    if (!x8_block_bytes(type) || rows % PL_X8_ROWS || cols % 32 || rows <= 0) return 0;
+    return (size_t)(rows / PL_X8_ROWS) * (size_t)(cols / 32) * x8_block_bytes(type);
+}
+
+/* weights of one source block as unsigned values (Q8_0: q + 128; Q5_0: q, 0..31) */
+static void block_unsigned(uint32_t type, const uint8_t *b, uint8_t u[32]) {
+    if (type == PL_Q8_0) {
+        for (int j = 0; j < 32; j++) u[j] = (uint8_t)(b[2 + j] ^ 0x80);
+        return;
+    }
+    uint32_t qh;
+    memcpy(&qh, b + 2, 4);
+    for (int j = 0; j < 16; j++) {
+        u[j] = (uint8_t)((b[6 + j] & 0xf) | (((qh >> j) & 1) << 4));
+        u[j + 16] = (uint8_t)((b[6 + j] >> 4) | (((qh >> (j + 16)) & 1) << 4));
+    }
+}
+
+void pl_pack_x8(uint32_t type, const void *src, int64_t rows, int64_t cols, void *dst) {
+    const size_t sb = type == PL_Q8_0 ? 34 : 22, gb = x8_block_bytes(type), nb = (size_t)cols / 32;
+    uint8_t *o = dst;
+    for (int64_t g = 0; g < rows / PL_X8_ROWS; g++)
+        for (size_t i = 0; i < nb; i++, o += gb) {
+            uint8_t u[PL_X8_ROWS][32];
+            for (int r = 0; r < PL_X8_ROWS; r++) {
+                const uint8_t *b = (const uint8_t *)src + ((size_t)(g * PL_X8_ROWS + r) * nb + i) * sb;
+                memcpy(o + 2 * r, b, 2);
+                block_unsigned(type, b, u[r]);
+            }
+            if (type == PL_Q8_0) {
+                for (int c = 0; c < 8; c++)
+                    for (int r = 0; r < PL_X8_ROWS; r++) memcpy(o + 16 + 32 * c + 4 * r, &u[r][4 * c], 4);
+                continue;
+            }
+            memset(o + 16, 0, 32);
+            for (int r = 0; r < PL_X8_ROWS; r++)
+                for (int j = 0; j < 4; j++) {
+                    for (int c = 0; c < 8; c++) o[16 + 4 * r + j] |= (uint8_t)(((u[r][4 * c + j] >> 4) & 1) << c);
+                    for (int v = 0; v < 4; v++)
+                        o[48 + 32 * v + 4 * r + j] = (uint8_t)((u[r][8 * v + j] & 0xf) | ((u[r][8 * v + 4 + j] & 0xf) << 4));
+                }
+        }
+}
+
+/* weight 4c+j of row r in an x8 group-block, unsigned (the inverse of pl_pack_x8) */
+static int x8_weight(uint32_t type, const uint8_t *o, int r, int k) {
+    const int c = k / 4, j = k % 4;
+    if (type == PL_Q8_0) return o[16 + 32 * c + 4 * r + j];
+    const int nib = (o[48 + 32 * (c / 2) + 4 * r + j] >> (4 * (c & 1))) & 0xf;
+    return nib | (((o[16 + 4 * r + j] >> c) & 1) << 4);
+}
+
+static void gemm_x8(uint32_t type, int n, const void *group, const pl_q8a *a, size_t stride, int n_tok, float *out,
+                    size_t out_stride) {
+    const int bias = type == PL_Q8_0 ? 128 : 16;
+    const size_t gb = x8_block_bytes(type);
+    for (int t = 0; t < n_tok; t++) {
+        const pl_q8a *at = a + (size_t)t * stride;
+        for (int r = 0; r < PL_X8_ROWS; r++) {
+            const uint8_t *o = group;
+            float sum = 0.0f;
+            for (int i = 0; i < n / 32; i++, o += gb) {
+                int isum = -bias * (at[i].s[0] + at[i].s[1]);
+                for (int k = 0; k < 32; k++) isum += x8_weight(type, o, r, k) * at[i].q[k];
+                sum += (pl_h2f(o + 2 * r) * at[i].d) * (float)isum;
+            }
+            out[(size_t)t * out_stride + r] = sum;
+        }
+    }
+}
+
+static void gemm_x8_q8_0(int n, const void *g, const pl_q8a *a, size_t stride, int n_tok, float *out, size_t os) {
+    gemm_x8(PL_Q8_0, n, g, a, stride, n_tok, out, os);
+}
+static void gemm_x8_q5_0(int n, const void *g, const pl_q8a *a, size_t stride, int n_tok, float *out, size_t os) {
+    gemm_x8(PL_Q5_0, n, g, a, stride, n_tok, out, os);
+}
+
 static const pl_kernels PORTABLE = {
     "portable",
     {[PL_Q8_0] = dot_q8_0, [PL_Q4_0] = dot_q4_0, [PL_Q5_0] = dot_q5_0, [PL_Q4_K] = dot_q4_k, [PL_Q6_K] = dot_q6_k,
      PL_LOWBIT_DOTS_PORTABLE},
 };
+
+pl_gemm_x8 pl_x8_reference(uint32_t type) {
+    return type == PL_Q8_0 ? gemm_x8_q8_0 : type == PL_Q5_0 ? gemm_x8_q5_0 : NULL;
+}
 
 /* No integer kernels: every matmul dequantizes weights and dots in f32 (the engine before the
  * integer kernels; kept to compare against). */

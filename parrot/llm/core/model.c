@@ -12,12 +12,15 @@
  * of kernels.c (the set chosen at load); types without one (f32, f16, Q4_1, Q5_K ...) are
  * dequantized a row at a time and dotted in f32. Each weight row serves the whole batch of up to
  * PL_BATCH tokens while it sits in the cache, so prefill reads the weights once per batch. */
+#define _DEFAULT_SOURCE /* madvise */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "kernels.h"
 #include "parrot_llm.h"
@@ -107,8 +110,30 @@ static float *get_vec(loader *L, const char *name, int64_t n, int required, int 
     return v;
 }
 
+/* Matrices the kernel set serves from a row-interleaved copy (kernels.h) get one, tensor by
+ * tensor; the file's pages of a copied tensor are then dropped from this process (madvise), so
+ * the copy takes their place in memory instead of adding to it and the mapping stays the only
+ * copy of every other tensor. */
+static int make_x8_copies(pl_model *m) {
+    const long page = sysconf(_SC_PAGESIZE);
+    for (uint64_t i = 0; i < m->file->n_tensors; i++) {
+        gguf_tensor *t = &m->file->tensors[i];
+        if (t == m->tok_embd || t->n_dims != 2 || !m->kernels->x8[t->type]) continue; /* embeddings: rows looked up */
+        const size_t size = pl_x8_size(t->type, (int64_t)t->ne[1], (int64_t)t->ne[0]);
+        if (!size) continue;
+        t->x8 = aligned_alloc(64, (size + 63) / 64 * 64);
+        if (!t->x8) return -1;
+        pl_pack_x8(t->type, t->data, (int64_t)t->ne[1], (int64_t)t->ne[0], t->x8);
+        const uintptr_t lo = ((uintptr_t)t->data + page - 1) / page * page, hi = ((uintptr_t)t->data + t->n_bytes) / page * page;
+        if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+    }
+    return 0;
+}
+
 void pl_model_free(pl_model *m) {
     if (!m) return;
+    if (m->file)
+        for (uint64_t i = 0; i < m->file->n_tensors; i++) free(m->file->tensors[i].x8);
     if (m->layers)
         for (int l = 0; l < m->n_layers; l++) {
             pl_layer *ly = &m->layers[l];
@@ -252,6 +277,10 @@ pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t
 #undef NAME
     }
     if (!ok) goto fail;
+    if (make_x8_copies(m)) {
+        set_err(err, errlen, "out of memory for the weights' interleaved copies");
+        goto fail;
+    }
     return m;
 fail:
     pl_model_free(m);
@@ -347,6 +376,7 @@ typedef struct {
     int n_tok, cols, n_mat;
     const gguf_tensor *w[3];
     pl_vec_dot dot[3]; /* integer kernel for W_j, or NULL: dequantize + f32 */
+    pl_gemm_x8 x8[3];  /* kernel for W_j's row-interleaved copy, or NULL */
     const float *bias[3];
     float *y[3];
     int chunk_rows;         /* rows per chunk (a multiple of 4) */
@@ -364,6 +394,14 @@ static void matmul_rows_int8(const matmul_job *job, int j, int r0, int r1) {
     const pl_vec_dot4 dot4 = job->c->m->kernels->dot4[w->type];
     const float *bias = job->bias[j];
     float *y = job->y[j];
+    if (job->x8[j]) { /* groups of 8 interleaved rows, every token of the batch per group */
+        for (int r = r0; r < r1; r += PL_X8_ROWS)
+            job->x8[j](cols, w->x8 + (size_t)r * row_bytes, job->xq, (size_t)nbq, job->n_tok, y + r, (size_t)rows);
+        if (bias)
+            for (int t = 0; t < job->n_tok; t++)
+                for (int r = r0; r < r1; r++) y[(size_t)t * rows + r] += bias[r];
+        return;
+    }
     /* tiles: a few tokens' activations stay in L1 while a band of rows (in L2 after the first
      * tile of tokens read it from memory) passes under them */
     enum { ROW_TILE = 32, TOK_TILE = 4 };
@@ -443,6 +481,7 @@ static void matmul(pl_ctx *c, const float *x, int n_tok, int cols, int n_mat, co
     for (int j = 0; j < n_mat; j++) {
         job.w[j] = w[j];
         job.dot[j] = cols % PL_QA == 0 ? c->m->kernels->dot[w[j]->type] : NULL;
+        job.x8[j] = w[j]->x8 ? c->m->kernels->x8[w[j]->type] : NULL;
         job.bias[j] = bias ? bias[j] : NULL;
         job.y[j] = y[j];
         any_int8 |= job.dot[j] != NULL;
@@ -518,6 +557,25 @@ static void attn_task(void *arg, int ith, int nth) {
     }
 }
 
+/* hb[i] = silu(hb[i]) * hb2[i] for i in [i0, i1) */
+static void silu_mul(float *hb, const float *hb2, size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; i++) {
+        const float g = hb[i];
+        hb[i] = g / (1.0f + expf(-g)) * hb2[i];
+    }
+}
+
+typedef struct {
+    float *hb;
+    const float *hb2;
+    size_t n;
+} silu_job;
+
+static void silu_task(void *arg, int ith, int nth) {
+    const silu_job *j = arg;
+    silu_mul(j->hb, j->hb2, j->n * ith / nth, j->n * (ith + 1) / nth);
+}
+
 /* ------------------------------------------------------------------ forward */
 
 /* One batch of n <= PL_BATCH tokens at positions n_past... Writes logits for every token
@@ -577,9 +635,11 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
         const gguf_tensor *wgu[2] = {ly->w_gate, ly->w_up};
         float *ygu[2] = {c->hb, c->hb2};
         matmul(c, c->xb, n, d, 2, wgu, NULL, ygu);
-        for (size_t i = 0; i < (size_t)n * ff; i++) {
-            const float g = c->hb[i];
-            c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
+        if (n > 1) {
+            silu_job sj = {c->hb, c->hb2, (size_t)n * ff};
+            pl_pool_run(c->pool, silu_task, &sj); /* a batch's SwiGLU is worth splitting */
+        } else {
+            silu_mul(c->hb, c->hb2, 0, (size_t)ff);
         }
         matmul1(c, c->hb, n, ff, ly->w_down, c->xb2);
         for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xb2[i];

@@ -49,6 +49,7 @@ typedef struct {
     uint32_t type;  /* enum pl_type */
     uint64_t n_elem, n_bytes;
     const uint8_t *data; /* inside the mapping, bounds already checked */
+    uint8_t *x8;         /* the engine's row-interleaved copy (kernels.h) or NULL; the model owns it */
 } gguf_tensor;
 
 typedef struct {
@@ -142,7 +143,7 @@ pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t
 void pl_model_free(pl_model *m);
 
 /* Inference state: KV cache sized to n_ctx, scratch buffers for up to PL_BATCH tokens. */
-#define PL_BATCH 32
+#define PL_BATCH 64
 typedef struct pl_ctx pl_ctx;
 pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errlen);
 void pl_ctx_free(pl_ctx *c);
