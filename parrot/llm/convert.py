@@ -1,7 +1,7 @@
 """Hugging Face checkpoint -> GGUF v3 (`parrot convert HF_DIR OUT.gguf --type q8_0|f16|f32`).
 
 Reads config.json, the *.safetensors shards (parsed here: no torch needed) and tokenizer.json /
-tokenizer_config.json of a Llama, Qwen2 or Qwen3 causal LM and writes one GGUF file with
+tokenizer_config.json of a Llama, Qwen2, Qwen3 or MiniCPM causal LM and writes one GGUF file with
 llama.cpp's tensor names and metadata keys, so both our engine and llama.cpp can load it.
 The `gguf` package does the file layout and the Q8_0 quantization.
 
@@ -33,6 +33,7 @@ SUPPORTED_ARCHITECTURES = {
     "LlamaForCausalLM": "llama",
     "Qwen2ForCausalLM": "qwen2",
     "Qwen3ForCausalLM": "qwen3",
+    "MiniCPMForCausalLM": "minicpm",
 }
 
 OUTPUT_TYPES = ("q8_0", "f16", "f32")
@@ -210,6 +211,7 @@ class HFModel:
     rms_eps: float
     tied_embeddings: bool
     rope_freqs: np.ndarray | None = None  # llama3 RoPE scaling: per-frequency divisors
+    minicpm: "MiniCPMParams | None" = None
 
 
 def _llama3_rope_freqs(params: dict, theta: float, head_dim: int) -> np.ndarray:
@@ -225,6 +227,36 @@ def _llama3_rope_freqs(params: dict, theta: float, head_dim: int) -> np.ndarray:
     out = 1.0 / ((1 - smooth) / factor + smooth)
     out = np.where(wavelen < old_ctx / high, 1.0, np.where(wavelen > old_ctx / low, factor, out))
     return out.astype(np.float32)
+
+
+@dataclass
+class MiniCPMParams:
+    """MiniCPM's muP scales and longrope factors, stored as llama.cpp's converter stores them:
+    the three scales as metadata (weights untouched), the factors as two F32 tensors."""
+
+    embedding_scale: float  # scale_emb: embeddings are multiplied by it
+    residual_scale: float  # scale_depth / sqrt(layers): each branch's output is multiplied by it
+    logit_scale: float  # hidden_size / dim_model_base: logits are divided by it
+    rope_long: np.ndarray | None = None  # longrope frequency divisors (MiniCPM 4)
+    rope_short: np.ndarray | None = None
+
+
+def _minicpm_params(config: dict, rope_params: dict, head_dim: int, hf_dir: Path) -> MiniCPMParams:
+    missing = [k for k in ("scale_emb", "scale_depth", "dim_model_base") if config.get(k) is None]
+    if missing:
+        raise UserError(f"{hf_dir}: MiniCPM config.json lacks {', '.join(missing)}")
+    if config.get("num_experts"):
+        raise UserError(f"{hf_dir}: MiniCPM mixture-of-experts models are not supported")
+    long, short = rope_params.get("long_factor"), rope_params.get("short_factor")
+    if (long is None) != (short is None) or (long is not None and not len(long) == len(short) == head_dim // 2):
+        raise UserError(f"{hf_dir}: longrope needs long_factor and short_factor of {head_dim // 2} values each")
+    return MiniCPMParams(
+        embedding_scale=float(config["scale_emb"]),
+        residual_scale=float(config["scale_depth"]) / math.sqrt(config["num_hidden_layers"]),
+        logit_scale=config["hidden_size"] / config["dim_model_base"],
+        rope_long=None if long is None else np.asarray(long, dtype=np.float32),
+        rope_short=None if short is None else np.asarray(short, dtype=np.float32),
+    )
 
 
 def _rope_theta(config: dict) -> float:
@@ -258,7 +290,8 @@ def read_hf_config(hf_dir: Path) -> HFModel:
     rope_params = {**scaling, **(config.get("rope_parameters") or {})}
     rope_type = rope_params.get("rope_type", rope_params.get("type", "default"))
     is_llama3 = rope_type == "llama3" and SUPPORTED_ARCHITECTURES[hf_arch] == "llama"
-    if rope_type not in ("default", None) and not is_llama3:
+    is_minicpm = SUPPORTED_ARCHITECTURES[hf_arch] == "minicpm"
+    if rope_type not in ("default", None) and not is_llama3 and not (is_minicpm and rope_type == "longrope"):
         # Other scaled RoPE variants (yarn, linear, ...) need keys the engine does not read.
         raise UserError(f"{hf_dir}: RoPE scaling {rope_type!r} is not supported (llama3 on Llama models is)")
     n_head = config["num_attention_heads"]
@@ -278,8 +311,10 @@ def read_hf_config(hf_dir: Path) -> HFModel:
         n_ctx=config.get("max_position_embeddings", 2048),
         rope_theta=_rope_theta(config),
         rms_eps=float(config.get("rms_norm_eps", 1e-6)),
-        tied_embeddings=bool(config.get("tie_word_embeddings", False)),
+        # MiniCPM's remote-code config keeps transformers' default (tied); its 2B ships no lm_head
+        tied_embeddings=bool(config.get("tie_word_embeddings", is_minicpm)),
         rope_freqs=_llama3_rope_freqs(rope_params, _rope_theta(config), head_dim) if is_llama3 else None,
+        minicpm=_minicpm_params(config, rope_params, head_dim, hf_dir) if is_minicpm else None,
     )
 
 
@@ -457,7 +492,7 @@ def _nbytes(shape: tuple[int, ...], qtype) -> int:
 
 
 def _prepare(model: HFModel, gguf_name: str, data: np.ndarray) -> np.ndarray:
-    if model.arch == "llama":
+    if model.arch in ("llama", "minicpm"):
         if gguf_name.endswith("attn_q.weight"):
             return _permute_for_interleaved_rope(data, model.n_head)
         if gguf_name.endswith("attn_k.weight"):
@@ -599,9 +634,12 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
             continue  # tied: the engine reuses token_embd for the output projection
         qtype = _choose_type(stored.shape, out_type)
         planned.append(_PlannedTensor(name, hf_name, stored.shape, qtype, _nbytes(stored.shape, qtype)))
-    if model.rope_freqs is not None:  # made here, not read from the checkpoint
-        planned.append(_PlannedTensor("rope_freqs.weight", "", model.rope_freqs.shape, gguf.GGMLQuantizationType.F32,
-                                      model.rope_freqs.nbytes))
+    made = {"rope_freqs.weight": model.rope_freqs}  # made here, not read from the checkpoint
+    if model.minicpm:
+        made.update({"rope_factors_long.weight": model.minicpm.rope_long, "rope_factors_short.weight": model.minicpm.rope_short})
+    for name, values in made.items():
+        if values is not None:
+            planned.append(_PlannedTensor(name, "", values.shape, gguf.GGMLQuantizationType.F32, values.nbytes))
     names = {t.gguf_name for t in planned}
     for required in ("token_embd.weight", "output_norm.weight"):
         if required not in names:
@@ -616,7 +654,7 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
     def order(t: _PlannedTensor):
         if t.gguf_name.startswith("blk."):
             return (1, int(t.gguf_name.split(".")[1]), t.gguf_name)
-        return ({"rope_freqs.weight": -1, "token_embd.weight": 0, "output_norm.weight": 2, "output.weight": 3}[t.gguf_name], 0, "")
+        return ({"rope_freqs.weight": -1, "rope_factors_long.weight": -1, "rope_factors_short.weight": -1, "token_embd.weight": 0, "output_norm.weight": 2, "output.weight": 3}[t.gguf_name], 0, "")
 
     planned.sort(key=order)
 
@@ -638,6 +676,12 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
         if model.arch == "qwen3" or model.head_dim * model.n_head != model.n_embd:
             w.add_key_length(model.head_dim)
             w.add_value_length(model.head_dim)
+        if model.minicpm:
+            w.add_embedding_scale(model.minicpm.embedding_scale)
+            w.add_residual_scale(model.minicpm.residual_scale)
+            w.add_logit_scale(model.minicpm.logit_scale)
+            if model.minicpm.rope_long is not None:
+                w.add_rope_scaling_type(gguf.RopeScalingType.LONGROPE)
         w.add_tokenizer_model("gpt2")
         w.add_tokenizer_pre(tokenizer.pre)
         w.add_token_list(tokenizer.tokens)
@@ -654,8 +698,8 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
             w.add_chat_template(tokenizer.chat_template)
 
     def tensor_data(t: _PlannedTensor) -> np.ndarray:
-        if t.gguf_name == "rope_freqs.weight":
-            return model.rope_freqs
+        if t.gguf_name in made:
+            return made[t.gguf_name]
         data = _prepare(model, t.gguf_name, checkpoint.load(t.hf_name))
         return _encode(data, t.qtype)
 

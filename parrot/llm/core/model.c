@@ -1,12 +1,14 @@
-/* The transformer: loading a GGUF model (llama / qwen2 / qwen3) and running it.
+/* The transformer: loading a GGUF model (llama / qwen2 / qwen3 / minicpm) and running it.
  *
- * All three are the same decoder-only network:
+ * All four are the same decoder-only network:
  *   x = embed(token)
  *   per layer:  h = rmsnorm(x) ; q,k,v = h·Wq(+b), h·Wk(+b), h·Wv(+b)
  *               [qwen3: per-head rmsnorm on q and k] ; rotate q,k by position (RoPE)
  *               x += softmax(q·K^T / sqrt(d)) V · Wo        (grouped-query: kv heads shared)
  *               h = rmsnorm(x) ; x += (silu(h·Wgate) * (h·Wup)) · Wdown
  *   logits = rmsnorm(x) · Woutput   (Woutput = token embedding when the file has no output.weight)
+ * MiniCPM (minicpm_hparams) is llama with three scales: embeddings times one, each branch's output
+ * times another before it is added, logits divided by a third.
  * Weights stay in the mmap'd file in their quantized form. A matmul quantizes its input
  * activations once to 8 bits and dots each weight row against them with the integer kernels
  * of kernels.c (the set chosen at load); types without one (f32, f16, Q4_1, Q5_K ...) are
@@ -107,6 +109,54 @@ static float *get_vec(loader *L, const char *name, int64_t n, int required, int 
     return v;
 }
 
+/* Rotation frequency divisors (rope_freqs, longrope factors) must be positive and finite. */
+static int check_rope_factors(loader *L, const char *name, const float *f, int n) {
+    for (int i = 0; f && i < n; i++)
+        if (!(f[i] > 0.0f && f[i] < 1e6f)) { /* also catches NaN */
+            set_err(L->err, L->errlen, "tensor %s: factor %d is %g (must be positive)", name, i, f[i]);
+            return -1;
+        }
+    return 0;
+}
+
+/* MiniCPM's hyper-parameters as llama.cpp reads them. Its converter stores the muP scales as
+ * metadata (the weights stay the checkpoint's): embedding_scale = scale_emb, residual_scale =
+ * scale_depth / sqrt(layers), logit_scale = hidden_size / dim_model_base; files written before
+ * those keys existed get MiniCPM-2B's values (12, 1.4 / sqrt(layers), 256 / n_embd) as llama.cpp
+ * gives them. RoPE scaling "longrope" (MiniCPM 4): two sets of frequency divisors, the short one
+ * unless the context asked for exceeds rope.scaling.original_context_length (pl_ctx_new). */
+static int minicpm_hparams(loader *L, int *ok) {
+    pl_model *m = L->m;
+    if (hp_float(L, "embedding_scale", 12.0, 1e-6, 1e6, &m->mc_embd_scale) ||
+        hp_float(L, "residual_scale", 1.4 / sqrt((double)m->n_layers), 1e-6, 1e6, &m->mc_residual_scale) ||
+        hp_float(L, "logit_scale", 256.0 / m->n_embd, 1e-6, 1e6, &m->mc_logit_scale) ||
+        hp_int(L, "rope.scaling.original_context_length", m->n_ctx_train, 1, 1 << 24, &m->n_ctx_orig))
+        return -1;
+    char key[128];
+    size_t len;
+    float factor, attn_factor;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch_name);
+    const char *type = gguf_get_str(m->file, key, &len);
+    const int longrope = type && len == 8 && memcmp(type, "longrope", 8) == 0;
+    if (hp_float(L, "rope.scaling.factor", 1.0, 0.0, 1e6, &factor) ||
+        hp_float(L, "rope.scaling.attn_factor", 1.0, 0.0, 1e6, &attn_factor))
+        return -1;
+    /* llama.cpp's default type is linear with factor 1: no scaling */
+    const int plain = !type || (len == 4 && memcmp(type, "none", 4) == 0) || (len == 6 && memcmp(type, "linear", 6) == 0);
+    if (!(longrope || (plain && (factor == 0.0f || factor == 1.0f))) || attn_factor != 1.0f) {
+        set_err(L->err, L->errlen, "RoPE scaling '%.*s' (factor %g, attn_factor %g) is not supported (longrope is)",
+                type ? (int)(len > 32 ? 32 : len) : 4, type ? type : "none", factor, attn_factor);
+        return -1;
+    }
+    if (!longrope) return 0;
+    free(m->rope_freqs); /* llama.cpp reads no rope_freqs.weight next to longrope factors */
+    m->rope_freqs = get_vec(L, "rope_factors_short.weight", m->rope_dim / 2, 0, ok);
+    if (*ok) m->rope_freqs_long = get_vec(L, "rope_factors_long.weight", m->rope_dim / 2, 0, ok);
+    if (!*ok) return -1;
+    return check_rope_factors(L, "rope_factors_short.weight", m->rope_freqs, m->rope_dim / 2) ||
+           check_rope_factors(L, "rope_factors_long.weight", m->rope_freqs_long, m->rope_dim / 2);
+}
+
 void pl_model_free(pl_model *m) {
     if (!m) return;
     if (m->layers)
@@ -118,6 +168,7 @@ void pl_model_free(pl_model *m) {
     free(m->layers);
     free(m->norm_out);
     free(m->rope_freqs);
+    free(m->rope_freqs_long);
     gguf_close(m->file);
     free(m);
 }
@@ -155,10 +206,11 @@ pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t
     if (strcmp(m->arch_name, "llama") == 0) m->arch = PL_ARCH_LLAMA;
     else if (strcmp(m->arch_name, "qwen2") == 0) m->arch = PL_ARCH_QWEN2;
     else if (strcmp(m->arch_name, "qwen3") == 0) m->arch = PL_ARCH_QWEN3;
+    else if (strcmp(m->arch_name, "minicpm") == 0) m->arch = PL_ARCH_MINICPM;
     else {
         for (char *p = m->arch_name; *p; p++)
             if ((unsigned char)*p < 32) *p = '?';
-        set_err(err, errlen, "unsupported architecture '%s' (llama, qwen2 and qwen3 are supported)", m->arch_name);
+        set_err(err, errlen, "unsupported architecture '%s' (llama, qwen2, qwen3 and minicpm are supported)", m->arch_name);
         goto fail;
     }
     s = gguf_get_str(m->file, "general.name", &len);
@@ -196,7 +248,7 @@ pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t
     if (hp_float(&L, "rope.freq_base", 10000.0, 1.0, 1e12, &m->rope_base) ||
         hp_float(&L, "attention.layer_norm_rms_epsilon", 1e-5, 0.0, 1.0, &m->norm_eps))
         goto fail;
-    m->rope_neox = m->arch != PL_ARCH_LLAMA;
+    m->rope_neox = m->arch != PL_ARCH_LLAMA && m->arch != PL_ARCH_MINICPM; /* minicpm: llama's layout */
 
     /* tensors */
     const gguf_tensor *te = gguf_tensor_find(m->file, "token_embd.weight");
@@ -216,12 +268,8 @@ pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t
     int ok = 1;
     m->norm_out = get_vec(&L, "output_norm.weight", d, 1, &ok);
     if (ok) m->rope_freqs = get_vec(&L, "rope_freqs.weight", m->rope_dim / 2, 0, &ok);
-    if (!ok) goto fail;
-    for (int i = 0; m->rope_freqs && i < m->rope_dim / 2; i++)
-        if (!(m->rope_freqs[i] > 0.0f && m->rope_freqs[i] < 1e6f)) { /* also catches NaN */
-            set_err(err, errlen, "tensor rope_freqs.weight: factor %d is %g (must be positive)", i, m->rope_freqs[i]);
-            goto fail;
-        }
+    if (!ok || check_rope_factors(&L, "rope_freqs.weight", m->rope_freqs, m->rope_dim / 2)) goto fail;
+    if (m->arch == PL_ARCH_MINICPM && minicpm_hparams(&L, &ok)) goto fail;
 
     m->layers = calloc((size_t)m->n_layers, sizeof *m->layers);
     if (!m->layers) {
@@ -320,8 +368,9 @@ pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errl
     if (!c->xq || !c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->rope_cos || !c->rope_sin || !c->inv_freq || !c->rowbuf || !c->scores)
         goto oom;
+    const float *freqs = m->rope_freqs_long && n_ctx > m->n_ctx_orig ? m->rope_freqs_long : m->rope_freqs;
     for (int i = 0; i < m->rope_dim / 2; i++)
-        c->inv_freq[i] = (float)(pow(m->rope_base, -2.0 * i / m->rope_dim) / (m->rope_freqs ? m->rope_freqs[i] : 1.0));
+        c->inv_freq[i] = (float)(pow(m->rope_base, -2.0 * i / m->rope_dim) / (freqs ? freqs[i] : 1.0));
     return c;
 oom:
     set_err(err, errlen, "out of memory for a %d-token context", n_ctx);
@@ -520,6 +569,10 @@ static void attn_task(void *arg, int ith, int nth) {
 
 /* ------------------------------------------------------------------ forward */
 
+static void scale_vec(float *v, size_t n, float s) {
+    for (size_t i = 0; i < n; i++) v[i] *= s;
+}
+
 /* One batch of n <= PL_BATCH tokens at positions n_past... Writes logits for every token
  * (logits != NULL, !last_only) or for the last one (last_only). Returns 1 if aborted. */
 static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int last_only,
@@ -532,6 +585,8 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
     const size_t embd_row = (size_t)d / ti->blck * ti->bytes;
     for (int t = 0; t < n; t++)
         pl_dequant_row(m->tok_embd->type, m->tok_embd->data + (size_t)tokens[t] * embd_row, c->x + (size_t)t * d, d);
+    const int minicpm = m->arch == PL_ARCH_MINICPM;
+    if (minicpm) scale_vec(c->x, (size_t)n * d, m->mc_embd_scale);
     for (int t = 0; t < n; t++)
         for (int i = 0; i < half; i++) {
             const float a = (float)(pos0 + t) * c->inv_freq[i];
@@ -570,6 +625,7 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
         attn_job aj = {c, l, n, pos0};
         pl_pool_run(c->pool, attn_task, &aj);
         matmul1(c, c->att, n, qd, ly->wo, c->xb2);
+        if (minicpm) scale_vec(c->xb2, (size_t)n * d, m->mc_residual_scale);
         for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xb2[i];
 
         /* feed-forward (SwiGLU) */
@@ -582,6 +638,7 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
             c->hb[i] = g / (1.0f + expf(-g)) * c->hb2[i];
         }
         matmul1(c, c->hb, n, ff, ly->w_down, c->xb2);
+        if (minicpm) scale_vec(c->xb2, (size_t)n * d, m->mc_residual_scale);
         for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xb2[i];
     }
     c->n_past += n;
@@ -591,6 +648,7 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
         for (int t = first; t < n; t++)
             rmsnorm(c->xb + (size_t)(t - first) * d, c->x + (size_t)t * d, m->norm_out, d, m->norm_eps);
         matmul1(c, c->xb, cnt, d, m->output, logits);
+        if (minicpm) scale_vec(logits, (size_t)cnt * m->n_vocab, 1.0f / m->mc_logit_scale); /* as llama.cpp */
     }
     return 0;
 }

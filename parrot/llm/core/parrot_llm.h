@@ -5,7 +5,7 @@
  *   quant.c   weight block formats: a scalar "dequantize one row" per type (the reference path)
  *   kernels.c integer dot kernels (weights x 8-bit activations), portable + SIMD sets (kernels.h)
  *   pool.c    a tiny pthread pool: run fn(arg, ith, nth) on n threads and wait
- *   model.c   hyper-parameters + tensors by architecture (llama / qwen2 / qwen3), KV cache, forward
+ *   model.c   hyper-parameters + tensors by architecture (llama / qwen2 / qwen3 / minicpm), KV cache, forward
  *   sample.c  repetition penalty, temperature, top-k, top-p, min-p, seeded RNG
  *   lookup.c  prompt lookup: draft tokens from the context for speculative decoding
  *   engine_py.c  the Python type _core.Model (generation thread, GIL released during compute)
@@ -113,7 +113,7 @@ void pl_pool_free(pl_pool *p);
 
 /* ------------------------------------------------------------------ model */
 
-enum pl_arch { PL_ARCH_LLAMA, PL_ARCH_QWEN2, PL_ARCH_QWEN3 };
+enum pl_arch { PL_ARCH_LLAMA, PL_ARCH_QWEN2, PL_ARCH_QWEN3, PL_ARCH_MINICPM };
 
 typedef struct {
     const gguf_tensor *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w_gate, *w_up, *w_down;
@@ -129,6 +129,12 @@ typedef struct {
     float rope_base, norm_eps;
     int rope_neox; /* 1: pairs (i, i + d/2) (qwen); 0: pairs (2i, 2i+1) (llama GGUF) */
     float *rope_freqs; /* rope_freqs.weight (Llama 3.x RoPE scaling): frequency i divided by it; NULL: none */
+    /* minicpm (model.c's minicpm_hparams): muP scales as llama.cpp reads them, and longrope */
+    float mc_embd_scale;     /* token embeddings multiplied by it */
+    float mc_residual_scale; /* each branch's output multiplied by it before it joins the stream */
+    float mc_logit_scale;    /* logits divided by it */
+    float *rope_freqs_long;  /* longrope: the divisors for a context past n_ctx_orig (rope_freqs: the short ones) */
+    int n_ctx_orig;          /* longrope: the context the short factors were trained for */
     const gguf_tensor *tok_embd, *output;
     float *norm_out;
     pl_layer *layers;
