@@ -236,3 +236,94 @@ def test_llama_cpp_greedy_text_matches(files, variant):
             ours = b"".join(m._c.detokenize([t]) for t in got if t < llm_tiny.TOKENIZER_VOCAB + 3)
         print(f"minicpm {variant[0]} {path.stem}: llama.cpp {theirs!r} parrot {ours!r}")
         assert len(theirs) > 8 and ours.startswith(theirs.rstrip(b"\n")), (theirs, ours)
+
+
+def rewrite(src: Path, dst: Path, drop=(), add=None) -> Path:
+    """A copy of an f32 GGUF without the metadata keys in drop and with add's {key: (value, type)}."""
+    import gguf
+
+    r = gguf.GGUFReader(src)
+    w = gguf.GGUFWriter(dst, r.fields["general.architecture"].contents())
+    for f in r.fields.values():
+        if f.name.startswith("GGUF.") or f.name == "general.architecture" or f.name in drop:
+            continue
+        vtype = f.types[0]
+        w.add_key_value(f.name, f.contents(), vtype, sub_type=f.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None)
+    for key, (value, vtype) in (add or {}).items():
+        w.add_key_value(key, value, vtype)
+    for t in r.tensors:
+        w.add_tensor(t.name, np.asarray(t.data))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return dst
+
+
+@pytest.mark.parametrize("variant", ["2b"], indirect=True)
+def test_files_without_the_scale_keys_get_llama_cpps_defaults(files, variant, ids, tmp_path):
+    """GGUFs made before the keys existed: llama.cpp assumes MiniCPM-2B's 12, 1.4 / sqrt(layers)
+    and 256 / n_embd (src/models/minicpm.cpp), and so does the engine."""
+    old = rewrite(files["parrot"], tmp_path / "old.gguf",
+                  drop={f"minicpm.{k}" for k in ("embedding_scale", "residual_scale", "logit_scale")})
+    hf_dir = tmp_path / "hf-defaults"
+    shutil.copytree(variant[1], hf_dir)
+    cfg = json.loads((hf_dir / "config.json").read_text())
+    cfg.update(scale_emb=12.0, scale_depth=1.4, dim_model_base=cfg["hidden_size"] ** 2 // 256)
+    (hf_dir / "config.json").write_text(json.dumps(cfg))
+    assert cfg["hidden_size"] / cfg["dim_model_base"] == 256 / cfg["hidden_size"]
+    assert rel(engine_logits(old, ids), hf_logits(folded_reference(hf_dir), ids)) < TOLERANCE
+
+
+@pytest.mark.parametrize("variant", ["4"], indirect=True)
+def test_long_factors_past_the_original_context(files, variant, ids, tmp_path):
+    """A context longer than rope.scaling.original_context_length takes the long factors (as
+    llama.cpp's get_rope_factors): the reference is the same network with short := long."""
+    import gguf
+
+    short = rewrite(files["parrot"], tmp_path / "orig64.gguf",
+                    add={"minicpm.rope.scaling.original_context_length": (64, gguf.GGUFValueType.UINT32)})
+    hf_dir = tmp_path / "hf-long"
+    shutil.copytree(variant[1], hf_dir)
+    cfg = json.loads((hf_dir / "config.json").read_text())
+    cfg["rope_scaling"]["short_factor"] = cfg["rope_scaling"]["long_factor"]
+    (hf_dir / "config.json").write_text(json.dumps(cfg))
+    ids = ids[:60]
+    long_ref, short_ref = hf_logits(folded_reference(hf_dir), ids), hf_logits(folded_reference(variant[1]), ids)
+    assert rel(long_ref, short_ref) > 10 * TOLERANCE
+    assert rel(engine_logits(short, ids), long_ref) < TOLERANCE  # context 128 > 64
+    with Model(short, threads=2, context=64) as m:  # within the original context: the short ones
+        assert rel(m.eval(ids), short_ref) < TOLERANCE
+
+
+@pytest.mark.parametrize("variant", ["2b"], indirect=True)
+@pytest.mark.parametrize("rope", [("yarn", 4.0), ("linear", 2.0)])
+def test_unsupported_rope_scaling_is_refused(files, variant, tmp_path, rope):
+    import gguf
+
+    from parrot.llm import ModelError
+
+    bad = rewrite(files["parrot"], tmp_path / "bad.gguf", add={
+        "minicpm.rope.scaling.type": (rope[0], gguf.GGUFValueType.STRING),
+        "minicpm.rope.scaling.factor": (rope[1], gguf.GGUFValueType.FLOAT32)})
+    with pytest.raises(ModelError, match=f"RoPE scaling '{rope[0]}' .* is not supported"):
+        Model(bad, threads=1, context=16)
+    info = inspect_path(bad)
+    assert not info.runnable and "RoPE scaling" in " ".join(info.reasons)
+
+
+@pytest.mark.parametrize("variant", ["4"], indirect=True)
+def test_convert_refuses_what_it_cannot_store(variant, tmp_path):
+    from parrot.errors import UserError
+
+    for change, message in (({"scale_depth": None}, "lacks scale_depth"),
+                            ({"rope_scaling": {"rope_type": "longrope", "long_factor": [1.0]}}, "longrope needs"),
+                            ({"rope_scaling": {"rope_type": "yarn", "factor": 4.0}}, "RoPE scaling 'yarn'")):
+        hf_dir = tmp_path / f"hf{len(message)}"
+        shutil.copytree(variant[1], hf_dir)
+        cfg = json.loads((hf_dir / "config.json").read_text())
+        cfg.update(change)
+        (hf_dir / "config.json").write_text(json.dumps(cfg))
+        with pytest.raises(UserError, match=message):
+            convert(hf_dir, tmp_path / "out.gguf", "f32", progress=False)
+        assert not (tmp_path / "out.gguf").exists()

@@ -654,7 +654,9 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
     def order(t: _PlannedTensor):
         if t.gguf_name.startswith("blk."):
             return (1, int(t.gguf_name.split(".")[1]), t.gguf_name)
-        return ({"rope_freqs.weight": -1, "rope_factors_long.weight": -1, "rope_factors_short.weight": -1, "token_embd.weight": 0, "output_norm.weight": 2, "output.weight": 3}[t.gguf_name], 0, "")
+        if t.gguf_name in made:
+            return (-1, 0, t.gguf_name)
+        return ({"token_embd.weight": 0, "output_norm.weight": 2, "output.weight": 3}[t.gguf_name], 0, "")
 
     planned.sort(key=order)
 
