@@ -327,3 +327,15 @@ def test_convert_refuses_what_it_cannot_store(variant, tmp_path):
         with pytest.raises(UserError, match=message):
             convert(hf_dir, tmp_path / "out.gguf", "f32", progress=False)
         assert not (tmp_path / "out.gguf").exists()
+
+
+def test_q8_0_file_with_integer_kernels(variant, ids, ref, tmp_path):
+    """`parrot convert --type q8_0` and the integer kernels (8-bit activations): the scales act on
+    the activations around them, so quantizing the weights moves the logits only by rounding
+    (5e-2 as for llama.cpp's q8_0 in test_llm_reference_llamacpp)."""
+    out = tmp_path / "q8.gguf"
+    convert(variant[1], out, "q8_0", progress=False)
+    assert inspect_path(out).type_counts["Q8_0"] > 0
+    got = engine_logits(out, ids)
+    print(f"minicpm {variant[0]} q8_0: max rel logit error {rel(got, ref):.2e}")
+    assert rel(got, ref) < 5e-2
