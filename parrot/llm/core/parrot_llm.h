@@ -5,7 +5,7 @@
  *   quant.c   weight block formats: a scalar "dequantize one row" per type (the reference path)
  *   kernels.c integer dot kernels (weights x 8-bit activations), portable + SIMD sets (kernels.h)
  *   pool.c    a tiny pthread pool: run fn(arg, ith, nth) on n threads and wait
- *   model.c   hyper-parameters + tensors by architecture (llama / qwen2 / qwen3), KV cache, forward
+ *   model.c   hyper-parameters + tensors by architecture (llama / qwen2 / qwen3 / gemma3), KV cache, forward
  *   sample.c  repetition penalty, temperature, top-k, top-p, min-p, seeded RNG
  *   lookup.c  prompt lookup: draft tokens from the context for speculative decoding
  *   engine_py.c  the Python type _core.Model (generation thread, GIL released during compute)
@@ -113,13 +113,15 @@ void pl_pool_free(pl_pool *p);
 
 /* ------------------------------------------------------------------ model */
 
-enum pl_arch { PL_ARCH_LLAMA, PL_ARCH_QWEN2, PL_ARCH_QWEN3 };
+enum pl_arch { PL_ARCH_LLAMA, PL_ARCH_QWEN2, PL_ARCH_QWEN3, PL_ARCH_GEMMA3 };
 
 typedef struct {
     const gguf_tensor *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w_gate, *w_up, *w_down;
     float *norm_att, *norm_ffn;       /* f32 copies of the small vectors */
     float *bq, *bk, *bv;              /* qwen2 biases (NULL if absent) */
-    float *q_norm, *k_norm;           /* qwen3 per-head norms (NULL if absent) */
+    float *q_norm, *k_norm;           /* qwen3 / gemma3 per-head norms (NULL if absent) */
+    float *norm_att_post, *norm_ffn_post; /* gemma3 "sandwich" norms on each branch's output (NULL if absent) */
+    int swa;                          /* gemma3: a local layer (sliding-window attention, local RoPE base) */
 } pl_layer;
 
 typedef struct {
@@ -129,6 +131,14 @@ typedef struct {
     float rope_base, norm_eps;
     int rope_neox; /* 1: pairs (i, i + d/2) (qwen); 0: pairs (2i, 2i+1) (llama GGUF) */
     float *rope_freqs; /* rope_freqs.weight (Llama 3.x RoPE scaling): frequency i divided by it; NULL: none */
+    float attn_scale;  /* q·k multiplier: 1/sqrt(head_dim) unless the architecture says otherwise */
+    /* gemma3 (zero / 1 / off elsewhere) */
+    float embd_scale;      /* token embeddings multiplied by it (sqrt(n_embd)); 0: not scaled */
+    float logit_softcap;   /* logits = cap * tanh(logits / cap); 0: off */
+    int ffn_gelu;          /* gated FFN with GELU (tanh form) in place of SiLU */
+    int n_swa;             /* sliding window of the local layers (a token sees the last n_swa positions) */
+    float rope_base_swa;   /* RoPE base of the local layers */
+    float rope_scale;      /* linear RoPE scaling of the other layers: positions divided by it (1: none) */
     const gguf_tensor *tok_embd, *output;
     float *norm_out;
     pl_layer *layers;

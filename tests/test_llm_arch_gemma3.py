@@ -1,0 +1,170 @@
+"""Gemma 3 (text): the tiny checkpoint of llm_tiny_gemma3 converted by `parrot convert` and by
+llama.cpp's own convert_hf_to_gguf.py, run by the engine, against transformers'
+Gemma3ForCausalLM (float32): logits, greedy tokens, the files' agreement, `models inspect`, and
+the chat template."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import llm_tiny
+import llm_tiny_gemma3 as tiny
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("sentencepiece")
+
+from parrot.llm import Model  # noqa: E402
+from parrot.llm.convert import convert  # noqa: E402
+from parrot.llm.gguf_info import format_inspection, inspect_path  # noqa: E402
+
+# 7 layers and an f16 KV cache: measured 1.1e-3 with both converters; a missing +1, window,
+# local RoPE base, scaling or soft-cap each moves the logits by more than 10x this
+TOLERANCE = 2e-3
+PROMPT = "你好，电子鹦鹉! The parrot says 42. 北京 上海 广州 深圳 成都 杭州 2024年10月1日"
+
+
+@pytest.fixture(scope="module")
+def ids():
+    ids = [2] + tiny.processor().encode(PROMPT)  # <bos> + the SentencePiece reference's ids
+    assert len(ids) > 4 * tiny.SLIDING_WINDOW
+    return ids
+
+
+def hf_logits(ids, **override) -> np.ndarray:
+    import transformers
+
+    config = transformers.AutoConfig.from_pretrained(tiny.hf_dir())
+    for k, v in override.items():
+        setattr(config, k, v)
+    model = transformers.Gemma3ForCausalLM.from_pretrained(tiny.hf_dir(), config=config, dtype="float32").eval()
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0].numpy()
+
+
+@pytest.fixture(scope="module")
+def ref(ids) -> np.ndarray:
+    return hf_logits(ids)
+
+
+def rel(a, b) -> float:
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+@pytest.fixture(scope="module")
+def parrot_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gemma3") / "gemma3.gguf"
+    convert(tiny.hf_dir(), out, "f32", progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def llamacpp_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gemma3") / "gemma3-llamacpp.gguf"
+    llm_tiny.llama_cpp_convert(tiny.hf_dir(), out)
+    return out
+
+
+def engine_logits(path, ids) -> np.ndarray:
+    with Model(path, threads=2, context=128) as m:
+        return m.eval(ids)
+
+
+def test_window_scaling_and_softcap_matter_in_transformers(ids, ref):
+    """The checks below can fail: each Gemma feature moves transformers' logits past the tolerance."""
+    assert rel(hf_logits(ids, sliding_window=4096), ref) > 10 * TOLERANCE
+    assert rel(hf_logits(ids, final_logit_softcapping=None), ref) > 10 * TOLERANCE
+    params = json.loads(json.dumps(tiny.reference().config.rope_parameters))
+    params["full_attention"] = {"rope_type": "default", "rope_theta": 1e6}
+    assert rel(hf_logits(ids, rope_parameters=params), ref) > 10 * TOLERANCE
+
+
+@pytest.mark.parametrize("which", ["parrot", "llamacpp"])
+def test_logits_match_transformers(which, ids, ref, parrot_file, llamacpp_file):
+    path = parrot_file if which == "parrot" else llamacpp_file
+    got = engine_logits(path, ids)
+    print(f"{which}: max |logit diff| {np.abs(got - ref).max():.2e} (max |logit| {np.abs(ref).max():.2f})")
+    assert rel(got, ref) < TOLERANCE
+    assert (got.argmax(-1) == ref.argmax(-1)).all()
+
+
+def test_greedy_generation_matches_transformers(ids, parrot_file):
+    prompt = ids[:12]
+    with torch.no_grad():
+        want = tiny.reference().generate(torch.tensor([prompt]), max_new_tokens=20, do_sample=False,
+                                          eos_token_id=None, pad_token_id=0)[0, len(prompt):].tolist()
+    got = []
+    with Model(parrot_file, threads=2, context=128) as m:
+        logits = m.eval(prompt, last_only=True)
+        for _ in range(20):  # past the window: the generated tokens run through local layers' edge
+            got.append(int(logits[-1].argmax()))
+            logits = m.eval(got[-1:])
+    assert got == want
+
+
+def test_parrot_convert_writes_what_llama_cpp_writes(parrot_file, llamacpp_file):
+    """Same tensors (names, shapes, values: the +1 baked into every norm by both) and the keys
+    the engine reads."""
+    import gguf
+
+    a, b = gguf.GGUFReader(parrot_file), gguf.GGUFReader(llamacpp_file)
+    ta, tb = {t.name: t for t in a.tensors}, {t.name: t for t in b.tensors}
+    assert ta.keys() == tb.keys()
+    for name in ta:
+        np.testing.assert_array_equal(np.asarray(ta[name].data), np.asarray(tb[name].data), err_msg=name)
+    keys = ["gemma3.attention.sliding_window", "gemma3.rope.freq_base", "gemma3.rope.freq_base_swa",
+            "gemma3.final_logit_softcapping", "gemma3.rope.scaling.type", "gemma3.rope.scaling.factor",
+            "gemma3.attention.key_length", "gemma3.attention.head_count_kv", "gemma3.block_count",
+            "tokenizer.ggml.model", "tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type",
+            "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.add_bos_token",
+            "tokenizer.ggml.add_space_prefix", "tokenizer.chat_template"]
+    for key in keys:
+        assert a.fields[key].contents() == b.fields[key].contents(), key
+
+
+def test_inspect_reports_gemma3_runnable(parrot_file, llamacpp_file):
+    for path in (parrot_file, llamacpp_file):
+        info = inspect_path(path)
+        assert info.arch == "gemma3" and info.runnable, format_inspection(info)
+        assert info.chat_template and info.tokenizer.startswith("llama")
+
+
+def test_bad_sliding_window_pattern_is_refused(parrot_file, tmp_path):
+    """A pattern key that is neither a period nor one flag per layer: a clear error at load."""
+    import gguf
+
+    from parrot.llm import ModelError
+    from parrot.llm.convert import requantize
+
+    r = gguf.GGUFReader(parrot_file)
+    out = tmp_path / "bad.gguf"
+    w = gguf.GGUFWriter(out, "gemma3")
+    for field in r.fields.values():
+        if field.name.startswith("GGUF.") or field.name == "general.architecture":
+            continue
+        sub = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        w.add_key_value(field.name, field.contents(), field.types[0], sub_type=sub)
+    w.add_array("gemma3.attention.sliding_window_pattern", [True, False])
+    for t in r.tensors:
+        w.add_tensor(t.name, np.asarray(t.data), raw_dtype=t.tensor_type)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    del requantize
+    with pytest.raises(ModelError, match="sliding_window_pattern must hold one flag per layer"):
+        Model(out, threads=1, context=16)
+
+
+def test_query_scale_other_than_head_dim_is_refused(tmp_path):
+    from parrot.errors import UserError
+
+    hf = tmp_path / "hf"
+    shutil.copytree(tiny.hf_dir(), hf)
+    cfg = json.loads((hf / "config.json").read_text())
+    cfg["query_pre_attn_scalar"] = 48
+    (hf / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(UserError, match="query_pre_attn_scalar 48 != head_dim 32"):
+        convert(hf, tmp_path / "x.gguf", "f32", progress=False)
