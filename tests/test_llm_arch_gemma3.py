@@ -168,3 +168,25 @@ def test_query_scale_other_than_head_dim_is_refused(tmp_path):
     (hf / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(UserError, match="query_pre_attn_scalar 48 != head_dim 32"):
         convert(hf, tmp_path / "x.gguf", "f32", progress=False)
+
+
+@pytest.mark.parametrize("system", [None, "你是鹦鹉，回答要短。"])
+def test_chat_prompt_tokens_match_transformers(parrot_file, system):
+    """Model.chat through the file's own Gemma template: the tokens it evaluates are those of
+    transformers' apply_chat_template with HF's GemmaTokenizer, for a first turn and for one
+    after a restored turn (whose answer is text, so both sides tokenize the same string)."""
+    import transformers
+
+    from parrot.llm.engine import Sampling
+
+    hf = transformers.AutoTokenizer.from_pretrained(tiny.hf_dir())
+    first = [] if system is None else [{"role": "system", "content": system}]
+    first.append({"role": "user", "content": "你好，鹦鹉!"})
+    second = first + [{"role": "assistant", "content": "好的, I am a parrot."}, {"role": "user", "content": "再说一遍"}]
+    with Model(parrot_file, threads=2, context=256) as m:
+        assert m.template.name == "gguf" and not m.template_warning
+        for msgs, history in ((first, []), (second, [("你好，鹦鹉!", "好的, I am a parrot.")])):
+            want = hf.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=False)
+            m.restore(history, system=system)
+            list(m.chat(msgs[-1]["content"], Sampling(temperature=0, max_tokens=4), system=system))
+            assert m.cached[:len(want)] == list(want)

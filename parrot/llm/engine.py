@@ -305,6 +305,8 @@ class Model:
             self._system_text = system
             self._turns = []
         pre, post = t.user(text, thinking)
+        if t.folds_system and system is not None and not self._turns:
+            pre = []  # the system segments end with the first turn's user markup (Gemma)
         pre_ids, post_ids = self._segments(pre), self._segments(post)
         content = self._c.tokenize(text, False)
         reserve = max(1, min(s.max_tokens, self.n_ctx // 4))
@@ -336,6 +338,8 @@ class Model:
         self._turns = []
         for question, answer in turns:
             pre, post = t.user(question, False)
+            if t.folds_system and system is not None and not self._turns:
+                pre = []
             self._turns.append(self._segments(pre) + self._c.tokenize(question, False) + self._segments(post)
                                + self._c.tokenize(answer, False) + end_ids)
 
