@@ -20,14 +20,17 @@ import llm_tiny
 
 SPECIALS = ["<start_of_turn>", "<end_of_turn>"]
 CHAT_TEMPLATE = (Path(__file__).parent / "data" / "chat_templates" / "gemma3.jinja").read_text(encoding="utf-8")
-VOCAB = 700
+VOCAB = 1600
 SLIDING_WINDOW = 8
 
 
 def training_text() -> list[str]:
-    """Mixed Chinese/English prose: the repository README plus the tiny BPE's corpus."""
-    readme = Path(__file__).resolve().parents[1] / "README.md"
-    lines = [ln for ln in readme.read_text(encoding="utf-8").splitlines() if ln.strip()][:400]
+    """Mixed Chinese/English prose: the tokenizer and IME test texts plus the tiny BPE's corpus
+    (fixed files, so the vocabulary and the measured figures stay the same)."""
+    data = Path(__file__).parent / "data"
+    files = [data / "tokenizer" / "corpus.txt", data / "ime" / "sample_prose.txt", data / "ime" / "sentences.txt",
+             data / "ime" / "sentences_dev.txt"]
+    lines = [ln for f in files for ln in f.read_text(encoding="utf-8").splitlines() if ln.strip()]
     return lines + llm_tiny.CORPUS * 3
 
 
@@ -39,7 +42,7 @@ def sentencepiece_model() -> bytes:
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(training_text()), model_writer=out, model_type="bpe", vocab_size=VOCAB,
         byte_fallback=True, split_digits=True, normalization_rule_name="identity", add_dummy_prefix=False,
-        remove_extra_whitespaces=False, allow_whitespace_only_pieces=True, character_coverage=0.9995,
+        remove_extra_whitespaces=False, allow_whitespace_only_pieces=True, character_coverage=0.995,
         pad_id=0, eos_id=1, bos_id=2, unk_id=3, pad_piece="<pad>", eos_piece="<eos>", bos_piece="<bos>",
         unk_piece="<unk>", user_defined_symbols=SPECIALS, hard_vocab_limit=False, minloglevel=2)
     return out.getvalue()

@@ -4,6 +4,7 @@ Gemma3ForCausalLM (float32): logits, greedy tokens, the files' agreement, `model
 the chat template."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -18,18 +19,20 @@ pytest.importorskip("sentencepiece")
 
 from parrot.llm import Model  # noqa: E402
 from parrot.llm.convert import convert  # noqa: E402
+from parrot.llm.engine import GREEDY  # noqa: E402
 from parrot.llm.gguf_info import format_inspection, inspect_path  # noqa: E402
 
 # 7 layers and an f16 KV cache: measured 1.1e-3 with both converters; a missing +1, window,
 # local RoPE base, scaling or soft-cap each moves the logits by more than 10x this
 TOLERANCE = 2e-3
-PROMPT = "你好，电子鹦鹉! The parrot says 42. 北京 上海 广州 深圳 成都 杭州 2024年10月1日"
+PROMPT = ("你好，电子鹦鹉! The parrot says 42. 北京 上海 广州 深圳 成都 杭州 2024年10月1日. "
+          "The quick brown fox jumps over the lazy dog; 今天天气很好，我们去公园散步吧。 def add(a, b): return a + b")
 
 
 @pytest.fixture(scope="module")
 def ids():
     ids = [2] + tiny.processor().encode(PROMPT)  # <bos> + the SentencePiece reference's ids
-    assert len(ids) > 4 * tiny.SLIDING_WINDOW
+    assert 48 < len(ids) < 100  # past the local layers' rings (8 + 32 positions), and 20 more fit in 128
     return ids
 
 
@@ -91,14 +94,14 @@ def test_logits_match_transformers(which, ids, ref, parrot_file, llamacpp_file):
 
 
 def test_greedy_generation_matches_transformers(ids, parrot_file):
-    prompt = ids[:12]
+    prompt = ids  # the local layers' rings (8 + 32 slots) wrap in prefill and decode
     with torch.no_grad():
         want = tiny.reference().generate(torch.tensor([prompt]), max_new_tokens=20, do_sample=False,
                                           eos_token_id=None, pad_token_id=0)[0, len(prompt):].tolist()
     got = []
     with Model(parrot_file, threads=2, context=128) as m:
         logits = m.eval(prompt, last_only=True)
-        for _ in range(20):  # past the window: the generated tokens run through local layers' edge
+        for _ in range(20):
             got.append(int(logits[-1].argmax()))
             logits = m.eval(got[-1:])
     assert got == want
@@ -265,3 +268,30 @@ def test_greedy_text_matches_llama_cpp(prompt, parrot_file, llamacpp_file):
                 logits = m.eval(out[-1:])
             ours = m._c.detokenize(out)
         assert len(ours) > 24 and r.stdout.rstrip(b"\n").startswith(ours.rstrip(b"\n")), (r.stdout, ours)
+
+
+def test_local_layers_keep_a_ring(ids, ref, parrot_file):
+    """6 local layers hold n_swa + 32 = 40 positions, the global one the whole context; cutting
+    the cache back keeps it while every window is still held, else starts over (and says so)."""
+    n = len(ids)
+    with Model(parrot_file, threads=2, context=128) as m:
+        kvd = m.info["n_head_kv"] * m.info["head_dim"]
+        assert m.info["kv_cache_bytes"] == 2 * 2 * kvd * (6 * 40 + 128)
+        m.eval(ids)
+        m.truncate(n - 20)  # the windows of positions n-20.. are all still in the rings
+        assert len(m.cached) == n - 20
+        again = m.eval(ids[n - 20:])
+        np.testing.assert_allclose(again, ref[n - 20:], atol=TOLERANCE * np.abs(ref).max())
+        m.truncate(5)  # positions 0..4 were overwritten in the rings: nothing is kept
+        assert m.cached == []
+        assert rel(m.eval(ids), ref) < TOLERANCE
+        # reuse of the cache for a prompt sharing only a short prefix: evaluated whole again
+        out = "".join(m.generate(ids[:10], GREEDY))
+        assert m.cached[:10] == ids[:10]
+    with Model(parrot_file, threads=2, context=128) as fresh:
+        assert "".join(fresh.generate(ids[:10], GREEDY)) == out
+        # prompt-lookup drafts (rejected ones are cut back out of the rings) change nothing
+        plain = "".join(fresh.generate(ids, dataclasses.replace(GREEDY, max_tokens=40)))
+        fresh.reset()
+        drafted = "".join(fresh.generate(ids, dataclasses.replace(GREEDY, max_tokens=40, lookup=8)))
+        assert drafted == plain and fresh.stats["drafted"] > 0

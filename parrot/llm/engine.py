@@ -202,8 +202,7 @@ class Model:
         if not self._busy.acquire(blocking=False):
             raise ModelError("model is busy generating")
         try:
-            self._c.truncate(n)
-            del self._cached[n:]
+            del self._cached[self._c.truncate(n):]  # fewer when a sliding-window ring lost the window
         finally:
             self._busy.release()
 
@@ -215,8 +214,7 @@ class Model:
             if a != b:
                 break
             n += 1
-        n = min(n, len(full) - 1)
-        self._c.truncate(n)
+        n = self._c.truncate(min(n, len(full) - 1))  # fewer when a sliding-window ring lost the window
         del self._cached[n:]
         return full[n:]
 

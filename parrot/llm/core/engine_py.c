@@ -492,8 +492,7 @@ static PyObject *Model_truncate(ModelObject *self, PyObject *arg) {
     long n = PyLong_AsLong(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
     if (check_idle(self) < 0) return NULL;
-    pl_ctx_truncate(self->ctx, n < 0 ? 0 : (int)n);
-    Py_RETURN_NONE;
+    return PyLong_FromLong(pl_ctx_truncate(self->ctx, n < 0 ? 0 : (int)n));
 }
 
 /* gen_start(new_ids, history, temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n,
@@ -778,6 +777,7 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused) {
         put(d, "add_bos", PyBool_FromLong(self->add_bos)) ||
         put(d, "tokenizer_error", PyUnicode_FromString(self->tok ? "" : self->tok_err)) ||
         put(d, "kernels", PyUnicode_FromString(m->kernels->name)) ||
+        put(d, "kv_cache_bytes", PyLong_FromSize_t(pl_ctx_kv_bytes(self->ctx))) ||
         put(d, "weight_bytes_per_token", PyLong_FromUnsignedLongLong(weight_bytes_per_token(m)))) {
         Py_DECREF(d);
         return NULL;
@@ -791,7 +791,7 @@ static PyObject *Model_n_past(ModelObject *self, void *closure) {
 
 static PyMethodDef Model_methods[] = {
     {"eval", (PyCFunction)Model_eval, METH_VARARGS, "eval(ids, out_buffer): run ids, write float32 logits"},
-    {"truncate", (PyCFunction)Model_truncate, METH_O, "truncate(n): keep only the first n cached positions"},
+    {"truncate", (PyCFunction)Model_truncate, METH_O, "truncate(n): keep only the first n cached positions; returns how many were kept (0 when a sliding-window ring lost the window)"},
     {"gen_start", (PyCFunction)Model_gen_start, METH_VARARGS, "start the generation thread"},
     {"gen_next", (PyCFunction)Model_gen_next, METH_NOARGS, "next event: (0,id) | (1,prefill_done) | (2,reason)"},
     {"gen_join", (PyCFunction)Model_gen_join, METH_NOARGS, "wait for the generation thread"},

@@ -319,7 +319,14 @@ struct pl_ctx {
     pl_model *m;
     int n_ctx, n_past;
     pl_pool *pool;
-    uint16_t *k_cache, *v_cache; /* [layer][n_ctx][n_head_kv * head_dim], f16 */
+    uint16_t *k_cache, *v_cache; /* per layer [kv_len][n_head_kv * head_dim], f16, from kv_off */
+    /* A local (sliding-window) layer keeps a ring of n_swa + PL_BATCH positions, position p in
+     * slot p % kv_len: a batch writes all its tokens before attending, and the spare PL_BATCH
+     * slots let the cache be cut back that far (rejected drafts) with every window intact.
+     * Other layers: kv_len = n_ctx. ring_from: the first position all rings still hold. */
+    size_t *kv_off;
+    int *kv_len;
+    int ring_from;
     /* activations for a batch of up to PL_BATCH tokens, row-major [token][...] */
     float *x, *xb, *xb2, *q, *k, *v, *att, *hb, *hb2;
     float *rope_cos, *rope_sin; /* [token][rope_dim / 2] */
@@ -333,14 +340,24 @@ struct pl_ctx {
 
 int pl_ctx_n_ctx(const pl_ctx *c) { return c->n_ctx; }
 int pl_ctx_n_past(const pl_ctx *c) { return c->n_past; }
-void pl_ctx_truncate(pl_ctx *c, int n_past) {
-    if (n_past >= 0 && n_past < c->n_past) c->n_past = n_past;
+int pl_ctx_truncate(pl_ctx *c, int n_past) {
+    if (n_past >= 0 && n_past < c->n_past) {
+        const int w = c->m->n_swa, need = n_past - w + 1; /* the next token's window starts there */
+        if (w > 0 && n_past > 0 && (need > 0 ? need : 0) < c->ring_from) n_past = 0; /* overwritten */
+        if (n_past == 0) c->ring_from = 0; /* an empty cache needs nothing from the rings */
+        c->n_past = n_past;
+    }
+    return c->n_past;
+}
+
+size_t pl_ctx_kv_bytes(const pl_ctx *c) {
+    return 2 * (c->kv_off[c->m->n_layers]) * sizeof(uint16_t);
 }
 
 void pl_ctx_free(pl_ctx *c) {
     if (!c) return;
     pl_pool_free(c->pool);
-    free(c->k_cache); free(c->v_cache);
+    free(c->k_cache); free(c->v_cache); free(c->kv_off); free(c->kv_len);
     free(c->x); free(c->xb); free(c->xb2); free(c->q); free(c->k); free(c->v); free(c->att);
     free(c->hb); free(c->hb2); free(c->rope_cos); free(c->rope_sin); free(c->inv_freq);
     free(c->swa_cos); free(c->swa_sin); free(c->swa_inv_freq);
@@ -360,7 +377,16 @@ pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errl
     int nt = pl_pool_size(c->pool);
     const size_t B = PL_BATCH, d = m->n_embd, qd = (size_t)m->n_head * m->head_dim,
                  kvd = (size_t)m->n_head_kv * m->head_dim, ff = m->n_ff;
-    const size_t cache = (size_t)m->n_layers * n_ctx * kvd;
+    c->kv_off = malloc(((size_t)m->n_layers + 1) * sizeof *c->kv_off);
+    c->kv_len = malloc((size_t)m->n_layers * sizeof *c->kv_len);
+    if (!c->kv_off || !c->kv_len) goto oom;
+    c->kv_off[0] = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const int ring = m->n_swa + PL_BATCH;
+        c->kv_len[l] = m->layers[l].swa && m->n_swa > 0 && ring < n_ctx ? ring : n_ctx;
+        c->kv_off[l + 1] = c->kv_off[l] + (size_t)c->kv_len[l] * kvd;
+    }
+    const size_t cache = c->kv_off[m->n_layers];
     c->k_cache = malloc(cache * sizeof(uint16_t));
     c->v_cache = malloc(cache * sizeof(uint16_t));
     c->x = malloc(B * d * 4); c->xb = malloc(B * d * 4); c->xb2 = malloc(B * d * 4);
@@ -557,7 +583,8 @@ static void attn_task(void *arg, int ith, int nth) {
     pl_ctx *c = job->c;
     const pl_model *m = c->m;
     const int hd = m->head_dim, qd = m->n_head * hd, kvd = m->n_head_kv * hd, group = m->n_head / m->n_head_kv;
-    const size_t lofs = (size_t)job->layer * c->n_ctx * kvd;
+    const size_t lofs = c->kv_off[job->layer];
+    const int len = c->kv_len[job->layer];
     const float scale = m->attn_scale;
     /* a local layer's token sees only the last n_swa positions (itself included) */
     const int window = m->layers[job->layer].swa ? m->n_swa : 0;
@@ -569,7 +596,7 @@ static void attn_task(void *arg, int ith, int nth) {
         const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
         float maxs = -INFINITY;
         for (int p = p0; p < n_pos; p++) {
-            const float s = pl_dot_f16(c->k_cache + lofs + (size_t)p * kvd + (size_t)kvh * hd, q, hd) * scale;
+            const float s = pl_dot_f16(c->k_cache + lofs + (size_t)(p % len) * kvd + (size_t)kvh * hd, q, hd) * scale;
             scores[p] = s;
             if (s > maxs) maxs = s;
         }
@@ -582,7 +609,7 @@ static void attn_task(void *arg, int ith, int nth) {
         memset(out, 0, (size_t)hd * sizeof *out);
         const float inv = (float)(1.0 / sum);
         for (int p = p0; p < n_pos; p++)
-            pl_axpy_f16(out, scores[p] * inv, c->v_cache + lofs + (size_t)p * kvd + (size_t)kvh * hd, hd);
+            pl_axpy_f16(out, scores[p] * inv, c->v_cache + lofs + (size_t)(p % len) * kvd + (size_t)kvh * hd, hd);
     }
 }
 
@@ -647,7 +674,7 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
                 rope(c, kh, t, ly->swa);
             }
             /* append this position's k and v to the cache */
-            const size_t at = ((size_t)l * c->n_ctx + pos0 + t) * kvd;
+            const size_t at = c->kv_off[l] + (size_t)((pos0 + t) % c->kv_len[l]) * kvd;
             for (int i = 0; i < kvd; i++) {
                 c->k_cache[at + i] = pl_fp32_to_fp16(c->k[(size_t)t * kvd + i]);
                 c->v_cache[at + i] = pl_fp32_to_fp16(c->v[(size_t)t * kvd + i]);
@@ -676,6 +703,7 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
         for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xb2[i];
     }
     c->n_past += n;
+    if (m->n_swa > 0 && c->n_past - (m->n_swa + PL_BATCH) > c->ring_from) c->ring_from = c->n_past - (m->n_swa + PL_BATCH);
 
     if (logits) {
         const int first = last_only ? n - 1 : 0, cnt = n - first;

@@ -158,7 +158,10 @@ pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errl
 void pl_ctx_free(pl_ctx *c);
 int pl_ctx_n_ctx(const pl_ctx *c);
 int pl_ctx_n_past(const pl_ctx *c);
-void pl_ctx_truncate(pl_ctx *c, int n_past); /* forget cache positions >= n_past */
+/* Forgets cache positions >= n_past; returns the positions kept: n_past, or 0 when a local
+ * layer's ring (sliding-window models) no longer holds the window the next token needs. */
+int pl_ctx_truncate(pl_ctx *c, int n_past);
+size_t pl_ctx_kv_bytes(const pl_ctx *c); /* K and V cache, all layers */
 /* Runs tokens[0..n) at positions n_past.. (in batches of PL_BATCH) and advances n_past.
  * logits: NULL, or [n][n_vocab] (all positions) or [n_vocab] (last only, if last_only).
  * abort_flag (may be NULL) is polled between layers; returns 1 if aborted, -1 on error, 0 ok.
