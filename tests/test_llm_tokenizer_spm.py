@@ -89,3 +89,16 @@ def test_chat_markers_and_bos(model):
     # written as text, a marker is plain text when special tokens are off
     assert sp.piece_to_id("<start_of_turn>") not in model.tokenize(CHAT, special=False)
     assert model.info["add_bos"] and model.info["bos"] == sp.bos_id()
+
+
+def test_invalid_utf8_comes_back_byte_for_byte(model):
+    """Bytes that are no UTF-8 (SentencePiece cannot be given them) fall back to <0xNN> tokens."""
+    import random
+
+    rng = random.Random(3)
+    for _ in range(300):
+        raw = bytes(rng.choice([0x80, 0xBF, 0xC3, 0xE4, 0xF0, 0xFF, 0x20, 0x41, 0xE2, 0x96, 0x81])
+                    for _ in range(rng.randrange(1, 24)))
+        ids = model._c.tokenize(raw, False)
+        assert all(0 <= i < model.n_vocab for i in ids)
+        assert model._c.detokenize(ids) == raw.replace(b"\xe2\x96\x81", b" "), raw
