@@ -506,7 +506,9 @@ def _read_spm_tokenizer(hf_dir: Path, n_vocab: int, tok_config: dict) -> tuple[l
 def read_tokenizer(hf_dir: Path, arch: str, n_vocab: int) -> TokenizerInfo:
     tok_path = hf_dir / "tokenizer.json"
     if arch == "gemma3":
-        return _read_gemma_tokenizer(hf_dir, n_vocab)
+        return _read_sentencepiece_tokenizer(hf_dir, n_vocab, "Gemma", bos=2, eos=1, pad=0, unk=3)
+    if arch == "minicpm" and (hf_dir / "tokenizer.model").exists():  # openbmb's: Llama's SentencePiece
+        return _read_sentencepiece_tokenizer(hf_dir, n_vocab, "MiniCPM", bos=1, eos=2, pad=None, unk=0)
     if not tok_path.exists():
         raise UserError(f"{hf_dir}: no tokenizer.json (only byte-level BPE tokenizers are supported)")
     try:
@@ -581,10 +583,12 @@ def _chat_template(hf_dir: Path, tok_config: dict) -> str | None:
     return chat_template
 
 
-def _read_gemma_tokenizer(hf_dir: Path, n_vocab: int) -> TokenizerInfo:
-    """Gemma's SentencePiece vocabulary from tokenizer.model, as llama.cpp stores it."""
+def _read_sentencepiece_tokenizer(hf_dir: Path, n_vocab: int, family: str, *, bos: int, eos: int, pad: int | None,
+                                  unk: int) -> TokenizerInfo:
+    """A SentencePiece vocabulary from tokenizer.model, as llama.cpp stores it (special ids from
+    tokenizer_config.json / config.json, else the family's)."""
     if not (hf_dir / "tokenizer.model").exists():
-        raise UserError(f"{hf_dir}: no tokenizer.model (Gemma's SentencePiece vocabulary)")
+        raise UserError(f"{hf_dir}: no tokenizer.model ({family}'s SentencePiece vocabulary)")
     tok_config_path = hf_dir / "tokenizer_config.json"
     try:
         tok_config = json.loads(tok_config_path.read_text(encoding="utf-8")) if tok_config_path.exists() else {}
@@ -603,8 +607,8 @@ def _read_gemma_tokenizer(hf_dir: Path, n_vocab: int) -> TokenizerInfo:
 
     return TokenizerInfo(
         pre="default", tokens=tokens, token_types=types, merges=[], model="llama", scores=scores,
-        bos_id=special_id("bos", 2), eos_id=special_id("eos", 1), pad_id=special_id("pad", 0),
-        unk_id=special_id("unk", 3), add_bos=bool(tok_config.get("add_bos_token", True)),
+        bos_id=special_id("bos", bos), eos_id=special_id("eos", eos), pad_id=special_id("pad", pad),
+        unk_id=special_id("unk", unk), add_bos=bool(tok_config.get("add_bos_token", True)),
         chat_template=_chat_template(hf_dir, tok_config),
     )
 
