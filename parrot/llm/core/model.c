@@ -130,7 +130,7 @@ static int check_rope_factors(loader *L, const char *name, const float *f, int n
  * unless the context asked for exceeds rope.scaling.original_context_length (pl_ctx_new). */
 static int minicpm_hparams(loader *L, int *ok) {
     pl_model *m = L->m;
-    if (hp_float(L, "embedding_scale", 12.0, 1e-6, 1e6, &m->mc_embd_scale) ||
+    if (hp_float(L, "embedding_scale", 12.0, 1e-6, 1e6, &m->embd_scale) ||
         hp_float(L, "residual_scale", 1.4 / sqrt((double)m->n_layers), 1e-6, 1e6, &m->mc_residual_scale) ||
         hp_float(L, "logit_scale", 256.0 / m->n_embd, 1e-6, 1e6, &m->mc_logit_scale) ||
         hp_int(L, "rope.scaling.original_context_length", m->n_ctx_train, 1, 1 << 24, &m->n_ctx_orig))
@@ -693,9 +693,7 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
     for (int t = 0; t < n; t++)
         pl_dequant_row(m->tok_embd->type, m->tok_embd->data + (size_t)tokens[t] * embd_row, c->x + (size_t)t * d, d);
     const int minicpm = m->arch == PL_ARCH_MINICPM;
-    if (minicpm) scale_vec(c->x, (size_t)n * d, m->mc_embd_scale);
-    if (m->embd_scale)
-        for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] *= m->embd_scale;
+    if (m->embd_scale) scale_vec(c->x, (size_t)n * d, m->embd_scale);
     for (int t = 0; t < n; t++)
         for (int i = 0; i < half; i++) {
             const float a = (float)(pos0 + t) * c->inv_freq[i];

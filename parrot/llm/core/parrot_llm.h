@@ -133,14 +133,13 @@ typedef struct {
     float *rope_freqs; /* rope_freqs.weight (Llama 3.x RoPE scaling): frequency i divided by it; NULL: none */
     float attn_scale;  /* q·k multiplier: 1/sqrt(head_dim) unless the architecture says otherwise */
     /* gemma3 (zero / 1 / off elsewhere) */
-    float embd_scale;      /* token embeddings multiplied by it (sqrt(n_embd)); 0: not scaled */
+    float embd_scale;      /* token embeddings multiplied by it (gemma3: sqrt(n_embd); minicpm: scale_emb); 0: not scaled */
     float logit_softcap;   /* logits = cap * tanh(logits / cap); 0: off */
     int ffn_gelu;          /* gated FFN with GELU (tanh form) in place of SiLU */
     int n_swa;             /* sliding window of the local layers (a token sees the last n_swa positions) */
     float rope_base_swa;   /* RoPE base of the local layers */
     float rope_scale;      /* linear RoPE scaling of the other layers: positions divided by it (1: none) */
-    /* minicpm (model.c's minicpm_hparams): muP scales as llama.cpp reads them, and longrope */
-    float mc_embd_scale;     /* token embeddings multiplied by it */
+    /* minicpm (model.c's minicpm_hparams): muP scales as llama.cpp reads them (and embd_scale), and longrope */
     float mc_residual_scale; /* each branch's output multiplied by it before it joins the stream */
     float mc_logit_scale;    /* logits divided by it */
     float *rope_freqs_long;  /* longrope: the divisors for a context past n_ctx_orig (rope_freqs: the short ones) */
