@@ -775,7 +775,9 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused) {
         put(d, "norm_eps", PyFloat_FromDouble(m->norm_eps)) || put(d, "stop_ids", stops) ||
         put(d, "bos", PyLong_FromLong(self->bos)) || put(d, "eos", PyLong_FromLong(self->eos)) ||
         put(d, "add_bos", PyBool_FromLong(self->add_bos)) ||
-        put(d, "tokenizer_error", PyUnicode_FromString(self->tok ? "" : self->tok_err)) ||
+        /* the message may quote the file's bytes (a pre-tokenizer name), which need not be UTF-8 */
+        put(d, "tokenizer_error", self->tok ? PyUnicode_FromString("")
+                                            : PyUnicode_DecodeUTF8(self->tok_err, (Py_ssize_t)strlen(self->tok_err), "replace")) ||
         put(d, "kernels", PyUnicode_FromString(m->kernels->name)) ||
         put(d, "kv_cache_bytes", PyLong_FromSize_t(pl_ctx_kv_bytes(self->ctx))) ||
         put(d, "weight_bytes_per_token", PyLong_FromUnsignedLongLong(weight_bytes_per_token(m)))) {
