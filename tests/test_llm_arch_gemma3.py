@@ -295,3 +295,26 @@ def test_local_layers_keep_a_ring(ids, ref, parrot_file):
         fresh.reset()
         drafted = "".join(fresh.generate(ids, dataclasses.replace(GREEDY, max_tokens=40, lookup=8)))
         assert drafted == plain and fresh.stats["drafted"] > 0
+
+
+def test_transformers_4_config_converts_the_same(parrot_file, tmp_path):
+    """The published Gemma 3 checkpoints' config.json is transformers 4's form (rope_theta,
+    rope_local_base_freq, rope_scaling, sliding_window_pattern): the same file comes out."""
+    import gguf
+
+    hf = tmp_path / "hf"
+    shutil.copytree(tiny.hf_dir(), hf)
+    cfg = json.loads((hf / "config.json").read_text())
+    cfg.pop("rope_parameters")
+    cfg.pop("layer_types")
+    cfg.update(rope_theta=1e6, rope_local_base_freq=20000.0, rope_scaling={"rope_type": "linear", "factor": 2.0},
+               sliding_window_pattern=6)
+    (hf / "config.json").write_text(json.dumps(cfg))
+    out = tmp_path / "old.gguf"
+    convert(hf, out, "f32", progress=False)
+    a, b = gguf.GGUFReader(parrot_file), gguf.GGUFReader(out)
+    assert b.fields["gemma3.rope.freq_base_swa"].contents() == 20000.0  # read, not defaulted
+    for key, field in a.fields.items():
+        if key.startswith("gemma3.") and key != "gemma3.rope.freq_base_swa":
+            assert b.fields[key].contents() == field.contents(), key
+    assert {t.name for t in a.tensors} == {t.name for t in b.tensors}
