@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 
 import numpy as np
@@ -318,3 +319,26 @@ def test_transformers_4_config_converts_the_same(parrot_file, tmp_path):
         if key.startswith("gemma3.") and key != "gemma3.rope.freq_base_swa":
             assert b.fields[key].contents() == field.contents(), key
     assert {t.name for t in a.tensors} == {t.name for t in b.tensors}
+
+
+def test_c_core_under_sanitizers(parrot_file, tmp_path):
+    """tests/c/gemma3_sanitize.c: the forward pass with its rings and the SentencePiece
+    tokenizer, built with AddressSanitizer and UBSan, on this file: no invalid access."""
+    import subprocess
+    from pathlib import Path
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("needs a C compiler")
+    root = Path(__file__).resolve().parents[1]
+    core = root / "parrot" / "llm" / "core"
+    sources = [core / f"{n}.c" for n in ("model", "gguf", "quant", "kernels", "kernels_x86", "kernels_arm",
+                                          "kernels_arm_dotprod", "kernels_lowbit", "pool", "tokenizer")]
+    exe = tmp_path / "gemma3_sanitize"
+    build = subprocess.run([cc, "-std=c11", "-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                            f"-I{core}", str(root / "tests" / "c" / "gemma3_sanitize.c"), *map(str, sources),
+                            "-lm", "-lpthread", "-o", str(exe)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-3000:]
+    run = subprocess.run([str(exe), str(parrot_file)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "ASAN_OPTIONS": "detect_leaks=1"})
+    assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stdout[-2000:] + run.stderr[-3000:]
