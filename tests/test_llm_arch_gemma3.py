@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 
 import numpy as np
@@ -295,3 +296,49 @@ def test_local_layers_keep_a_ring(ids, ref, parrot_file):
         fresh.reset()
         drafted = "".join(fresh.generate(ids, dataclasses.replace(GREEDY, max_tokens=40, lookup=8)))
         assert drafted == plain and fresh.stats["drafted"] > 0
+
+
+def test_transformers_4_config_converts_the_same(parrot_file, tmp_path):
+    """The published Gemma 3 checkpoints' config.json is transformers 4's form (rope_theta,
+    rope_local_base_freq, rope_scaling, sliding_window_pattern): the same file comes out."""
+    import gguf
+
+    hf = tmp_path / "hf"
+    shutil.copytree(tiny.hf_dir(), hf)
+    cfg = json.loads((hf / "config.json").read_text())
+    cfg.pop("rope_parameters")
+    cfg.pop("layer_types")
+    cfg.update(rope_theta=1e6, rope_local_base_freq=20000.0, rope_scaling={"rope_type": "linear", "factor": 2.0},
+               sliding_window_pattern=6)
+    (hf / "config.json").write_text(json.dumps(cfg))
+    out = tmp_path / "old.gguf"
+    convert(hf, out, "f32", progress=False)
+    a, b = gguf.GGUFReader(parrot_file), gguf.GGUFReader(out)
+    assert b.fields["gemma3.rope.freq_base_swa"].contents() == 20000.0  # read, not defaulted
+    for key, field in a.fields.items():
+        if key.startswith("gemma3.") and key != "gemma3.rope.freq_base_swa":
+            assert b.fields[key].contents() == field.contents(), key
+    assert {t.name for t in a.tensors} == {t.name for t in b.tensors}
+
+
+def test_c_core_under_sanitizers(parrot_file, tmp_path):
+    """tests/c/gemma3_sanitize.c: the forward pass with its rings and the SentencePiece
+    tokenizer, built with AddressSanitizer and UBSan, on this file: no invalid access."""
+    import subprocess
+    from pathlib import Path
+
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("needs a C compiler")
+    root = Path(__file__).resolve().parents[1]
+    core = root / "parrot" / "llm" / "core"
+    sources = [core / f"{n}.c" for n in ("model", "gguf", "quant", "kernels", "kernels_x86", "kernels_arm",
+                                          "kernels_arm_dotprod", "kernels_lowbit", "pool", "tokenizer")]
+    exe = tmp_path / "gemma3_sanitize"
+    build = subprocess.run([cc, "-std=c11", "-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                            f"-I{core}", str(root / "tests" / "c" / "gemma3_sanitize.c"), *map(str, sources),
+                            "-lm", "-lpthread", "-o", str(exe)], capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr[-3000:]
+    run = subprocess.run([str(exe), str(parrot_file)], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "ASAN_OPTIONS": "detect_leaks=1"})
+    assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stdout[-2000:] + run.stderr[-3000:]

@@ -644,8 +644,9 @@ static void attn_task(void *arg, int ith, int nth) {
         const int n_pos = job->pos0 + t + 1, p0 = window && n_pos > window ? n_pos - window : 0;
         const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
         float maxs = -INFINITY;
-        for (int p = p0; p < n_pos; p++) {
-            const float s = pl_dot_f16(c->k_cache + lofs + (size_t)(p % len) * kvd + (size_t)kvh * hd, q, hd) * scale;
+        const int slot0 = p0 % len; /* position p sits in slot p % len; stepped, not divided */
+        for (int p = p0, slot = slot0; p < n_pos; p++, slot = slot + 1 == len ? 0 : slot + 1) {
+            const float s = pl_dot_f16(c->k_cache + lofs + (size_t)slot * kvd + (size_t)kvh * hd, q, hd) * scale;
             scores[p] = s;
             if (s > maxs) maxs = s;
         }
@@ -657,8 +658,8 @@ static void attn_task(void *arg, int ith, int nth) {
         float *out = c->att + (size_t)t * qd + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
         const float inv = (float)(1.0 / sum);
-        for (int p = p0; p < n_pos; p++)
-            pl_axpy_f16(out, scores[p] * inv, c->v_cache + lofs + (size_t)(p % len) * kvd + (size_t)kvh * hd, hd);
+        for (int p = p0, slot = slot0; p < n_pos; p++, slot = slot + 1 == len ? 0 : slot + 1)
+            pl_axpy_f16(out, scores[p] * inv, c->v_cache + lofs + (size_t)slot * kvd + (size_t)kvh * hd, hd);
     }
 }
 
