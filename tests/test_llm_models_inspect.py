@@ -121,22 +121,22 @@ def test_unsupported_tensor_type_is_named(tmp_path, capsys, qt):
     assert rc == 1 and "runs here     no:" in out and f"tensor type {qt.name} is not supported" in out
 
 
-@pytest.mark.parametrize("arch", ["gemma3", "minicpm", "phi3"])
+@pytest.mark.parametrize("arch", ["mamba", "minicpm3", "phi3"])
 def test_unsupported_architecture_is_named(tmp_path, arch):
     path = _write(tmp_path / "m.gguf", arch=arch, matrix_type=QT.IQ2_XS)
     info = inspect_path(path)
     assert not info.runnable and not loader_accepts(path)
     assert info.arch == arch
     # every reason, not only the first the loader meets
-    assert info.reasons[0].startswith(f"architecture '{arch}' is not supported (llama, qwen2, qwen3 are)")
+    assert info.reasons[0].startswith(f"architecture '{arch}' is not supported (llama, qwen2, qwen3, gemma3")
     assert "tensor type IQ2_XS is not supported" in info.reasons[1]
 
 
 def test_unsupported_tokenizer_is_named(tmp_path):
-    path = _write(tmp_path / "m.gguf", tok_model="llama")
+    path = _write(tmp_path / "m.gguf", tok_model="t5")
     info = inspect_path(path)
     assert not info.runnable and not loader_accepts(path)
-    assert info.reasons == ["tokenizer model 'llama' is not supported (only gpt2-style BPE)"]
+    assert info.reasons == ["tokenizer model 't5' is not supported (gpt2-style BPE and llama-style SentencePiece are)"]
 
 
 def test_what_only_the_loader_sees_comes_from_the_loader(tmp_path):

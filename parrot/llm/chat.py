@@ -26,6 +26,7 @@ class Template:
     name: str
     default_system: str | None = None
     supports_thinking: bool = False
+    folds_system = False  # see JinjaTemplate
 
     def system(self, text: str | None) -> Segments:
         text = self.default_system if text is None else text
@@ -127,6 +128,12 @@ class JinjaTemplate:
         self.supports_thinking = self._post(True) != self._post(False)
         self.default_system = None
         self._system_and_pre(None)
+        # Gemma has no system role: its template writes the system text at the start of the first
+        # user turn, so that turn's user markup is part of the system segments (Model.chat).
+        try:
+            self.folds_system = self._system_and_pre(_SYSTEM)[1] == ""
+        except ChatTemplateError:  # a template that refuses system prompts says so when given one
+            self.folds_system = False
 
     # ---- rendering
 
@@ -187,6 +194,11 @@ class JinjaTemplate:
             if system is not None:
                 self._cut(first, [system])  # the system text appears once, before the user's
             pre = self._between_turns()[len(self.end):]
+            if system is not None and not first.endswith(pre):
+                head = self._system_and_pre(None)[0]
+                if first.startswith(head + pre) and first.index(system) >= len(head + pre):
+                    self._cache[key] = first, ""  # folded into the first user turn (Gemma)
+                    return self._cache[key]
             if not first.endswith(pre):
                 raise ChatTemplateError("the model's chat template lays out the first turn unlike the others")
             self._cache[key] = first[: len(first) - len(pre)], pre
@@ -213,9 +225,11 @@ class JinjaTemplate:
         """The whole prompt text as Model.chat lays it out (for tests and `parrot llm`)."""
         out = "".join(s for s, _ in self.system(system))
         pre, post = self.user(user, thinking)
-        for question, answer in turns:
-            out += pre[0][0] + question + post[0][0] + answer + self.end
-        return out + pre[0][0] + user + post[0][0]
+        for i, (question, answer) in enumerate([*turns, (user, None)]):
+            out += ("" if i == 0 and system is not None and self.folds_system else pre[0][0]) + question + post[0][0]
+            if answer is not None:
+                out += answer + self.end
+        return out
 
 
 def _one_line(e: Exception) -> str:

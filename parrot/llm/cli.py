@@ -148,7 +148,7 @@ def run_chat(args) -> int:
 def _register_convert(sub) -> None:
     from parrot.llm.convert import OUTPUT_TYPES
 
-    p = sub.add_parser("convert", help="convert a Hugging Face Llama/Qwen2/Qwen3 checkpoint to GGUF")
+    p = sub.add_parser("convert", help="convert a Hugging Face Llama/Qwen2/Qwen3/MiniCPM checkpoint to GGUF")
     p.add_argument("hf_dir", help="directory with config.json, *.safetensors and tokenizer.json")
     p.add_argument("out", help="output .gguf file (written atomically)")
     p.add_argument("--type", choices=OUTPUT_TYPES, default="q8_0", help="weight type of 2-D tensors (default q8_0)")

@@ -1,7 +1,8 @@
 """Hugging Face checkpoint -> GGUF v3 (`parrot convert HF_DIR OUT.gguf --type q8_0|f16|f32`).
 
 Reads config.json, the *.safetensors shards (parsed here: no torch needed) and tokenizer.json /
-tokenizer_config.json of a Llama, Qwen2 or Qwen3 causal LM and writes one GGUF file with
+tokenizer_config.json (Gemma 3: tokenizer.model, SentencePiece) of a Llama, Qwen2, Qwen3,
+Gemma 3 (text) or MiniCPM causal LM and writes one GGUF file with
 llama.cpp's tensor names and metadata keys, so both our engine and llama.cpp can load it.
 The `gguf` package does the file layout and the Q8_0 quantization.
 
@@ -33,6 +34,8 @@ SUPPORTED_ARCHITECTURES = {
     "LlamaForCausalLM": "llama",
     "Qwen2ForCausalLM": "qwen2",
     "Qwen3ForCausalLM": "qwen3",
+    "Gemma3ForCausalLM": "gemma3",
+    "MiniCPMForCausalLM": "minicpm",
 }
 
 OUTPUT_TYPES = ("q8_0", "f16", "f32")
@@ -53,6 +56,14 @@ _LAYER_TENSORS = {
     "mlp.gate_proj.weight": "ffn_gate.weight",
     "mlp.up_proj.weight": "ffn_up.weight",
     "mlp.down_proj.weight": "ffn_down.weight",
+}
+# Gemma 3's four per-layer norms: llama.cpp calls the pre-FFN one ffn_norm, the two on the
+# branch outputs post_attention_norm and post_ffw_norm.
+_GEMMA3_LAYER_TENSORS = {
+    **_LAYER_TENSORS,
+    "post_attention_layernorm.weight": "post_attention_norm.weight",
+    "pre_feedforward_layernorm.weight": "ffn_norm.weight",
+    "post_feedforward_layernorm.weight": "post_ffw_norm.weight",
 }
 _GLOBAL_TENSORS = {
     "model.embed_tokens.weight": "token_embd.weight",
@@ -210,6 +221,8 @@ class HFModel:
     rms_eps: float
     tied_embeddings: bool
     rope_freqs: np.ndarray | None = None  # llama3 RoPE scaling: per-frequency divisors
+    gemma3: dict | None = None  # gemma3 metadata beyond the common keys (_gemma3_params)
+    minicpm: "MiniCPMParams | None" = None
 
 
 def _llama3_rope_freqs(params: dict, theta: float, head_dim: int) -> np.ndarray:
@@ -227,11 +240,73 @@ def _llama3_rope_freqs(params: dict, theta: float, head_dim: int) -> np.ndarray:
     return out.astype(np.float32)
 
 
+@dataclass
+class MiniCPMParams:
+    """MiniCPM's muP scales and longrope factors, stored as llama.cpp's converter stores them:
+    the three scales as metadata (weights untouched), the factors as two F32 tensors."""
+
+    embedding_scale: float  # scale_emb: embeddings are multiplied by it
+    residual_scale: float  # scale_depth / sqrt(layers): each branch's output is multiplied by it
+    logit_scale: float  # hidden_size / dim_model_base: logits are divided by it
+    rope_long: np.ndarray | None = None  # longrope frequency divisors (MiniCPM 4)
+    rope_short: np.ndarray | None = None
+
+
+def _minicpm_params(config: dict, rope_params: dict, head_dim: int, hf_dir: Path) -> MiniCPMParams:
+    missing = [k for k in ("scale_emb", "scale_depth", "dim_model_base") if config.get(k) is None]
+    if missing:
+        raise UserError(f"{hf_dir}: MiniCPM config.json lacks {', '.join(missing)}")
+    if config.get("num_experts"):
+        raise UserError(f"{hf_dir}: MiniCPM mixture-of-experts models are not supported")
+    long, short = rope_params.get("long_factor"), rope_params.get("short_factor")
+    if (long is None) != (short is None) or (long is not None and not len(long) == len(short) == head_dim // 2):
+        raise UserError(f"{hf_dir}: longrope needs long_factor and short_factor of {head_dim // 2} values each")
+    return MiniCPMParams(
+        embedding_scale=float(config["scale_emb"]),
+        residual_scale=float(config["scale_depth"]) / math.sqrt(config["num_hidden_layers"]),
+        logit_scale=config["hidden_size"] / config["dim_model_base"],
+        rope_long=None if long is None else np.asarray(long, dtype=np.float32),
+        rope_short=None if short is None else np.asarray(short, dtype=np.float32),
+    )
+
+
 def _rope_theta(config: dict) -> float:
     # transformers >= 5 nests it in "rope_parameters"; older configs have "rope_theta".
     params = config.get("rope_parameters") or {}
     theta = params.get("rope_theta", config.get("rope_theta", 10000.0))
     return float(theta)
+
+
+def _gemma3_params(config: dict, head_dim: int, n_layers: int, hf_dir: Path) -> dict:
+    """Gemma 3's extra keys as llama.cpp's converter writes them, after checking that the file can
+    say what the checkpoint does: llama.cpp fixes the attention scale at 1/sqrt(head_dim) and the
+    layer pattern at 5 local : 1 global, so a checkpoint that differs is refused, not mis-run."""
+    if config.get("query_pre_attn_scalar", head_dim) != head_dim:
+        raise UserError(f"{hf_dir}: query_pre_attn_scalar {config['query_pre_attn_scalar']} != head_dim {head_dim} "
+                        "cannot be stored in a gemma3 GGUF (llama.cpp scales by head_dim)")
+    if config.get("attn_logit_softcapping") is not None:
+        raise UserError(f"{hf_dir}: attn_logit_softcapping is not part of Gemma 3")
+    # transformers >= 5: rope_parameters per layer type; older: rope_theta, rope_local_base_freq, rope_scaling
+    params = config.get("rope_parameters") or {}
+    full = params.get("full_attention") or {**(config.get("rope_scaling") or {}), "rope_theta": config.get("rope_theta", 1e6)}
+    local = params.get("sliding_attention") or {"rope_theta": config.get("rope_local_base_freq", 10000.0)}
+    for name, p in (("full_attention", full), ("sliding_attention", local)):
+        kind = p.get("rope_type", p.get("type", "default"))
+        if kind not in ("default", "linear") or (kind == "linear" and name == "sliding_attention"):
+            raise UserError(f"{hf_dir}: RoPE type {kind!r} on {name} layers is not supported")
+    window = config.get("sliding_window")
+    types = config.get("layer_types") or [
+        "sliding_attention" if (i + 1) % config.get("sliding_window_pattern", 6) else "full_attention" for i in range(n_layers)]
+    expected = ["sliding_attention" if i % 6 < 5 else "full_attention" for i in range(n_layers)]
+    if window and types != expected:
+        raise UserError(f"{hf_dir}: layer_types differ from Gemma 3's 5 local : 1 global pattern")
+    return {
+        "rope_theta": float(full.get("rope_theta", 1e6)),
+        "rope_theta_swa": float(local.get("rope_theta", 10000.0)),
+        "linear_factor": float(full["factor"]) if full.get("rope_type", full.get("type")) == "linear" else None,
+        "sliding_window": int(window) if window else None,
+        "final_logit_softcapping": config.get("final_logit_softcapping"),
+    }
 
 
 def read_hf_config(hf_dir: Path) -> HFModel:
@@ -258,12 +333,15 @@ def read_hf_config(hf_dir: Path) -> HFModel:
     rope_params = {**scaling, **(config.get("rope_parameters") or {})}
     rope_type = rope_params.get("rope_type", rope_params.get("type", "default"))
     is_llama3 = rope_type == "llama3" and SUPPORTED_ARCHITECTURES[hf_arch] == "llama"
-    if rope_type not in ("default", None) and not is_llama3:
+    is_gemma3 = SUPPORTED_ARCHITECTURES[hf_arch] == "gemma3"  # its RoPE is checked in _gemma3_params
+    is_minicpm = SUPPORTED_ARCHITECTURES[hf_arch] == "minicpm"
+    if rope_type not in ("default", None) and not is_llama3 and not is_gemma3 and not (is_minicpm and rope_type == "longrope"):
         # Other scaled RoPE variants (yarn, linear, ...) need keys the engine does not read.
         raise UserError(f"{hf_dir}: RoPE scaling {rope_type!r} is not supported (llama3 on Llama models is)")
     n_head = config["num_attention_heads"]
     n_embd = config["hidden_size"]
     head_dim = config.get("head_dim") or n_embd // n_head
+    gemma3 = _gemma3_params(config, head_dim, config["num_hidden_layers"], hf_dir) if is_gemma3 else None
     return HFModel(
         hf_dir=hf_dir,
         arch=SUPPORTED_ARCHITECTURES[hf_arch],
@@ -276,10 +354,13 @@ def read_hf_config(hf_dir: Path) -> HFModel:
         head_dim=head_dim,
         n_vocab=config["vocab_size"],
         n_ctx=config.get("max_position_embeddings", 2048),
-        rope_theta=_rope_theta(config),
+        rope_theta=gemma3["rope_theta"] if gemma3 else _rope_theta(config),
         rms_eps=float(config.get("rms_norm_eps", 1e-6)),
-        tied_embeddings=bool(config.get("tie_word_embeddings", False)),
+        # MiniCPM's remote-code config keeps transformers' default (tied); its 2B ships no lm_head
+        tied_embeddings=bool(config.get("tie_word_embeddings", is_gemma3 or is_minicpm)),
         rope_freqs=_llama3_rope_freqs(rope_params, _rope_theta(config), head_dim) if is_llama3 else None,
+        gemma3=gemma3,
+        minicpm=_minicpm_params(config, rope_params, head_dim, hf_dir) if is_minicpm else None,
     )
 
 
@@ -297,6 +378,9 @@ class TokenizerInfo:
     pad_id: int | None
     add_bos: bool
     chat_template: str | None
+    model: str = "gpt2"  # tokenizer.ggml.model: "gpt2" (byte-level BPE) or "llama" (SentencePiece)
+    scores: list[float] | None = None  # SentencePiece piece scores (the merge order of its BPE)
+    unk_id: int | None = None
 
 
 def _token_content(value) -> str | None:
@@ -329,8 +413,102 @@ def _detect_pre_tokenizer(arch: str, tok: dict) -> str:
     raise UserError(f"unsupported pre-tokenizer {kinds} in tokenizer.json")
 
 
+def _protobuf_fields(buf: bytes):
+    """(field number, wire type, value) of one protobuf message: ints for varints, bytes for
+    length-delimited fields, raw 4/8-byte values for fixed32/fixed64."""
+    i, n = 0, len(buf)
+
+    def varint():
+        nonlocal i
+        shift = value = 0
+        while True:
+            if i >= n or shift > 63:
+                raise ValueError("truncated varint")
+            b = buf[i]
+            i += 1
+            value |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                return value
+
+    while i < n:
+        key = varint()
+        field, wire = key >> 3, key & 7
+        if wire == 0:
+            yield field, wire, varint()
+        elif wire == 2:
+            size = varint()
+            if i + size > n:
+                raise ValueError("truncated field")
+            yield field, wire, buf[i:i + size]
+            i += size
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            if i + size > n:
+                raise ValueError("truncated field")
+            yield field, wire, buf[i:i + size]
+            i += size
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+
+
+def read_sentencepiece_model(path: Path) -> list[tuple[str, float, int]]:
+    """The pieces of a SentencePiece tokenizer.model as (text, score, type), type in GGUF's
+    numbering (1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte), which is
+    SentencePiece's own. Parsed here (ModelProto field 1, SentencePiece {1 piece, 2 score,
+    3 type}) so converting needs neither the sentencepiece nor the protobuf package."""
+    pieces = []
+    try:
+        for field, wire, value in _protobuf_fields(path.read_bytes()):
+            if field != 1 or wire != 2:
+                continue
+            text, score, kind = "", 0.0, 1
+            for f, w, v in _protobuf_fields(value):
+                if f == 1 and w == 2:
+                    text = v.decode("utf-8")
+                elif f == 2 and w == 5:
+                    (score,) = struct.unpack("<f", v)
+                elif f == 3 and w == 0:
+                    kind = v
+            pieces.append((text, score, kind))
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not a readable SentencePiece model ({e})") from e
+    if not pieces:
+        raise UserError(f"{path}: SentencePiece model has no pieces")
+    return pieces
+
+
+def _read_spm_tokenizer(hf_dir: Path, n_vocab: int, tok_config: dict) -> tuple[list[str], list[float], list[int]]:
+    """tokens, scores and types as llama.cpp's _create_vocab_sentencepiece makes them: the model's
+    pieces, [PADn] (unused, -10000) up to vocab_size, then added_tokens_decoder entries from
+    tokenizer_config.json (special -> control, else user-defined; score -1000)."""
+    from gguf import TokenType
+
+    pieces = read_sentencepiece_model(hf_dir / "tokenizer.model")
+    tokens = [f"[PAD{i}]" for i in range(n_vocab)]
+    scores = [-10000.0] * n_vocab
+    types = [int(TokenType.UNUSED)] * n_vocab
+    for i, (text, score, kind) in enumerate(pieces[:n_vocab]):
+        tokens[i], scores[i], types[i] = text, score, kind if 1 <= kind <= 6 else int(TokenType.NORMAL)
+    for key, data in (tok_config.get("added_tokens_decoder") or {}).items():
+        i, text = int(key), data["content"]
+        if i >= n_vocab:
+            continue
+        if data.get("special") or _looks_like_control(text) or text in ("<pad>", "<mask>", "<2mass>", "[@BOS@]"):
+            types[i] = int(TokenType.CONTROL)
+        else:
+            text = text.replace("\u2581", " ")
+            types[i] = int(TokenType.USER_DEFINED)
+        tokens[i], scores[i] = text, -1000.0
+    return tokens, scores, types
+
+
 def read_tokenizer(hf_dir: Path, arch: str, n_vocab: int) -> TokenizerInfo:
     tok_path = hf_dir / "tokenizer.json"
+    if arch == "gemma3":
+        return _read_sentencepiece_tokenizer(hf_dir, n_vocab, "Gemma", bos=2, eos=1, pad=0, unk=3)
+    if arch == "minicpm" and (hf_dir / "tokenizer.model").exists():  # openbmb's: Llama's SentencePiece
+        return _read_sentencepiece_tokenizer(hf_dir, n_vocab, "MiniCPM", bos=1, eos=2, pad=None, unk=0)
     if not tok_path.exists():
         raise UserError(f"{hf_dir}: no tokenizer.json (only byte-level BPE tokenizers are supported)")
     try:
@@ -382,13 +560,6 @@ def read_tokenizer(hf_dir: Path, arch: str, n_vocab: int) -> TokenizerInfo:
             value = value[0] if value else None
         return value
 
-    chat_template = tok_config.get("chat_template")
-    if isinstance(chat_template, list):  # named templates: keep the default one
-        chat_template = next((t["template"] for t in chat_template if t.get("name") == "default"), None)
-    jinja_path = hf_dir / "chat_template.jinja"  # where transformers >= 4.50 saves it
-    if chat_template is None and jinja_path.exists():
-        chat_template = jinja_path.read_text(encoding="utf-8")
-
     return TokenizerInfo(
         pre=_detect_pre_tokenizer(arch, tok),
         tokens=tokens,
@@ -398,7 +569,47 @@ def read_tokenizer(hf_dir: Path, arch: str, n_vocab: int) -> TokenizerInfo:
         eos_id=special_id("eos"),
         pad_id=special_id("pad"),
         add_bos=bool(tok_config.get("add_bos_token", False)),
-        chat_template=chat_template,
+        chat_template=_chat_template(hf_dir, tok_config),
+    )
+
+
+def _chat_template(hf_dir: Path, tok_config: dict) -> str | None:
+    chat_template = tok_config.get("chat_template")
+    if isinstance(chat_template, list):  # named templates: keep the default one
+        chat_template = next((t["template"] for t in chat_template if t.get("name") == "default"), None)
+    jinja_path = hf_dir / "chat_template.jinja"  # where transformers >= 4.50 saves it
+    if chat_template is None and jinja_path.exists():
+        chat_template = jinja_path.read_text(encoding="utf-8")
+    return chat_template
+
+
+def _read_sentencepiece_tokenizer(hf_dir: Path, n_vocab: int, family: str, *, bos: int, eos: int, pad: int | None,
+                                  unk: int) -> TokenizerInfo:
+    """A SentencePiece vocabulary from tokenizer.model, as llama.cpp stores it (special ids from
+    tokenizer_config.json / config.json, else the family's)."""
+    if not (hf_dir / "tokenizer.model").exists():
+        raise UserError(f"{hf_dir}: no tokenizer.model ({family}'s SentencePiece vocabulary)")
+    tok_config_path = hf_dir / "tokenizer_config.json"
+    try:
+        tok_config = json.loads(tok_config_path.read_text(encoding="utf-8")) if tok_config_path.exists() else {}
+        config = json.loads((hf_dir / "config.json").read_text())
+    except ValueError as e:
+        raise UserError(f"{tok_config_path}: invalid JSON ({e})") from e
+    tokens, scores, types = _read_spm_tokenizer(hf_dir, n_vocab, tok_config)
+    ids = {text: i for i, text in enumerate(tokens)}
+
+    def special_id(name: str, default: int | None) -> int | None:
+        text = _token_content(tok_config.get(f"{name}_token"))
+        if text is not None and text in ids:
+            return ids[text]
+        value = config.get(f"{name}_token_id", default)
+        return value[0] if isinstance(value, list) and value else value
+
+    return TokenizerInfo(
+        pre="default", tokens=tokens, token_types=types, merges=[], model="llama", scores=scores,
+        bos_id=special_id("bos", bos), eos_id=special_id("eos", eos), pad_id=special_id("pad", pad),
+        unk_id=special_id("unk", unk), add_bos=bool(tok_config.get("add_bos_token", True)),
+        chat_template=_chat_template(hf_dir, tok_config),
     )
 
 
@@ -417,14 +628,14 @@ def _permute_for_interleaved_rope(w: np.ndarray, n_head: int) -> np.ndarray:
     return w.reshape(n_head, 2, head_dim // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def _gguf_name(hf_name: str) -> str | None:
+def _gguf_name(hf_name: str, arch: str = "") -> str | None:
     if hf_name in _GLOBAL_TENSORS:
         return _GLOBAL_TENSORS[hf_name]
     if hf_name.endswith(_IGNORED_SUFFIXES):
         return None
     parts = hf_name.split(".", 3)
     if len(parts) == 4 and parts[0] == "model" and parts[1] == "layers" and parts[2].isdigit():
-        suffix = _LAYER_TENSORS.get(parts[3])
+        suffix = (_GEMMA3_LAYER_TENSORS if arch == "gemma3" else _LAYER_TENSORS).get(parts[3])
         if suffix:
             return f"blk.{parts[2]}.{suffix}"
     raise UserError(f"unexpected tensor {hf_name!r} in checkpoint")
@@ -457,12 +668,28 @@ def _nbytes(shape: tuple[int, ...], qtype) -> int:
 
 
 def _prepare(model: HFModel, gguf_name: str, data: np.ndarray) -> np.ndarray:
-    if model.arch == "llama":
+    if model.arch == "gemma3" and gguf_name.endswith("norm.weight"):
+        return data + np.float32(1.0)  # Gemma's RMSNorm scales by (1 + w); llama.cpp stores 1 + w
+    if model.arch in ("llama", "minicpm"):
         if gguf_name.endswith("attn_q.weight"):
             return _permute_for_interleaved_rope(data, model.n_head)
         if gguf_name.endswith("attn_k.weight"):
             return _permute_for_interleaved_rope(data, model.n_head_kv)
     return data
+
+
+def _add_gemma3_metadata(w, params: dict) -> None:
+    """The keys llama.cpp's Gemma3Model converter adds (the reader's defaults cover the rest)."""
+    import gguf
+
+    w.add_rope_freq_base_swa(params["rope_theta_swa"])
+    if params["sliding_window"]:
+        w.add_sliding_window(params["sliding_window"])
+    if params["final_logit_softcapping"]:
+        w.add_final_logit_softcapping(params["final_logit_softcapping"])
+    if params["linear_factor"] is not None:
+        w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+        w.add_rope_scaling_factor(params["linear_factor"])
 
 
 # --------------------------------------------------------------------------- writing
@@ -594,14 +821,17 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
 
     planned: list[_PlannedTensor] = []
     for hf_name, stored in checkpoint.tensors.items():
-        name = _gguf_name(hf_name)
+        name = _gguf_name(hf_name, model.arch)
         if name is None or (name == "output.weight" and model.tied_embeddings):
             continue  # tied: the engine reuses token_embd for the output projection
         qtype = _choose_type(stored.shape, out_type)
         planned.append(_PlannedTensor(name, hf_name, stored.shape, qtype, _nbytes(stored.shape, qtype)))
-    if model.rope_freqs is not None:  # made here, not read from the checkpoint
-        planned.append(_PlannedTensor("rope_freqs.weight", "", model.rope_freqs.shape, gguf.GGMLQuantizationType.F32,
-                                      model.rope_freqs.nbytes))
+    made = {"rope_freqs.weight": model.rope_freqs}  # made here, not read from the checkpoint
+    if model.minicpm:
+        made.update({"rope_factors_long.weight": model.minicpm.rope_long, "rope_factors_short.weight": model.minicpm.rope_short})
+    for name, values in made.items():
+        if values is not None:
+            planned.append(_PlannedTensor(name, "", values.shape, gguf.GGMLQuantizationType.F32, values.nbytes))
     names = {t.gguf_name for t in planned}
     for required in ("token_embd.weight", "output_norm.weight"):
         if required not in names:
@@ -616,7 +846,9 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
     def order(t: _PlannedTensor):
         if t.gguf_name.startswith("blk."):
             return (1, int(t.gguf_name.split(".")[1]), t.gguf_name)
-        return ({"rope_freqs.weight": -1, "token_embd.weight": 0, "output_norm.weight": 2, "output.weight": 3}[t.gguf_name], 0, "")
+        if t.gguf_name in made:
+            return (-1, 0, t.gguf_name)
+        return ({"token_embd.weight": 0, "output_norm.weight": 2, "output.weight": 3}[t.gguf_name], 0, "")
 
     planned.sort(key=order)
 
@@ -635,14 +867,27 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
         w.add_layer_norm_rms_eps(model.rms_eps)
         w.add_vocab_size(model.n_vocab)
         w.add_rope_dimension_count(model.head_dim)
-        if model.arch == "qwen3" or model.head_dim * model.n_head != model.n_embd:
+        if model.arch in ("qwen3", "gemma3") or model.head_dim * model.n_head != model.n_embd:
             w.add_key_length(model.head_dim)
             w.add_value_length(model.head_dim)
-        w.add_tokenizer_model("gpt2")
+        if model.minicpm:
+            w.add_embedding_scale(model.minicpm.embedding_scale)
+            w.add_residual_scale(model.minicpm.residual_scale)
+            w.add_logit_scale(model.minicpm.logit_scale)
+            if model.minicpm.rope_long is not None:
+                w.add_rope_scaling_type(gguf.RopeScalingType.LONGROPE)
+        if model.gemma3:
+            _add_gemma3_metadata(w, model.gemma3)
+        w.add_tokenizer_model(tokenizer.model)
         w.add_tokenizer_pre(tokenizer.pre)
         w.add_token_list(tokenizer.tokens)
+        if tokenizer.scores is not None:
+            w.add_token_scores(tokenizer.scores)
         w.add_token_types(tokenizer.token_types)
-        w.add_token_merges(tokenizer.merges)
+        if tokenizer.model == "gpt2":
+            w.add_token_merges(tokenizer.merges)
+        if tokenizer.unk_id is not None:
+            w.add_unk_token_id(tokenizer.unk_id)
         if tokenizer.bos_id is not None:
             w.add_bos_token_id(tokenizer.bos_id)
         if tokenizer.eos_id is not None:
@@ -650,12 +895,14 @@ def convert(hf_dir: str | os.PathLike, out_path: str | os.PathLike, out_type: st
         if tokenizer.pad_id is not None:
             w.add_pad_token_id(tokenizer.pad_id)
         w.add_add_bos_token(tokenizer.add_bos)
+        if model.arch == "gemma3":
+            w.add_add_space_prefix(False)
         if tokenizer.chat_template:
             w.add_chat_template(tokenizer.chat_template)
 
     def tensor_data(t: _PlannedTensor) -> np.ndarray:
-        if t.gguf_name == "rope_freqs.weight":
-            return model.rope_freqs
+        if t.gguf_name in made:
+            return made[t.gguf_name]
         data = _prepare(model, t.gguf_name, checkpoint.load(t.hf_name))
         return _encode(data, t.qtype)
 

@@ -204,8 +204,7 @@ class Model:
         if not self._busy.acquire(blocking=False):
             raise ModelError("model is busy generating")
         try:
-            self._c.truncate(n)
-            del self._cached[n:]
+            del self._cached[self._c.truncate(n):]  # fewer when a sliding-window ring lost the window
         finally:
             self._busy.release()
 
@@ -217,8 +216,7 @@ class Model:
             if a != b:
                 break
             n += 1
-        n = min(n, len(full) - 1)
-        self._c.truncate(n)
+        n = self._c.truncate(min(n, len(full) - 1))  # fewer when a sliding-window ring lost the window
         del self._cached[n:]
         return full[n:]
 
@@ -307,6 +305,8 @@ class Model:
             self._system_text = system
             self._turns = []
         pre, post = t.user(text, thinking)
+        if t.folds_system and system is not None and not self._turns:
+            pre = []  # the system segments end with the first turn's user markup (Gemma)
         pre_ids, post_ids = self._segments(pre), self._segments(post)
         content = self._c.tokenize(text, False)
         reserve = max(1, min(s.max_tokens, self.n_ctx // 4))
@@ -338,6 +338,8 @@ class Model:
         self._turns = []
         for question, answer in turns:
             pre, post = t.user(question, False)
+            if t.folds_system and system is not None and not self._turns:
+                pre = []
             self._turns.append(self._segments(pre) + self._c.tokenize(question, False) + self._segments(post)
                                + self._c.tokenize(answer, False) + end_ids)
 

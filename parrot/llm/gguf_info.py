@@ -31,8 +31,8 @@ TYPES: dict[int, tuple[str, int, int]] = {
 SUPPORTED_TYPES = frozenset({"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0", "Q2_K", "Q3_K", "Q4_K",
                              "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS"})
 # architectures model.c builds, and the tokenizer models tokenizer.c reads
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3")
-SUPPORTED_TOKENIZERS = ("gpt2",)
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "gemma3", "minicpm")
+SUPPORTED_TOKENIZERS = ("gpt2", "llama")
 
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 _STRING, _ARRAY = 8, 9
@@ -236,7 +236,7 @@ def inspect_file(path: str | os.PathLike) -> Inspection:
         more = f" and {len(names) - 1} more" if len(names) > 1 else ""
         reasons.append(f"tensor type {tname} is not supported ({_show(names[0])}{more})")
     if tok_model not in SUPPORTED_TOKENIZERS:
-        reasons.append(f"tokenizer model '{_show(tok_model)}' is not supported (only gpt2-style BPE)")
+        reasons.append(f"tokenizer model '{_show(tok_model)}' is not supported (gpt2-style BPE and llama-style SentencePiece are)")
     kernels = ""
     if not reasons:  # nothing the header shows: the loader decides (shapes, names, values)
         reasons, kernels = _check_loader(h.path)

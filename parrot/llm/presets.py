@@ -28,7 +28,11 @@ QWEN25 = Preset("qwen2.5", sampling=Sampling(temperature=0.7, top_k=20, top_p=0.
 SMOLLM2 = Preset("smollm2", sampling=Sampling(temperature=0.2, top_k=0, top_p=0.9, min_p=0.0, repeat_penalty=1.0,
                                               max_tokens=256))
 
-PRESETS = {p.name: p for p in (QWEN3, QWEN3_THINKING, QWEN25, SMOLLM2)}
+# Gemma 3 instruct's generation_config.json (top_k 64, top_p 0.95, temperature 1.0)
+GEMMA3 = Preset("gemma3", sampling=Sampling(temperature=1.0, top_k=64, top_p=0.95, min_p=0.0, repeat_penalty=1.0,
+                                            max_tokens=512))
+
+PRESETS = {p.name: p for p in (QWEN3, QWEN3_THINKING, QWEN25, SMOLLM2, GEMMA3)}
 
 
 def preset_for(arch: str, name: str = "") -> Preset:
@@ -38,4 +42,6 @@ def preset_for(arch: str, name: str = "") -> Preset:
         return QWEN3
     if arch == "qwen2" or "qwen2" in lname:
         return QWEN25
+    if arch == "gemma3":
+        return GEMMA3
     return SMOLLM2

@@ -255,7 +255,39 @@ static int32_t *ids_from_seq(PyObject *seq, int *n_out) {
     return ids;
 }
 
-/* Builds the BPE tokenizer from tokenizer.ggml.* metadata; on failure remembers why. */
+static void build_spm_tokenizer(ModelObject *self, const gguf_kv *tk, const gguf_kv *tt) {
+    const gguf_file *f = self->m->file;
+    const gguf_kv *sc = gguf_find(f, "tokenizer.ggml.scores");
+    const int nv = (int)tk->arr_n;
+    if (!sc || sc->type != GGUF_ARRAY || sc->arr_n != tk->arr_n || !gguf_vtype_size(sc->arr_type) ||
+        sc->arr_type == GGUF_STRING) {
+        snprintf(self->tok_err, sizeof self->tok_err, "tokenizer.ggml.scores is missing or not one number per token");
+        return;
+    }
+    const char **tp = malloc(nv * sizeof *tp);
+    size_t *tl = malloc(nv * sizeof *tl);
+    int32_t *types = malloc(nv * sizeof *types);
+    float *scores = malloc(nv * sizeof *scores);
+    if (tp && tl && types && scores) {
+        gguf_arr_strings(tk, tp, tl);
+        for (int i = 0; i < nv; i++) {
+            types[i] = (tt && tt->type == GGUF_ARRAY && (uint64_t)i < tt->arr_n) ? (int32_t)gguf_arr_i64(tt, i) : 1;
+            scores[i] = (float)gguf_arr_f64(sc, i);
+        }
+        self->tok = pt_tokenizer_new_spm(nv, tp, tl, types, scores, self->tok_err, sizeof self->tok_err);
+        if (!self->tok && !self->tok_err[0]) snprintf(self->tok_err, sizeof self->tok_err, "tokenizer failed to build");
+        int64_t v;
+        /* llama.cpp's default for SentencePiece files is a space prefix; Gemma's turn it off */
+        if (self->tok)
+            pt_tokenizer_set_space_prefix(self->tok, gguf_get_i64(f, "tokenizer.ggml.add_space_prefix", &v) == 0 ? v != 0 : 1);
+    } else {
+        snprintf(self->tok_err, sizeof self->tok_err, "out of memory building the tokenizer");
+    }
+    free(tp); free(tl); free(types); free(scores);
+}
+
+/* Builds the tokenizer from tokenizer.ggml.* metadata (model "gpt2": byte-level BPE with merges;
+ * "llama": SentencePiece with scores); on failure remembers why. */
 static void build_tokenizer(ModelObject *self) {
     const gguf_file *f = self->m->file;
     const gguf_kv *tk = gguf_find(f, "tokenizer.ggml.tokens");
@@ -267,12 +299,18 @@ static void build_tokenizer(ModelObject *self) {
         snprintf(self->tok_err, sizeof self->tok_err, "the model file has no tokenizer vocabulary");
         return;
     }
-    if (!model || len != 4 || memcmp(model, "gpt2", 4) != 0) {
-        snprintf(self->tok_err, sizeof self->tok_err, "unsupported tokenizer model '%.*s' (only gpt2-style BPE)",
+    const int spm = model && len == 5 && memcmp(model, "llama", 5) == 0;
+    if (!spm && (!model || len != 4 || memcmp(model, "gpt2", 4) != 0)) {
+        snprintf(self->tok_err, sizeof self->tok_err,
+                 "unsupported tokenizer model '%.*s' (gpt2-style BPE and llama-style SentencePiece are supported)",
                  model ? (int)(len > 32 ? 32 : len) : 4, model ? model : "none");
         return;
     }
     int nv = (int)tk->arr_n, nm = 0;
+    if (spm) {
+        build_spm_tokenizer(self, tk, tt);
+        return;
+    }
     if (mg && mg->type == GGUF_ARRAY && mg->arr_type == GGUF_STRING && mg->arr_n < (1u << 24)) nm = (int)mg->arr_n;
     const char **tp = malloc(nv * sizeof *tp), **mp = malloc((nm ? nm : 1) * sizeof *mp);
     size_t *tl = malloc(nv * sizeof *tl), *ml = malloc((nm ? nm : 1) * sizeof *ml);
@@ -307,8 +345,8 @@ static void find_stop_tokens(ModelObject *self) {
     cand[n++] = self->eos;
     if (gguf_get_i64(f, "tokenizer.ggml.eot_token_id", &v) == 0) cand[n++] = (int32_t)v;
     if (self->tok) { /* chat-end markers by name: Qwen <|im_end|> 151645, <|endoftext|> 151643 */
-        static const char *names[] = {"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>"};
-        for (int i = 0; i < 4 && n < MAX_STOP; i++) {
+        static const char *names[] = {"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "<end_of_turn>"};
+        for (int i = 0; i < 5 && n < MAX_STOP; i++) {
             int id = pt_tokenizer_find(self->tok, names[i], strlen(names[i]));
             if (id >= 0 && pt_tokenizer_token_type(self->tok, id) == PT_TOKEN_CONTROL) cand[n++] = id;
         }
@@ -454,8 +492,7 @@ static PyObject *Model_truncate(ModelObject *self, PyObject *arg) {
     long n = PyLong_AsLong(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
     if (check_idle(self) < 0) return NULL;
-    pl_ctx_truncate(self->ctx, n < 0 ? 0 : (int)n);
-    Py_RETURN_NONE;
+    return PyLong_FromLong(pl_ctx_truncate(self->ctx, n < 0 ? 0 : (int)n));
 }
 
 /* gen_start(new_ids, history, temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n,
@@ -738,8 +775,11 @@ static PyObject *Model_info(ModelObject *self, PyObject *unused) {
         put(d, "norm_eps", PyFloat_FromDouble(m->norm_eps)) || put(d, "stop_ids", stops) ||
         put(d, "bos", PyLong_FromLong(self->bos)) || put(d, "eos", PyLong_FromLong(self->eos)) ||
         put(d, "add_bos", PyBool_FromLong(self->add_bos)) ||
-        put(d, "tokenizer_error", PyUnicode_FromString(self->tok ? "" : self->tok_err)) ||
+        /* the message may quote the file's bytes (a pre-tokenizer name), which need not be UTF-8 */
+        put(d, "tokenizer_error", self->tok ? PyUnicode_FromString("")
+                                            : PyUnicode_DecodeUTF8(self->tok_err, (Py_ssize_t)strlen(self->tok_err), "replace")) ||
         put(d, "kernels", PyUnicode_FromString(m->kernels->name)) ||
+        put(d, "kv_cache_bytes", PyLong_FromSize_t(pl_ctx_kv_bytes(self->ctx))) ||
         put(d, "weight_bytes_per_token", PyLong_FromUnsignedLongLong(weight_bytes_per_token(m)))) {
         Py_DECREF(d);
         return NULL;
@@ -753,7 +793,7 @@ static PyObject *Model_n_past(ModelObject *self, void *closure) {
 
 static PyMethodDef Model_methods[] = {
     {"eval", (PyCFunction)Model_eval, METH_VARARGS, "eval(ids, out_buffer): run ids, write float32 logits"},
-    {"truncate", (PyCFunction)Model_truncate, METH_O, "truncate(n): keep only the first n cached positions"},
+    {"truncate", (PyCFunction)Model_truncate, METH_O, "truncate(n): keep only the first n cached positions; returns how many were kept (0 when a sliding-window ring lost the window)"},
     {"gen_start", (PyCFunction)Model_gen_start, METH_VARARGS, "start the generation thread"},
     {"gen_next", (PyCFunction)Model_gen_next, METH_NOARGS, "next event: (0,id) | (1,prefill_done) | (2,reason)"},
     {"gen_join", (PyCFunction)Model_gen_join, METH_NOARGS, "wait for the generation thread"},

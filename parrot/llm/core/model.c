@@ -1,12 +1,17 @@
-/* The transformer: loading a GGUF model (llama / qwen2 / qwen3) and running it.
+/* The transformer: loading a GGUF model (llama / qwen2 / qwen3 / gemma3 / minicpm) and running it.
  *
- * All three are the same decoder-only network:
+ * All five are the same decoder-only network:
  *   x = embed(token)
  *   per layer:  h = rmsnorm(x) ; q,k,v = h·Wq(+b), h·Wk(+b), h·Wv(+b)
  *               [qwen3: per-head rmsnorm on q and k] ; rotate q,k by position (RoPE)
  *               x += softmax(q·K^T / sqrt(d)) V · Wo        (grouped-query: kv heads shared)
  *               h = rmsnorm(x) ; x += (silu(h·Wgate) * (h·Wup)) · Wdown
  *   logits = rmsnorm(x) · Woutput   (Woutput = token embedding when the file has no output.weight)
+ * MiniCPM (minicpm_hparams) is llama with three scales: embeddings times one, each branch's output
+ * times another before it is added, logits divided by a third.
+ * Gemma 3 adds (gemma3_* below): embeddings times sqrt(n_embd), an rmsnorm on each branch's
+ * output before it is added ("sandwich" norms), GELU in place of SiLU, and local layers (5 of 6)
+ * that attend over a sliding window with their own RoPE base; logits may be soft-capped.
  * Weights stay in the mmap'd file in their quantized form. A matmul quantizes its input
  * activations once to 8 bits and dots each weight row against them with the integer kernels
  * of kernels.c (the set chosen at load); types without one (f32, f16, Q4_1, Q5_K ...) are
@@ -130,6 +135,98 @@ static int make_x8_copies(pl_model *m) {
     return 0;
 }
 
+/* Rotation frequency divisors (rope_freqs, longrope factors) must be positive and finite. */
+static int check_rope_factors(loader *L, const char *name, const float *f, int n) {
+    for (int i = 0; f && i < n; i++)
+        if (!(f[i] > 0.0f && f[i] < 1e6f)) { /* also catches NaN */
+            set_err(L->err, L->errlen, "tensor %s: factor %d is %g (must be positive)", name, i, f[i]);
+            return -1;
+        }
+    return 0;
+}
+
+/* MiniCPM's hyper-parameters as llama.cpp reads them. Its converter stores the muP scales as
+ * metadata (the weights stay the checkpoint's): embedding_scale = scale_emb, residual_scale =
+ * scale_depth / sqrt(layers), logit_scale = hidden_size / dim_model_base; files written before
+ * those keys existed get MiniCPM-2B's values (12, 1.4 / sqrt(layers), 256 / n_embd) as llama.cpp
+ * gives them. RoPE scaling "longrope" (MiniCPM 4): two sets of frequency divisors, the short one
+ * unless the context asked for exceeds rope.scaling.original_context_length (pl_ctx_new). */
+static int minicpm_hparams(loader *L, int *ok) {
+    pl_model *m = L->m;
+    if (hp_float(L, "embedding_scale", 12.0, 1e-6, 1e6, &m->embd_scale) ||
+        hp_float(L, "residual_scale", 1.4 / sqrt((double)m->n_layers), 1e-6, 1e6, &m->mc_residual_scale) ||
+        hp_float(L, "logit_scale", 256.0 / m->n_embd, 1e-6, 1e6, &m->mc_logit_scale) ||
+        hp_int(L, "rope.scaling.original_context_length", m->n_ctx_train, 1, 1 << 24, &m->n_ctx_orig))
+        return -1;
+    char key[128];
+    size_t len;
+    float factor, attn_factor;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch_name);
+    const char *type = gguf_get_str(m->file, key, &len);
+    const int longrope = type && len == 8 && memcmp(type, "longrope", 8) == 0;
+    if (hp_float(L, "rope.scaling.factor", 1.0, 0.0, 1e6, &factor) ||
+        hp_float(L, "rope.scaling.attn_factor", 1.0, 0.0, 1e6, &attn_factor))
+        return -1;
+    /* llama.cpp's default type is linear with factor 1: no scaling */
+    const int plain = !type || (len == 4 && memcmp(type, "none", 4) == 0) || (len == 6 && memcmp(type, "linear", 6) == 0);
+    if (!(longrope || (plain && (factor == 0.0f || factor == 1.0f))) || attn_factor != 1.0f) {
+        set_err(L->err, L->errlen, "RoPE scaling '%.*s' (factor %g, attn_factor %g) is not supported (longrope is)",
+                type ? (int)(len > 32 ? 32 : len) : 4, type ? type : "none", factor, attn_factor);
+        return -1;
+    }
+    if (!longrope) return 0;
+    free(m->rope_freqs); /* llama.cpp reads no rope_freqs.weight next to longrope factors */
+    m->rope_freqs = get_vec(L, "rope_factors_short.weight", m->rope_dim / 2, 0, ok);
+    if (*ok) m->rope_freqs_long = get_vec(L, "rope_factors_long.weight", m->rope_dim / 2, 0, ok);
+    if (!*ok) return -1;
+    return check_rope_factors(L, "rope_factors_short.weight", m->rope_freqs, m->rope_dim / 2) ||
+           check_rope_factors(L, "rope_factors_long.weight", m->rope_freqs_long, m->rope_dim / 2);
+}
+
+/* Gemma 3's hyper-parameters, read as llama.cpp reads them: local layers only when the file
+ * has a sliding window, every 6th layer global unless attention.sliding_window_pattern says
+ * otherwise (a period, or one flag per layer), local RoPE base 10000 unless
+ * rope.freq_base_swa is set, linear RoPE scaling (4B and up) on the global layers only. */
+static int gemma3_hparams(loader *L) {
+    pl_model *m = L->m;
+    m->embd_scale = sqrtf((float)m->n_embd);
+    m->ffn_gelu = 1;
+    /* Gemma's query_pre_attn_scalar: head_dim, except 27B (62 layers): n_embd / n_head */
+    m->attn_scale = 1.0f / sqrtf((float)(m->n_layers == 62 ? m->n_embd / m->n_head : m->head_dim));
+    if (hp_float(L, "final_logit_softcapping", 0.0, 0.0, 1e6, &m->logit_softcap) ||
+        hp_int(L, "attention.sliding_window", 0, 0, 1 << 24, &m->n_swa) ||
+        hp_float(L, "rope.freq_base_swa", 10000.0, 1.0, 1e12, &m->rope_base_swa))
+        return -1;
+    char key[128];
+    size_t len;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", m->arch_name);
+    const char *type = gguf_get_str(m->file, key, &len);
+    if (type && !(len == 4 && memcmp(type, "none", 4) == 0)) {
+        if (!(len == 6 && memcmp(type, "linear", 6) == 0)) {
+            set_err(L->err, L->errlen, "metadata %s = '%.*s' is not supported (linear is)", key, (int)(len > 32 ? 32 : len), type);
+            return -1;
+        }
+        float factor;
+        if (hp_float(L, "rope.scaling.factor", 1.0, 1e-3, 1e3, &factor)) return -1;
+        m->rope_scale = factor;
+    }
+    if (m->n_swa <= 0) return 0; /* no local layers */
+    snprintf(key, sizeof key, "%s.attention.sliding_window_pattern", m->arch_name);
+    const gguf_kv *kv = gguf_find(m->file, key);
+    int period = 6;
+    if (kv && kv->type == GGUF_ARRAY) {
+        if (kv->arr_n != (uint64_t)m->n_layers || !gguf_vtype_size(kv->arr_type) || kv->arr_type == GGUF_STRING) {
+            set_err(L->err, L->errlen, "metadata %s must hold one flag per layer", key);
+            return -1;
+        }
+        for (int l = 0; l < m->n_layers; l++) m->layers[l].swa = gguf_arr_i64(kv, (uint64_t)l) != 0;
+        return 0;
+    }
+    if (kv && hp_int(L, "attention.sliding_window_pattern", 6, 0, 1 << 16, &period)) return -1;
+    for (int l = 0; l < m->n_layers; l++) m->layers[l].swa = period == 0 || l % period < period - 1;
+    return 0;
+}
+
 void pl_model_free(pl_model *m) {
     if (!m) return;
     if (m->file)
@@ -138,11 +235,12 @@ void pl_model_free(pl_model *m) {
         for (int l = 0; l < m->n_layers; l++) {
             pl_layer *ly = &m->layers[l];
             free(ly->norm_att); free(ly->norm_ffn); free(ly->bq); free(ly->bk); free(ly->bv);
-            free(ly->q_norm); free(ly->k_norm);
+            free(ly->q_norm); free(ly->k_norm); free(ly->norm_att_post); free(ly->norm_ffn_post);
         }
     free(m->layers);
     free(m->norm_out);
     free(m->rope_freqs);
+    free(m->rope_freqs_long);
     gguf_close(m->file);
     free(m);
 }
@@ -180,10 +278,12 @@ pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t
     if (strcmp(m->arch_name, "llama") == 0) m->arch = PL_ARCH_LLAMA;
     else if (strcmp(m->arch_name, "qwen2") == 0) m->arch = PL_ARCH_QWEN2;
     else if (strcmp(m->arch_name, "qwen3") == 0) m->arch = PL_ARCH_QWEN3;
+    else if (strcmp(m->arch_name, "minicpm") == 0) m->arch = PL_ARCH_MINICPM;
+    else if (strcmp(m->arch_name, "gemma3") == 0) m->arch = PL_ARCH_GEMMA3;
     else {
         for (char *p = m->arch_name; *p; p++)
             if ((unsigned char)*p < 32) *p = '?';
-        set_err(err, errlen, "unsupported architecture '%s' (llama, qwen2 and qwen3 are supported)", m->arch_name);
+        set_err(err, errlen, "unsupported architecture '%s' (llama, qwen2, qwen3, gemma3 and minicpm are supported)", m->arch_name);
         goto fail;
     }
     s = gguf_get_str(m->file, "general.name", &len);
@@ -221,7 +321,10 @@ pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t
     if (hp_float(&L, "rope.freq_base", 10000.0, 1.0, 1e12, &m->rope_base) ||
         hp_float(&L, "attention.layer_norm_rms_epsilon", 1e-5, 0.0, 1.0, &m->norm_eps))
         goto fail;
-    m->rope_neox = m->arch != PL_ARCH_LLAMA;
+    m->rope_neox = m->arch != PL_ARCH_LLAMA && m->arch != PL_ARCH_MINICPM; /* minicpm: llama's layout */
+    m->attn_scale = 1.0f / sqrtf((float)m->head_dim);
+    m->rope_base_swa = m->rope_base;
+    m->rope_scale = 1.0f;
 
     /* tensors */
     const gguf_tensor *te = gguf_tensor_find(m->file, "token_embd.weight");
@@ -241,18 +344,15 @@ pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t
     int ok = 1;
     m->norm_out = get_vec(&L, "output_norm.weight", d, 1, &ok);
     if (ok) m->rope_freqs = get_vec(&L, "rope_freqs.weight", m->rope_dim / 2, 0, &ok);
-    if (!ok) goto fail;
-    for (int i = 0; m->rope_freqs && i < m->rope_dim / 2; i++)
-        if (!(m->rope_freqs[i] > 0.0f && m->rope_freqs[i] < 1e6f)) { /* also catches NaN */
-            set_err(err, errlen, "tensor rope_freqs.weight: factor %d is %g (must be positive)", i, m->rope_freqs[i]);
-            goto fail;
-        }
+    if (!ok || check_rope_factors(&L, "rope_freqs.weight", m->rope_freqs, m->rope_dim / 2)) goto fail;
+    if (m->arch == PL_ARCH_MINICPM && minicpm_hparams(&L, &ok)) goto fail;
 
     m->layers = calloc((size_t)m->n_layers, sizeof *m->layers);
     if (!m->layers) {
         set_err(err, errlen, "out of memory");
         goto fail;
     }
+    if (m->arch == PL_ARCH_GEMMA3 && gemma3_hparams(&L)) goto fail;
     for (int l = 0; l < m->n_layers && ok; l++) {
         pl_layer *ly = &m->layers[l];
         char n[96];
@@ -271,9 +371,12 @@ pl_model *pl_model_load(const char *path, const char *kernels, char *err, size_t
         if (ok) ly->bq = get_vec(&L, NAME("attn_q.bias"), qd, need_bias, &ok);
         if (ok) ly->bk = get_vec(&L, NAME("attn_k.bias"), kvd, need_bias, &ok);
         if (ok) ly->bv = get_vec(&L, NAME("attn_v.bias"), kvd, need_bias, &ok);
-        int need_qk_norm = m->arch == PL_ARCH_QWEN3;
+        int need_qk_norm = m->arch == PL_ARCH_QWEN3 || m->arch == PL_ARCH_GEMMA3;
         if (ok) ly->q_norm = get_vec(&L, NAME("attn_q_norm.weight"), m->head_dim, need_qk_norm, &ok);
         if (ok) ly->k_norm = get_vec(&L, NAME("attn_k_norm.weight"), m->head_dim, need_qk_norm, &ok);
+        int gemma = m->arch == PL_ARCH_GEMMA3;
+        if (ok) ly->norm_att_post = get_vec(&L, NAME("post_attention_norm.weight"), d, gemma, &ok);
+        if (ok) ly->norm_ffn_post = get_vec(&L, NAME("post_ffw_norm.weight"), d, gemma, &ok);
 #undef NAME
     }
     if (!ok) goto fail;
@@ -293,11 +396,19 @@ struct pl_ctx {
     pl_model *m;
     int n_ctx, n_past;
     pl_pool *pool;
-    uint16_t *k_cache, *v_cache; /* [layer][n_ctx][n_head_kv * head_dim], f16 */
+    uint16_t *k_cache, *v_cache; /* per layer [kv_len][n_head_kv * head_dim], f16, from kv_off */
+    /* A local (sliding-window) layer keeps a ring of n_swa + PL_BATCH positions, position p in
+     * slot p % kv_len: a batch writes all its tokens before attending, and the spare PL_BATCH
+     * slots let the cache be cut back that far (rejected drafts) with every window intact.
+     * Other layers: kv_len = n_ctx. ring_from: the first position all rings still hold. */
+    size_t *kv_off;
+    int *kv_len;
+    int ring_from;
     /* activations for a batch of up to PL_BATCH tokens, row-major [token][...] */
     float *x, *xb, *xb2, *q, *k, *v, *att, *hb, *hb2;
     float *rope_cos, *rope_sin; /* [token][rope_dim / 2] */
     float *inv_freq;            /* [rope_dim / 2] */
+    float *swa_cos, *swa_sin, *swa_inv_freq; /* the same for local layers (gemma3), else NULL */
     float *rowbuf;              /* per thread: one dequantized weight row */
     pl_q8a *xq;                 /* the batch's activations quantized to 8 bits, [token][cols / 32] */
     float *scores;              /* per thread: attention scores over the context */
@@ -306,16 +417,27 @@ struct pl_ctx {
 
 int pl_ctx_n_ctx(const pl_ctx *c) { return c->n_ctx; }
 int pl_ctx_n_past(const pl_ctx *c) { return c->n_past; }
-void pl_ctx_truncate(pl_ctx *c, int n_past) {
-    if (n_past >= 0 && n_past < c->n_past) c->n_past = n_past;
+int pl_ctx_truncate(pl_ctx *c, int n_past) {
+    if (n_past >= 0 && n_past < c->n_past) {
+        const int w = c->m->n_swa, need = n_past - w + 1; /* the next token's window starts there */
+        if (w > 0 && n_past > 0 && (need > 0 ? need : 0) < c->ring_from) n_past = 0; /* overwritten */
+        if (n_past == 0) c->ring_from = 0; /* an empty cache needs nothing from the rings */
+        c->n_past = n_past;
+    }
+    return c->n_past;
+}
+
+size_t pl_ctx_kv_bytes(const pl_ctx *c) {
+    return 2 * (c->kv_off[c->m->n_layers]) * sizeof(uint16_t);
 }
 
 void pl_ctx_free(pl_ctx *c) {
     if (!c) return;
     pl_pool_free(c->pool);
-    free(c->k_cache); free(c->v_cache);
+    free(c->k_cache); free(c->v_cache); free(c->kv_off); free(c->kv_len);
     free(c->x); free(c->xb); free(c->xb2); free(c->q); free(c->k); free(c->v); free(c->att);
     free(c->hb); free(c->hb2); free(c->rope_cos); free(c->rope_sin); free(c->inv_freq);
+    free(c->swa_cos); free(c->swa_sin); free(c->swa_inv_freq);
     free(c->rowbuf); free(c->scores); free(c->xq);
     free(c);
 }
@@ -332,7 +454,16 @@ pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errl
     int nt = pl_pool_size(c->pool);
     const size_t B = PL_BATCH, d = m->n_embd, qd = (size_t)m->n_head * m->head_dim,
                  kvd = (size_t)m->n_head_kv * m->head_dim, ff = m->n_ff;
-    const size_t cache = (size_t)m->n_layers * n_ctx * kvd;
+    c->kv_off = malloc(((size_t)m->n_layers + 1) * sizeof *c->kv_off);
+    c->kv_len = malloc((size_t)m->n_layers * sizeof *c->kv_len);
+    if (!c->kv_off || !c->kv_len) goto oom;
+    c->kv_off[0] = 0;
+    for (int l = 0; l < m->n_layers; l++) {
+        const int ring = m->n_swa + PL_BATCH;
+        c->kv_len[l] = m->layers[l].swa && m->n_swa > 0 && ring < n_ctx ? ring : n_ctx;
+        c->kv_off[l + 1] = c->kv_off[l] + (size_t)c->kv_len[l] * kvd;
+    }
+    const size_t cache = c->kv_off[m->n_layers];
     c->k_cache = malloc(cache * sizeof(uint16_t));
     c->v_cache = malloc(cache * sizeof(uint16_t));
     c->x = malloc(B * d * 4); c->xb = malloc(B * d * 4); c->xb2 = malloc(B * d * 4);
@@ -349,8 +480,17 @@ pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errl
     if (!c->xq || !c->k_cache || !c->v_cache || !c->x || !c->xb || !c->xb2 || !c->q || !c->k || !c->v || !c->att ||
         !c->hb || !c->hb2 || !c->rope_cos || !c->rope_sin || !c->inv_freq || !c->rowbuf || !c->scores)
         goto oom;
+    const float *freqs = m->rope_freqs_long && n_ctx > m->n_ctx_orig ? m->rope_freqs_long : m->rope_freqs;
     for (int i = 0; i < m->rope_dim / 2; i++)
-        c->inv_freq[i] = (float)(pow(m->rope_base, -2.0 * i / m->rope_dim) / (m->rope_freqs ? m->rope_freqs[i] : 1.0));
+        c->inv_freq[i] = (float)(pow(m->rope_base, -2.0 * i / m->rope_dim) / (freqs ? freqs[i] : 1.0) /
+                                 m->rope_scale);
+    if (m->n_swa > 0) {
+        c->swa_cos = malloc(B * m->rope_dim / 2 * 4); c->swa_sin = malloc(B * m->rope_dim / 2 * 4);
+        c->swa_inv_freq = malloc(m->rope_dim / 2 * 4);
+        if (!c->swa_cos || !c->swa_sin || !c->swa_inv_freq) goto oom;
+        for (int i = 0; i < m->rope_dim / 2; i++)
+            c->swa_inv_freq[i] = (float)pow(m->rope_base_swa, -2.0 * i / m->rope_dim);
+    }
     return c;
 oom:
     set_err(err, errlen, "out of memory for a %d-token context", n_ctx);
@@ -507,9 +647,10 @@ static void matmul1(pl_ctx *c, const float *x, int n_tok, int cols, const gguf_t
 
 /* RoPE: rotate pairs of q/k elements by angle pos * inv_freq[i]. llama GGUFs store Q/K rows
  * permuted so that pairs are adjacent (2i, 2i+1); Qwen pairs element i with i + d/2 ("NEOX"). */
-static void rope(const pl_ctx *c, float *v, int t) {
+static void rope(const pl_ctx *c, float *v, int t, int swa) {
     const int half = c->m->rope_dim / 2;
-    const float *cs = c->rope_cos + (size_t)t * half, *sn = c->rope_sin + (size_t)t * half;
+    const float *cs = (swa ? c->swa_cos : c->rope_cos) + (size_t)t * half;
+    const float *sn = (swa ? c->swa_sin : c->rope_sin) + (size_t)t * half;
     for (int i = 0; i < half; i++) {
         const int i0 = c->m->rope_neox ? i : 2 * i, i1 = c->m->rope_neox ? i + half : 2 * i + 1;
         const float a = v[i0], b = v[i1];
@@ -530,53 +671,74 @@ static void attn_task(void *arg, int ith, int nth) {
     pl_ctx *c = job->c;
     const pl_model *m = c->m;
     const int hd = m->head_dim, qd = m->n_head * hd, kvd = m->n_head_kv * hd, group = m->n_head / m->n_head_kv;
-    const size_t lofs = (size_t)job->layer * c->n_ctx * kvd;
-    const float scale = 1.0f / sqrtf((float)hd);
+    const size_t lofs = c->kv_off[job->layer];
+    const int len = c->kv_len[job->layer];
+    const float scale = m->attn_scale;
+    /* a local layer's token sees only the last n_swa positions (itself included) */
+    const int window = m->layers[job->layer].swa ? m->n_swa : 0;
     float *scores = c->scores + (size_t)ith * c->n_ctx;
     const int total = job->n_tok * m->n_head;
     for (int job_i = total * ith / nth; job_i < total * (ith + 1) / nth; job_i++) {
         const int t = job_i / m->n_head, h = job_i % m->n_head, kvh = h / group;
-        const int n_pos = job->pos0 + t + 1;
+        const int n_pos = job->pos0 + t + 1, p0 = window && n_pos > window ? n_pos - window : 0;
         const float *q = c->q + (size_t)t * qd + (size_t)h * hd;
         float maxs = -INFINITY;
-        for (int p = 0; p < n_pos; p++) {
-            const float s = pl_dot_f16(c->k_cache + lofs + (size_t)p * kvd + (size_t)kvh * hd, q, hd) * scale;
+        const int slot0 = p0 % len; /* position p sits in slot p % len; stepped, not divided */
+        for (int p = p0, slot = slot0; p < n_pos; p++, slot = slot + 1 == len ? 0 : slot + 1) {
+            const float s = pl_dot_f16(c->k_cache + lofs + (size_t)slot * kvd + (size_t)kvh * hd, q, hd) * scale;
             scores[p] = s;
             if (s > maxs) maxs = s;
         }
         double sum = 0;
-        for (int p = 0; p < n_pos; p++) {
+        for (int p = p0; p < n_pos; p++) {
             scores[p] = expf(scores[p] - maxs);
             sum += scores[p];
         }
         float *out = c->att + (size_t)t * qd + (size_t)h * hd;
         memset(out, 0, (size_t)hd * sizeof *out);
         const float inv = (float)(1.0 / sum);
-        for (int p = 0; p < n_pos; p++)
-            pl_axpy_f16(out, scores[p] * inv, c->v_cache + lofs + (size_t)p * kvd + (size_t)kvh * hd, hd);
+        for (int p = p0, slot = slot0; p < n_pos; p++, slot = slot + 1 == len ? 0 : slot + 1)
+            pl_axpy_f16(out, scores[p] * inv, c->v_cache + lofs + (size_t)slot * kvd + (size_t)kvh * hd, hd);
     }
 }
 
-/* hb[i] = silu(hb[i]) * hb2[i] for i in [i0, i1) */
-static void silu_mul(float *hb, const float *hb2, size_t i0, size_t i1) {
-    for (size_t i = i0; i < i1; i++) {
-        const float g = hb[i];
-        hb[i] = g / (1.0f + expf(-g)) * hb2[i];
-    }
+/* GELU, tanh form (Gemma's gelu_pytorch_tanh; llama.cpp's ggml_gelu) */
+static float gelu_tanh(float x) {
+    return 0.5f * x * (1.0f + tanhf(0.7978845608f * (x + 0.044715f * x * x * x)));
 }
 
+/* The FFN's gate: hb[i] = act(hb[i]) * hb2[i], act SiLU (SwiGLU) or GELU-tanh (Gemma) */
 typedef struct {
     float *hb;
     const float *hb2;
     size_t n;
-} silu_job;
+    int gelu;
+} gate_job;
 
-static void silu_task(void *arg, int ith, int nth) {
-    const silu_job *j = arg;
-    silu_mul(j->hb, j->hb2, j->n * ith / nth, j->n * (ith + 1) / nth);
+static void gate_task(void *arg, int ith, int nth) {
+    const gate_job *j = arg;
+    const size_t i0 = j->n * ith / nth, i1 = j->n * (ith + 1) / nth;
+    if (j->gelu)
+        for (size_t i = i0; i < i1; i++) j->hb[i] = gelu_tanh(j->hb[i]) * j->hb2[i];
+    else
+        for (size_t i = i0; i < i1; i++) {
+            const float g = j->hb[i];
+            j->hb[i] = g / (1.0f + expf(-g)) * j->hb2[i];
+        }
 }
 
 /* ------------------------------------------------------------------ forward */
+
+static void scale_vec(float *v, size_t n, float s) {
+    for (size_t i = 0; i < n; i++) v[i] *= s;
+}
+
+/* gemma3: rmsnorm of a branch's output (c->xb2) before it joins the residual stream */
+static void post_norm(pl_ctx *c, const float *w, int n) {
+    if (!w) return;
+    const int d = c->m->n_embd;
+    for (int t = 0; t < n; t++) rmsnorm(c->xb2 + (size_t)t * d, c->xb2 + (size_t)t * d, w, d, c->m->norm_eps);
+}
 
 /* One batch of n <= PL_BATCH tokens at positions n_past... Writes logits for every token
  * (logits != NULL, !last_only) or for the last one (last_only). Returns 1 if aborted. */
@@ -590,11 +752,17 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
     const size_t embd_row = (size_t)d / ti->blck * ti->bytes;
     for (int t = 0; t < n; t++)
         pl_dequant_row(m->tok_embd->type, m->tok_embd->data + (size_t)tokens[t] * embd_row, c->x + (size_t)t * d, d);
+    const int minicpm = m->arch == PL_ARCH_MINICPM;
+    if (m->embd_scale) scale_vec(c->x, (size_t)n * d, m->embd_scale);
     for (int t = 0; t < n; t++)
         for (int i = 0; i < half; i++) {
             const float a = (float)(pos0 + t) * c->inv_freq[i];
             c->rope_cos[t * half + i] = cosf(a);
             c->rope_sin[t * half + i] = sinf(a);
+            if (!c->swa_inv_freq) continue;
+            const float b = (float)(pos0 + t) * c->swa_inv_freq[i];
+            c->swa_cos[t * half + i] = cosf(b);
+            c->swa_sin[t * half + i] = sinf(b);
         }
 
     for (int l = 0; l < m->n_layers; l++) {
@@ -611,15 +779,15 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
             for (int h = 0; h < m->n_head; h++) {
                 float *qh = c->q + (size_t)t * qd + (size_t)h * hd;
                 if (ly->q_norm) rmsnorm(qh, qh, ly->q_norm, hd, m->norm_eps);
-                rope(c, qh, t);
+                rope(c, qh, t, ly->swa);
             }
             for (int h = 0; h < m->n_head_kv; h++) {
                 float *kh = c->k + (size_t)t * kvd + (size_t)h * hd;
                 if (ly->k_norm) rmsnorm(kh, kh, ly->k_norm, hd, m->norm_eps);
-                rope(c, kh, t);
+                rope(c, kh, t, ly->swa);
             }
             /* append this position's k and v to the cache */
-            const size_t at = ((size_t)l * c->n_ctx + pos0 + t) * kvd;
+            const size_t at = c->kv_off[l] + (size_t)((pos0 + t) % c->kv_len[l]) * kvd;
             for (int i = 0; i < kvd; i++) {
                 c->k_cache[at + i] = pl_fp32_to_fp16(c->k[(size_t)t * kvd + i]);
                 c->v_cache[at + i] = pl_fp32_to_fp16(c->v[(size_t)t * kvd + i]);
@@ -628,29 +796,37 @@ static int forward(pl_ctx *c, const int32_t *tokens, int n, float *logits, int l
         attn_job aj = {c, l, n, pos0};
         pl_pool_run(c->pool, attn_task, &aj);
         matmul1(c, c->att, n, qd, ly->wo, c->xb2);
+        if (minicpm) scale_vec(c->xb2, (size_t)n * d, m->mc_residual_scale);
+        post_norm(c, ly->norm_att_post, n);
         for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xb2[i];
 
-        /* feed-forward (SwiGLU) */
+        /* feed-forward (SwiGLU; gemma3: GELU) */
         for (int t = 0; t < n; t++) rmsnorm(c->xb + (size_t)t * d, c->x + (size_t)t * d, ly->norm_ffn, d, m->norm_eps);
         const gguf_tensor *wgu[2] = {ly->w_gate, ly->w_up};
         float *ygu[2] = {c->hb, c->hb2};
         matmul(c, c->xb, n, d, 2, wgu, NULL, ygu);
-        if (n > 1) {
-            silu_job sj = {c->hb, c->hb2, (size_t)n * ff};
-            pl_pool_run(c->pool, silu_task, &sj); /* a batch's SwiGLU is worth splitting */
-        } else {
-            silu_mul(c->hb, c->hb2, 0, (size_t)ff);
-        }
+        gate_job gj = {c->hb, c->hb2, (size_t)n * ff, m->ffn_gelu};
+        if (n > 1)
+            pl_pool_run(c->pool, gate_task, &gj); /* a batch's gated activation is worth splitting */
+        else
+            gate_task(&gj, 0, 1);
         matmul1(c, c->hb, n, ff, ly->w_down, c->xb2);
+        if (minicpm) scale_vec(c->xb2, (size_t)n * d, m->mc_residual_scale);
+        post_norm(c, ly->norm_ffn_post, n);
         for (size_t i = 0; i < (size_t)n * d; i++) c->x[i] += c->xb2[i];
     }
     c->n_past += n;
+    if (m->n_swa > 0 && c->n_past - (m->n_swa + PL_BATCH) > c->ring_from) c->ring_from = c->n_past - (m->n_swa + PL_BATCH);
 
     if (logits) {
         const int first = last_only ? n - 1 : 0, cnt = n - first;
         for (int t = first; t < n; t++)
             rmsnorm(c->xb + (size_t)(t - first) * d, c->x + (size_t)t * d, m->norm_out, d, m->norm_eps);
         matmul1(c, c->xb, cnt, d, m->output, logits);
+        if (minicpm) scale_vec(logits, (size_t)cnt * m->n_vocab, 1.0f / m->mc_logit_scale); /* as llama.cpp */
+        if (m->logit_softcap > 0)
+            for (size_t i = 0; i < (size_t)cnt * m->n_vocab; i++)
+                logits[i] = m->logit_softcap * tanhf(logits[i] / m->logit_softcap);
     }
     return 0;
 }

@@ -5,7 +5,7 @@
  *   quant.c   weight block formats: a scalar "dequantize one row" per type (the reference path)
  *   kernels.c integer dot kernels (weights x 8-bit activations), portable + SIMD sets (kernels.h)
  *   pool.c    a tiny pthread pool: run fn(arg, ith, nth) on n threads and wait
- *   model.c   hyper-parameters + tensors by architecture (llama / qwen2 / qwen3), KV cache, forward
+ *   model.c   hyper-parameters + tensors by architecture (llama / qwen2 / qwen3 / gemma3 / minicpm), KV cache, forward
  *   sample.c  repetition penalty, temperature, top-k, top-p, min-p, seeded RNG
  *   lookup.c  prompt lookup: draft tokens from the context for speculative decoding
  *   engine_py.c  the Python type _core.Model (generation thread, GIL released during compute)
@@ -114,13 +114,15 @@ void pl_pool_free(pl_pool *p);
 
 /* ------------------------------------------------------------------ model */
 
-enum pl_arch { PL_ARCH_LLAMA, PL_ARCH_QWEN2, PL_ARCH_QWEN3 };
+enum pl_arch { PL_ARCH_LLAMA, PL_ARCH_QWEN2, PL_ARCH_QWEN3, PL_ARCH_GEMMA3, PL_ARCH_MINICPM };
 
 typedef struct {
     const gguf_tensor *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *w_gate, *w_up, *w_down;
     float *norm_att, *norm_ffn;       /* f32 copies of the small vectors */
     float *bq, *bk, *bv;              /* qwen2 biases (NULL if absent) */
-    float *q_norm, *k_norm;           /* qwen3 per-head norms (NULL if absent) */
+    float *q_norm, *k_norm;           /* qwen3 / gemma3 per-head norms (NULL if absent) */
+    float *norm_att_post, *norm_ffn_post; /* gemma3 "sandwich" norms on each branch's output (NULL if absent) */
+    int swa;                          /* gemma3: a local layer (sliding-window attention, local RoPE base) */
 } pl_layer;
 
 typedef struct {
@@ -130,6 +132,19 @@ typedef struct {
     float rope_base, norm_eps;
     int rope_neox; /* 1: pairs (i, i + d/2) (qwen); 0: pairs (2i, 2i+1) (llama GGUF) */
     float *rope_freqs; /* rope_freqs.weight (Llama 3.x RoPE scaling): frequency i divided by it; NULL: none */
+    float attn_scale;  /* q·k multiplier: 1/sqrt(head_dim) unless the architecture says otherwise */
+    /* gemma3 (zero / 1 / off elsewhere) */
+    float embd_scale;      /* token embeddings multiplied by it (gemma3: sqrt(n_embd); minicpm: scale_emb); 0: not scaled */
+    float logit_softcap;   /* logits = cap * tanh(logits / cap); 0: off */
+    int ffn_gelu;          /* gated FFN with GELU (tanh form) in place of SiLU */
+    int n_swa;             /* sliding window of the local layers (a token sees the last n_swa positions) */
+    float rope_base_swa;   /* RoPE base of the local layers */
+    float rope_scale;      /* linear RoPE scaling of the other layers: positions divided by it (1: none) */
+    /* minicpm (model.c's minicpm_hparams): muP scales as llama.cpp reads them (and embd_scale), and longrope */
+    float mc_residual_scale; /* each branch's output multiplied by it before it joins the stream */
+    float mc_logit_scale;    /* logits divided by it */
+    float *rope_freqs_long;  /* longrope: the divisors for a context past n_ctx_orig (rope_freqs: the short ones) */
+    int n_ctx_orig;          /* longrope: the context the short factors were trained for */
     const gguf_tensor *tok_embd, *output;
     float *norm_out;
     pl_layer *layers;
@@ -149,7 +164,10 @@ pl_ctx *pl_ctx_new(pl_model *m, int n_ctx, int n_threads, char *err, size_t errl
 void pl_ctx_free(pl_ctx *c);
 int pl_ctx_n_ctx(const pl_ctx *c);
 int pl_ctx_n_past(const pl_ctx *c);
-void pl_ctx_truncate(pl_ctx *c, int n_past); /* forget cache positions >= n_past */
+/* Forgets cache positions >= n_past; returns the positions kept: n_past, or 0 when a local
+ * layer's ring (sliding-window models) no longer holds the window the next token needs. */
+int pl_ctx_truncate(pl_ctx *c, int n_past);
+size_t pl_ctx_kv_bytes(const pl_ctx *c); /* K and V cache, all layers */
 /* Runs tokens[0..n) at positions n_past.. (in batches of PL_BATCH) and advances n_past.
  * logits: NULL, or [n][n_vocab] (all positions) or [n_vocab] (last only, if last_only).
  * abort_flag (may be NULL) is polled between layers; returns 1 if aborted, -1 on error, 0 ok.

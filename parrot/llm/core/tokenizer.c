@@ -1,4 +1,5 @@
-/* Byte-level BPE tokenizer (GPT-2 family: Qwen2, Llama-3, SmolLM, GPT-2).
+/* Byte-level BPE tokenizer (GPT-2 family: Qwen2, Llama-3, SmolLM, GPT-2), and SentencePiece's BPE
+ * (Gemma, Llama 2: spm_span) over the same vocabulary tables and added-token matching.
  *
  * Pipeline, the same as Hugging Face `tokenizers` for these vocabularies:
  *   1. added tokens (GGUF control / user-defined) are cut out of the text whole,
@@ -40,6 +41,11 @@ struct pt_tokenizer {
     enum pre_kind pre;
     int ignore_merges;   /* a piece that is itself a token is taken whole (Llama-3) */
     int nfc;             /* NFC-normalize text spans before splitting (off unless asked for) */
+    /* SentencePiece vocabularies (tokenizer.ggml.model "llama": Gemma, Llama 2): see spm_span */
+    int spm;
+    int space_prefix;    /* a space before the text and after each added token (SPM, add_space_prefix) */
+    int32_t *spm_rank;   /* merge priority of each token: 0 = highest score; -1: never a merge result */
+    int32_t unk_id;      /* the unknown token, -1 if none */
     /* All strings live in one arena: token id's text as stored (byte-to-unicode spelled) at
      * text_off[id], its raw bytes at piece_off[id] (the same place for added tokens). */
     char *arena;
@@ -233,31 +239,41 @@ static int cmp_special(const void *a, const void *b) { /* by first byte, then lo
     return x->id < y->id ? -1 : (x->id > y->id);
 }
 
-pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const size_t *token_lens,
-                               const int32_t *token_types, int n_merges, const char *const *merges,
-                               const size_t *merge_lens, const char *pre, char *err, size_t errlen) {
-    char dummy[1];
-    if (!err || !errlen) { err = dummy; errlen = sizeof dummy; }
-    err[0] = 0;
-    enum pre_kind kind;
-    int ignore_merges;
-    if (pre_from_name(pre, &kind, &ignore_merges) < 0) {
-        snprintf(err, errlen, "unknown pre-tokenizer '%s' (known: qwen2, llama-bpe, llama3, smollm, gpt2, default)", pre);
-        return NULL;
+/* Raw bytes of a SentencePiece token: U+2581 (▁) stands for a space, <0xNN> byte tokens for their
+ * byte; everything else is its text. */
+static size_t spm_unspell(int type, const char *s, size_t n, char *out) {
+    static const char hex[] = "0123456789ABCDEF";
+    if (type == PT_TOKEN_BYTE && n == 6 && memcmp(s, "<0x", 3) == 0 && s[5] == '>') {
+        const char *hi = memchr(hex, s[3], 16), *lo = memchr(hex, s[4], 16);
+        if (hi && lo && s[3] && s[4]) {
+            out[0] = (char)((hi - hex) * 16 + (lo - hex));
+            return 1;
+        }
     }
-    if (n_vocab <= 0 || !tokens || !token_lens || n_merges < 0 || (n_merges > 0 && (!merges || !merge_lens))) {
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (n - i >= 3 && memcmp(s + i, "\xE2\x96\x81", 3) == 0) { out[o++] = ' '; i += 3; }
+        else out[o++] = s[i++];
+    }
+    return o;
+}
+
+/* The vocabulary both kinds share: strings, types, the string -> id map and the added tokens. */
+static pt_tokenizer *vocab_new(int n_vocab, const char *const *tokens, const size_t *token_lens,
+                               const int32_t *token_types, int spm, char *err, size_t errlen) {
+    if (n_vocab <= 0 || !tokens || !token_lens) {
         snprintf(err, errlen, "empty or missing vocabulary");
         return NULL;
     }
-    if (n_vocab > (1 << 28) || n_merges > (1 << 28)) { /* keeps the hash table sizes in 32 bits */
+    if (n_vocab > (1 << 28)) { /* keeps the hash table sizes in 32 bits */
         snprintf(err, errlen, "vocabulary too large");
         return NULL;
     }
     pt_tokenizer *t = calloc(1, sizeof *t);
     if (!t) goto oom;
     t->n_vocab = n_vocab;
-    t->pre = kind;
-    t->ignore_merges = ignore_merges;
+    t->spm = spm;
+    t->unk_id = -1;
     build_byte_maps(t->byte_cp, t->cp_byte);
     size_t arena_size = 0;
     for (int id = 0; id < n_vocab; id++) {
@@ -295,7 +311,7 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
             t->piece_len[id] = (uint32_t)n;
         } else {
             t->piece_off[id] = used;
-            t->piece_len[id] = (uint32_t)unspell(t, s, n, t->arena + used);
+            t->piece_len[id] = (uint32_t)(spm ? spm_unspell(t->type[id], s, n, t->arena + used) : unspell(t, s, n, t->arena + used));
             t->arena[used + t->piece_len[id]] = 0;
             used += t->piece_len[id] + 1;
         }
@@ -308,6 +324,55 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
         t->vocab.slots[i] = id;
     }
 
+    /* Added tokens, bucketed by first byte for the leftmost-longest scan. */
+    for (int id = 0; id < n_vocab; id++)
+        if (is_added(t->type[id]) && t->text_len[id] > 0) t->n_special++;
+    t->special = malloc(((size_t)t->n_special + 1) * sizeof *t->special);
+    special_key *keys = malloc(((size_t)t->n_special + 1) * sizeof *keys);
+    if (!t->special || !keys) { free(keys); goto oom; }
+    t->n_special = 0;
+    for (int id = 0; id < n_vocab; id++)
+        if (is_added(t->type[id]) && t->text_len[id] > 0)
+            keys[t->n_special++] = (special_key){(uint8_t)TEXT(t, id)[0], t->text_len[id], id};
+    qsort(keys, (size_t)t->n_special, sizeof *keys, cmp_special);
+    for (int k = 0; k < t->n_special; k++) t->special[k] = keys[k].id;
+    free(keys);
+    for (int b = 0, k = 0; b <= 256; b++) {
+        while (k < t->n_special && (uint8_t)TEXT(t, t->special[k])[0] < b) k++;
+        t->special_start[b] = k;
+    }
+    return t;
+
+oom:
+    snprintf(err, errlen, "out of memory building the tokenizer");
+    pt_tokenizer_free(t);
+    return NULL;
+}
+
+pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const size_t *token_lens,
+                               const int32_t *token_types, int n_merges, const char *const *merges,
+                               const size_t *merge_lens, const char *pre, char *err, size_t errlen) {
+    char dummy[1];
+    if (!err || !errlen) { err = dummy; errlen = sizeof dummy; }
+    err[0] = 0;
+    enum pre_kind kind;
+    int ignore_merges;
+    if (pre_from_name(pre, &kind, &ignore_merges) < 0) {
+        snprintf(err, errlen, "unknown pre-tokenizer '%s' (known: qwen2, llama-bpe, llama3, smollm, gpt2, default)", pre);
+        return NULL;
+    }
+    if (n_merges < 0 || (n_merges > 0 && (!merges || !merge_lens))) {
+        snprintf(err, errlen, "empty or missing vocabulary");
+        return NULL;
+    }
+    if (n_merges > (1 << 28)) {
+        snprintf(err, errlen, "vocabulary too large");
+        return NULL;
+    }
+    pt_tokenizer *t = vocab_new(n_vocab, tokens, token_lens, token_types, 0, err, errlen);
+    if (!t) return NULL;
+    t->pre = kind;
+    t->ignore_merges = ignore_merges;
     for (int b = 0; b < 256; b++) {
         char buf[4];
         size_t n = put_utf8(t->byte_cp[b], buf);
@@ -350,24 +415,6 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
         }
         free(cat);
     }
-
-    /* Added tokens, bucketed by first byte for the leftmost-longest scan. */
-    for (int id = 0; id < n_vocab; id++)
-        if (is_added(t->type[id]) && t->text_len[id] > 0) t->n_special++;
-    t->special = malloc(((size_t)t->n_special + 1) * sizeof *t->special);
-    special_key *keys = malloc(((size_t)t->n_special + 1) * sizeof *keys);
-    if (!t->special || !keys) { free(keys); goto oom; }
-    t->n_special = 0;
-    for (int id = 0; id < n_vocab; id++)
-        if (is_added(t->type[id]) && t->text_len[id] > 0)
-            keys[t->n_special++] = (special_key){(uint8_t)TEXT(t, id)[0], t->text_len[id], id};
-    qsort(keys, (size_t)t->n_special, sizeof *keys, cmp_special);
-    for (int k = 0; k < t->n_special; k++) t->special[k] = keys[k].id;
-    free(keys);
-    for (int b = 0, k = 0; b <= 256; b++) {
-        while (k < t->n_special && (uint8_t)TEXT(t, t->special[k])[0] < b) k++;
-        t->special_start[b] = k;
-    }
     return t;
 
 oom:
@@ -375,6 +422,64 @@ oom:
     pt_tokenizer_free(t);
     return NULL;
 }
+
+typedef struct { float score; int32_t id; } scored_id;
+
+static int cmp_score_desc(const void *a, const void *b) {
+    const scored_id *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
+
+pt_tokenizer *pt_tokenizer_new_spm(int n_vocab, const char *const *tokens, const size_t *token_lens,
+                                   const int32_t *token_types, const float *scores, char *err, size_t errlen) {
+    char dummy[1];
+    if (!err || !errlen) { err = dummy; errlen = sizeof dummy; }
+    err[0] = 0;
+    if (!scores) {
+        snprintf(err, errlen, "a SentencePiece vocabulary needs its scores (tokenizer.ggml.scores)");
+        return NULL;
+    }
+    pt_tokenizer *t = vocab_new(n_vocab, tokens, token_lens, token_types, 1, err, errlen);
+    if (!t) return NULL;
+    /* Merge priority: rank of the score, highest first; equal scores share a rank so that the
+     * leftmost pair wins between them, as in SentencePiece and llama.cpp. Only the pieces
+     * SentencePiece merges into (normal, user-defined, unused) get one. */
+    scored_id *order = malloc((size_t)n_vocab * sizeof *order);
+    t->spm_rank = malloc((size_t)n_vocab * sizeof *t->spm_rank);
+    if (!order || !t->spm_rank) {
+        free(order);
+        snprintf(err, errlen, "out of memory building the tokenizer");
+        pt_tokenizer_free(t);
+        return NULL;
+    }
+    int n = 0;
+    for (int id = 0; id < n_vocab; id++) {
+        const int ty = t->type[id];
+        t->spm_rank[id] = -1;
+        if ((ty == PT_TOKEN_NORMAL || ty == PT_TOKEN_USER_DEFINED || ty == PT_TOKEN_UNUSED) && scores[id] == scores[id])
+            order[n++] = (scored_id){scores[id], id};
+        if (ty == PT_TOKEN_UNKNOWN && t->unk_id < 0) t->unk_id = id;
+    }
+    qsort(order, (size_t)n, sizeof *order, cmp_score_desc);
+    for (int k = 0, rank = 0; k < n; k++) {
+        if (k > 0 && order[k].score != order[k - 1].score) rank = k;
+        t->spm_rank[order[k].id] = rank;
+    }
+    free(order);
+    for (int b = 0; b < 256; b++) {
+        char name[8];
+        snprintf(name, sizeof name, "<0x%02X>", b);
+        t->byte_id[b] = str_map_get(t, name, 6);
+    }
+    return t;
+}
+
+void pt_tokenizer_set_space_prefix(pt_tokenizer *t, int on) {
+    if (t) t->space_prefix = on != 0;
+}
+
+int pt_tokenizer_is_spm(const pt_tokenizer *t) { return t && t->spm; }
 
 void pt_tokenizer_free(pt_tokenizer *t) {
     if (!t) return;
@@ -387,6 +492,7 @@ void pt_tokenizer_free(pt_tokenizer *t) {
     free(t->vocab.slots);
     free(t->merges);
     free(t->special);
+    free(t->spm_rank);
     free(t);
 }
 
@@ -438,6 +544,11 @@ typedef struct {
     size_t ncp_cap;
     char *norm;
     size_t norm_cap;
+    /* SentencePiece: the span with spaces escaped as U+2581, and its symbols as byte ranges */
+    char *esc;
+    size_t esc_cap;
+    uint32_t *sym_off, *sym_len;
+    size_t sym_cap, sym_cap2;
     /* output */
     int32_t *out;
     int cap, count;
@@ -793,8 +904,86 @@ static long nfc_normalize(encoder *e, const uint8_t *s, size_t len) {
     return (long)n;
 }
 
+/* SentencePiece BPE over a span (SentencePiece's bpe_model.cc and llama.cpp's llm_tokenizer_spm):
+ * spaces become U+2581 (one more in front when `prefix`); each character is a symbol; the
+ * adjacent pair whose concatenation is the highest-scoring piece merges first (leftmost among
+ * equals), until no pair is a piece. A symbol left that is no token (a character outside the
+ * vocabulary, an invalid byte) falls back to its <0xNN> byte tokens, or to the unknown token. */
+static void spm_span(const pt_tokenizer *t, encoder *e, const uint8_t *u, size_t len, int prefix) {
+    const size_t max = 3 * (len + 1);
+    if (grow((void **)&e->esc, &e->esc_cap, max, 1) < 0) {
+        e->failed = 1;
+        return;
+    }
+    size_t n = 0;
+    if (prefix) memcpy(e->esc, "\xE2\x96\x81", 3), n = 3;
+    for (size_t i = 0; i < len; i++) {
+        if (u[i] == ' ') memcpy(e->esc + n, "\xE2\x96\x81", 3), n += 3;
+        else e->esc[n++] = (char)u[i];
+    }
+    if (n == 0) return;
+    if (reserve_piece(e, n) < 0 || grow((void **)&e->sym_off, &e->sym_cap, n, sizeof *e->sym_off) < 0 ||
+        grow((void **)&e->sym_len, &e->sym_cap2, n, sizeof *e->sym_len) < 0) {
+        e->failed = 1;
+        return;
+    }
+    const uint8_t *x = (const uint8_t *)e->esc;
+    int m = 0;
+    for (size_t i = 0; i < n; m++) {
+        uint32_t cp;
+        int k = utf8_next(x + i, n - i, &cp);
+        if (k <= 0) k = 1; /* an invalid byte is a symbol of its own */
+        e->sym_off[m] = (uint32_t)i;
+        e->sym_len[m] = (uint32_t)k;
+        e->sym_prev[m] = m - 1;
+        e->sym_next[m] = m + 1;
+        i += (size_t)k;
+    }
+    e->sym_next[m - 1] = -1;
+    e->n_heap = 0;
+    /* a candidate remembers both sides' lengths: it is stale once either side has changed */
+#define SPM_TRY(l, r)                                                                                   \
+    do {                                                                                                \
+        const int l_ = (l), r_ = (r);                                                                   \
+        if (l_ >= 0 && r_ >= 0) {                                                                       \
+            const int id_ = str_map_get(t, e->esc + e->sym_off[l_], e->sym_len[l_] + e->sym_len[r_]);  \
+            if (id_ >= 0 && t->spm_rank[id_] >= 0)                                                      \
+                heap_push(e, (struct cand){t->spm_rank[id_], l_, r_, (int32_t)e->sym_len[l_], (int32_t)e->sym_len[r_]}); \
+        }                                                                                               \
+    } while (0)
+    for (int i = 0; i + 1 < m; i++) SPM_TRY(i, i + 1);
+    while (e->n_heap > 0) {
+        struct cand c = heap_pop(e);
+        if (e->sym_next[c.left] != c.right || (int32_t)e->sym_len[c.left] != c.left_id ||
+            (int32_t)e->sym_len[c.right] != c.right_id)
+            continue;
+        e->sym_len[c.left] += e->sym_len[c.right];
+        e->sym_len[c.right] = 0;
+        const int nx = e->sym_next[c.right];
+        e->sym_next[c.left] = nx;
+        if (nx >= 0) e->sym_prev[nx] = c.left;
+        SPM_TRY(e->sym_prev[c.left], c.left);
+        SPM_TRY(c.left, nx);
+    }
+#undef SPM_TRY
+    for (int i = 0; i >= 0; i = e->sym_next[i]) {
+        const int id = str_map_get(t, e->esc + e->sym_off[i], e->sym_len[i]);
+        if (id >= 0) {
+            emit(e, id);
+            continue;
+        }
+        int bytes = 1;
+        for (uint32_t b = 0; b < e->sym_len[i]; b++) bytes &= t->byte_id[x[e->sym_off[i] + b]] >= 0;
+        if (!bytes) { /* no byte fallback in this vocabulary */
+            if (t->unk_id >= 0) emit(e, t->unk_id);
+            continue;
+        }
+        for (uint32_t b = 0; b < e->sym_len[i]; b++) emit(e, t->byte_id[x[e->sym_off[i] + b]]);
+    }
+}
+
 /* Pre-tokenizes and encodes the text span s[0..len) that holds no added token. */
-static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t len) {
+static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t len, int spm_prefix) {
     const uint8_t *u = (const uint8_t *)s;
     if (e->failed) return;
     if (t->nfc && needs_nfc(u, len)) {
@@ -805,6 +994,10 @@ static void encode_span(const pt_tokenizer *t, encoder *e, const char *s, size_t
         }
         u = (const uint8_t *)e->norm;
         len = (size_t)n;
+    }
+    if (t->spm) {
+        spm_span(t, e, u, len, spm_prefix);
+        return;
     }
     if (len > (size_t)INT32_MAX || reserve_chars(e, len) < 0) {
         e->failed = 1;
@@ -875,6 +1068,7 @@ int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int
     int rc = -1;
     if (reserve_chars(&e, len) < 0 || reserve_piece(&e, 64) < 0) goto done;
     size_t start = 0, pos = 0; /* start of the pending text span, where the search resumes */
+    int after_special = 1;     /* SPM's space prefix goes before the text and after added tokens */
     for (;;) {
         int32_t sid = -1;
         size_t at = (pos < len && t->n_special) ? find_special(t, text, len, pos, &sid) : len;
@@ -884,9 +1078,11 @@ int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int
             pos = at + t->text_len[sid];
             continue;
         }
-        if (at > start) encode_span(t, &e, text + start, at - start);
+        if (at > start) encode_span(t, &e, text + start, at - start, t->space_prefix && after_special);
+        after_special = 0;
         if (at >= len) break;
         emit(&e, sid);
+        after_special = 1;
         start = pos = at + t->text_len[sid];
     }
     rc = e.failed ? -1 : e.count;
@@ -901,6 +1097,9 @@ done:
     free(e.spelled);
     free(e.ncp);
     free(e.norm);
+    free(e.esc);
+    free(e.sym_off);
+    free(e.sym_len);
     return rc;
 }
 

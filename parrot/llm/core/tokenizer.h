@@ -1,4 +1,5 @@
-/* Byte-level BPE tokenizer (GPT-2 / Qwen2 / Llama-3 / SmolLM style) built from a GGUF vocabulary.
+/* Byte-level BPE tokenizer (GPT-2 / Qwen2 / Llama-3 / SmolLM style) and SentencePiece BPE
+ * tokenizer (Gemma, Llama 2) built from a GGUF vocabulary.
  *
  * Plain C (pt_*), usable without Python; the Python types _core.Tokenizer and _core.Utf8Stream
  * live in tokenizer_py.c and are declared in tokenizer_py.h. Ids are
@@ -34,6 +35,16 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
                                const int32_t *token_types, int n_merges, const char *const *merges,
                                const size_t *merge_lens, const char *pre, char *err, size_t errlen);
 
+/* A SentencePiece vocabulary (GGUF tokenizer.ggml.model "llama": Gemma, Llama 2, ...): tokens as
+ * stored (U+2581 for a space, <0xNN> byte tokens), their types, and tokenizer.ggml.scores, the
+ * pieces' scores that order SentencePiece's BPE merges. Added tokens match as for BPE. */
+pt_tokenizer *pt_tokenizer_new_spm(int n_vocab, const char *const *tokens, const size_t *token_lens,
+                                   const int32_t *token_types, const float *scores, char *err, size_t errlen);
+/* SPM only: a space in front of the text and after each added token (tokenizer.ggml.add_space_prefix;
+ * llama.cpp's default is on, Gemma's files turn it off). Call before sharing the tokenizer. */
+void pt_tokenizer_set_space_prefix(pt_tokenizer *t, int on);
+int pt_tokenizer_is_spm(const pt_tokenizer *t);
+
 /* Encodes len bytes of UTF-8 text. Added tokens (control and user-defined) written in the text
  * are matched whole, leftmost-longest, like HF; with parse_special = 0 a matched control token
  * stays plain text (HF's encode_special_tokens) while user-defined ones (Qwen3 <think>) still
@@ -46,7 +57,8 @@ pt_tokenizer *pt_tokenizer_new(int n_vocab, const char *const *tokens, const siz
 int pt_tokenizer_encode(const pt_tokenizer *t, const char *text, size_t len, int parse_special,
                         int32_t *out, int cap);
 
-/* Raw bytes of a token after undoing the GPT-2 byte-to-unicode map; control and user-defined
+/* Raw bytes of a token after undoing the GPT-2 byte-to-unicode map (SPM: U+2581 -> space,
+ * <0xNN> -> the byte); control and user-defined
  * tokens -> their text. NULL (and *len = 0) for an out-of-range id. Not NUL-terminated. */
 const char *pt_tokenizer_piece(const pt_tokenizer *t, int32_t id, size_t *len);
 
