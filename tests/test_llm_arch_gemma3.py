@@ -342,3 +342,22 @@ def test_c_core_under_sanitizers(parrot_file, tmp_path):
     run = subprocess.run([str(exe), str(parrot_file)], capture_output=True, text=True, timeout=300,
                          env={**os.environ, "ASAN_OPTIONS": "detect_leaks=1"})
     assert run.returncode == 0 and run.stdout.strip().endswith("ok"), run.stdout[-2000:] + run.stderr[-3000:]
+
+
+def test_ime_reranker_scores_through_the_rings(parrot_file):
+    """The IME re-ranker cuts the cache back to shared prefixes: past a ring the model keeps
+    less, and the scores must still be those of each text evaluated alone."""
+    from parrot.ime.rerank import LlmScorer
+
+    prefix = PROMPT + " <start_of_turn>user\n"  # longer than the rings: cuts into it lose the window
+    # a long candidate then others that share only the prefix: the cut back is past the rings
+    texts = ["你好", "你好吗", "我们去公园", "1234567890" * 5, "我们去公园散步吧", "hello"]  # digits: a token each
+    with Model(parrot_file, threads=2, context=128) as m:
+        scorer = LlmScorer(m, prefix=prefix, suffix="<end_of_turn>")
+        scorer.score(texts)  # leaves the long one (scored last) in the cache
+        shared = scorer.score(texts)
+        alone = []
+        for text in texts:
+            m.reset()
+            alone += LlmScorer(m, prefix=prefix, suffix="<end_of_turn>").score([text])
+    np.testing.assert_allclose(shared, alone, rtol=1e-5)

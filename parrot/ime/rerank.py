@@ -49,7 +49,7 @@ class TokenModel(Protocol):
 
     def tokenize(self, text: str, special: bool = True) -> list[int]: ...
     def eval(self, ids: Sequence[int]) -> np.ndarray: ...
-    def truncate(self, n: int) -> None: ...
+    def truncate(self, n: int) -> int: ...  # returns how many cached tokens it kept
     @property
     def cached(self) -> list[int]: ...
 
@@ -96,7 +96,7 @@ class LlmScorer:
         n = min(n, len(ids) - 1)
         while n > 0 and self._rows[n - 1] is None:  # need the scores after position n-1
             n -= 1
-        self.model.truncate(n)
+        n = self.model.truncate(n)  # a sliding-window model may keep fewer
         del self._rows[n:]
         logits = self.model.eval(ids[n:])
         self.evaluated += len(ids) - n

@@ -198,15 +198,17 @@ class Model:
         """The tokens whose K/V are in the cache, in order (a copy)."""
         return list(self._cached)
 
-    def truncate(self, n: int) -> None:
-        """Keeps the first n cached tokens: the next eval() continues after them."""
+    def truncate(self, n: int) -> int:
+        """Keeps the first n cached tokens: the next eval() continues after them. Returns how
+        many were kept: fewer (0) when a sliding-window layer's ring no longer holds them."""
         n = max(0, min(int(n), len(self._cached)))
         if not self._busy.acquire(blocking=False):
             raise ModelError("model is busy generating")
         try:
-            del self._cached[self._c.truncate(n):]  # fewer when a sliding-window ring lost the window
+            del self._cached[self._c.truncate(n):]
         finally:
             self._busy.release()
+        return len(self._cached)
 
     def _reuse(self, full: list[int]) -> list[int]:
         """Keeps the longest cached prefix of `full`; returns the tokens still to evaluate
