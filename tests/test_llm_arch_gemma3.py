@@ -272,18 +272,21 @@ def test_greedy_text_matches_llama_cpp(prompt, parrot_file, llamacpp_file):
 
 
 def test_local_layers_keep_a_ring(ids, ref, parrot_file):
-    """6 local layers hold n_swa + 32 = 40 positions, the global one the whole context; cutting
-    the cache back keeps it while every window is still held, else starts over (and says so)."""
-    n = len(ids)
+    """6 local layers hold n_swa + PL_BATCH = 8 + 64 = 72 positions, the global one the whole
+    context; cutting the cache back keeps it while every window is still held, else starts over
+    (and says so)."""
+    n, ring = len(ids), 8 + 64
     with Model(parrot_file, threads=2, context=128) as m:
         kvd = m.info["n_head_kv"] * m.info["head_dim"]
-        assert m.info["kv_cache_bytes"] == 2 * 2 * kvd * (6 * 40 + 128)
+        assert m.info["kv_cache_bytes"] == 2 * 2 * kvd * (6 * ring + 128)
         m.eval(ids)
         m.truncate(n - 20)  # the windows of positions n-20.. are all still in the rings
         assert len(m.cached) == n - 20
         again = m.eval(ids[n - 20:])
         np.testing.assert_allclose(again, ref[n - 20:], atol=TOLERANCE * np.abs(ref).max())
-        m.truncate(5)  # positions 0..4 were overwritten in the rings: nothing is kept
+        longer = ids + ids[:ring + 8 - n]  # 80 positions, past the ring: 0..7 are overwritten
+        m.eval(longer[n:])
+        m.truncate(5)  # the windows of positions 0..4 are gone from the rings: nothing is kept
         assert m.cached == []
         assert rel(m.eval(ids), ref) < TOLERANCE
         # reuse of the cache for a prompt sharing only a short prefix: evaluated whole again
