@@ -27,13 +27,14 @@ from parrot.llm.gguf_info import format_inspection, inspect_path  # noqa: E402
 # local RoPE base, scaling or soft-cap each moves the logits by more than 10x this
 TOLERANCE = 2e-3
 PROMPT = ("你好，电子鹦鹉! The parrot says 42. 北京 上海 广州 深圳 成都 杭州 2024年10月1日. "
-          "The quick brown fox jumps over the lazy dog; 今天天气很好，我们去公园散步吧。 def add(a, b): return a + b")
+          "The quick brown fox jumps over the lazy dog; 今天天气很好，我们去公园散步吧。 def add(a, b): return a + b"
+          " 我想去北京旅游，明天见! for i in range(10): print(i)")
 
 
 @pytest.fixture(scope="module")
 def ids():
     ids = [2] + tiny.processor().encode(PROMPT)  # <bos> + the SentencePiece reference's ids
-    assert 48 < len(ids) < 100  # past the local layers' rings (8 + 32 positions), and 20 more fit in 128
+    assert 8 + 64 < len(ids) <= 108  # past the local layers' rings (8 + 64 positions), and 20 more fit in 128
     return ids
 
 
@@ -284,8 +285,7 @@ def test_local_layers_keep_a_ring(ids, ref, parrot_file):
         assert len(m.cached) == n - 20
         again = m.eval(ids[n - 20:])
         np.testing.assert_allclose(again, ref[n - 20:], atol=TOLERANCE * np.abs(ref).max())
-        longer = ids + ids[:ring + 8 - n]  # 80 positions, past the ring: 0..7 are overwritten
-        m.eval(longer[n:])
+        assert n > ring + 5  # so the windows of positions 0..4 are overwritten in the rings
         m.truncate(5)  # the windows of positions 0..4 are gone from the rings: nothing is kept
         assert m.cached == []
         assert rel(m.eval(ids), ref) < TOLERANCE
@@ -354,8 +354,8 @@ def test_ime_reranker_scores_through_the_rings(parrot_file):
 
     prefix = PROMPT + " <start_of_turn>user\n"  # longer than the rings: cuts into it lose the window
     # a long candidate then others that share only the prefix: the cut back is past the rings
-    texts = ["你好", "你好吗", "我们去公园", "1234567890" * 5, "我们去公园散步吧", "hello"]  # digits: a token each
-    with Model(parrot_file, threads=2, context=128) as m:
+    texts = ["你好", "你好吗", "我们去公园", "1234567890" * 10, "我们去公园散步吧", "hello"]  # digits: a token each
+    with Model(parrot_file, threads=2, context=256) as m:
         scorer = LlmScorer(m, prefix=prefix, suffix="<end_of_turn>")
         scorer.score(texts)  # leaves the long one (scored last) in the cache
         shared = scorer.score(texts)
