@@ -18,12 +18,14 @@ if sys.argv[1] != "-":
     from parrot.llm import Model
     Model(sys.argv[1], threads=1, context=64).close()
 base, keep = rss_mb(), []
-for i in range(30):
-    rows = np.ones((5 + (i * 7) % 17, 151936), np.float32)  # a block of logits rows
-    logp = rows - rows.max(axis=1, keepdims=True)            # and its temporaries
-    keep.append(np.ones(20000 + i, np.uint8))                # a buffer made meanwhile, kept
-    keep = keep[-10:]
-    del rows, logp
+# glibc raises its mmap threshold to the largest mmapped block freed (up to 32 MB): a re-rank's
+# block of logits rows and temporaries does that; later blocks then come from the heap
+warm = np.ones(30 << 20, np.uint8)
+del warm
+for i in range(8):
+    rows = np.ones((10 + 4 * i, 151936), np.float32)  # a block of logits rows, larger each time
+    keep.append(np.ones(20000 + i, np.uint8))        # a buffer made meanwhile, kept (above it)
+    del rows
 print(rss_mb() - base)
 """
 
