@@ -285,3 +285,18 @@ def llama_cpp_convert(hf_dir: Path, out: Path, prelude: str = "") -> None:
             "c.main()\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
+
+
+def engine_logits(path, ids, context: int = 128):
+    """parrot's logits for every position of ids, from a fresh model."""
+    from parrot.llm import Model
+
+    with Model(path, threads=2, context=context) as m:
+        return m.eval(ids)
+
+
+def rel(a, b) -> float:
+    """Largest difference relative to the reference's largest logit."""
+    import numpy as np
+
+    return float(np.abs(a - b).max() / np.abs(b).max())

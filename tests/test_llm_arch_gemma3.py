@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import llm_tiny
+from llm_tiny import engine_logits, rel
 import llm_tiny_gemma3 as tiny
 
 torch = pytest.importorskip("torch")
@@ -54,9 +55,6 @@ def ref(ids) -> np.ndarray:
     return hf_logits(ids)
 
 
-def rel(a, b) -> float:
-    return float(np.abs(a - b).max() / np.abs(b).max())
-
 
 @pytest.fixture(scope="module")
 def parrot_file(tmp_path_factory):
@@ -71,10 +69,6 @@ def llamacpp_file(tmp_path_factory):
     llm_tiny.llama_cpp_convert(tiny.hf_dir(), out)
     return out
 
-
-def engine_logits(path, ids) -> np.ndarray:
-    with Model(path, threads=2, context=128) as m:
-        return m.eval(ids)
 
 
 def test_window_scaling_and_softcap_matter_in_transformers(ids, ref):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import llm_tiny
+from llm_tiny import engine_logits, rel
 
 torch = pytest.importorskip("torch")
 
@@ -56,13 +57,6 @@ def ref(llama3_dir, ids) -> np.ndarray:
     return hf_logits(llama3_dir, ids)
 
 
-def engine_logits(path: Path, ids) -> np.ndarray:
-    with Model(path, threads=2, context=128) as m:
-        return m.eval(ids)
-
-
-def rel(a, b) -> float:
-    return float(np.abs(a - b).max() / np.abs(b).max())
 
 
 @pytest.fixture(scope="module")

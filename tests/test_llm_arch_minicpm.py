@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import llm_tiny
+from llm_tiny import engine_logits, rel
 
 torch = pytest.importorskip("torch")
 
@@ -101,13 +102,6 @@ def hf_logits(model, ids) -> np.ndarray:
         return model(torch.tensor([ids])).logits[0].numpy()
 
 
-def engine_logits(path: Path, ids) -> np.ndarray:
-    with Model(path, threads=2, context=128) as m:
-        return m.eval(ids)
-
-
-def rel(a, b) -> float:
-    return float(np.abs(a - b).max() / np.abs(b).max())
 
 
 @pytest.fixture(scope="module")
