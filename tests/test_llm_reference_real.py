@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 torch = pytest.importorskip("torch")
 
 PROMPT = "你好！请用一句话介绍一下北京。"
+INTEGER_TOLERANCE = 5e-2
 
 
 def _pulled(name: str, q8: bool = False):
@@ -42,12 +43,12 @@ def engine():
     return Model
 
 
-def _greedy_chat(engine, path, prompt, max_tokens=24):
+def _greedy_chat(engine, path, prompt, max_tokens=24, kernels=None):
     import dataclasses
 
     from parrot.llm import GREEDY
 
-    m = engine(str(path), threads=2, context=512)
+    m = engine(str(path), threads=2, context=512, kernels=kernels)
     try:
         answer = "".join(m.chat(prompt, sampling=dataclasses.replace(GREEDY, max_tokens=max_tokens)))
         return m, answer
@@ -65,7 +66,10 @@ def test_qwen_greedy_chinese_answer(engine):
 
 
 def test_smollm_greedy_english_answer(engine):
-    m, answer = _greedy_chat(engine, _pulled("smollm2-135m"), "What is the capital of France?", 16)
+    # Through the float path (the weights' own values): 8-bit activations, as in the integer
+    # kernels and in llama.cpp, tip this 135M Q4_1 model to "L'Étoile, la Marseillaise, la
+    # femme" (llama.cpp 0.94.0's llama-completion writes the same on this file, 2026-12-01)
+    m, answer = _greedy_chat(engine, _pulled("smollm2-135m"), "What is the capital of France?", 16, kernels="f32")
     assert m.arch == "llama"
     print("answer:", answer)
     assert "Paris" in answer
@@ -78,12 +82,14 @@ def test_smollm_greedy_english_answer(engine):
 )
 def test_first_prompt_logits_match_transformers(engine, name, q8):
     path = _pulled(name, q8)
-    m = engine(str(path), threads=2, context=256)
-    try:
-        ids = m.tokenize("<|im_start|>user\n" + PROMPT, special=True)[:8]
-        got = m.eval(ids)
-    finally:
-        m.close()
+    got = {}
+    for kernels in ("f32", None):  # the float path, and the integer kernels (8-bit activations)
+        m = engine(str(path), threads=2, context=256, kernels=kernels)
+        try:
+            ids = m.tokenize("<|im_start|>user\n" + PROMPT, special=True)[:8]
+            got[kernels] = m.eval(ids)
+        finally:
+            m.close()
     reference = llm_tiny.hf_model_from_gguf(path)
     with torch.no_grad():
         exact = reference(torch.tensor([ids])).logits[0].numpy()
@@ -97,9 +103,15 @@ def test_first_prompt_logits_match_transformers(engine, name, q8):
         f16_kv = reference(torch.tensor([ids])).logits[0].numpy()
     del reference
     scale = np.abs(exact).max()
-    err_f16_kv = float(np.abs(got - f16_kv).max() / scale)
-    err_exact = float(np.abs(got - exact).max() / scale)
-    print(f"{path.name}: max rel logit error over 8 tokens {err_f16_kv:.2e} (f16 K/V reference), {err_exact:.2e} (float32)")
-    assert err_f16_kv < 6e-3
-    assert (got.argmax(axis=1) == f16_kv.argmax(axis=1)).all()
-    assert err_exact < 3e-2
+    for kernels, logits in got.items():
+        err_f16_kv = float(np.abs(logits - f16_kv).max() / scale)
+        err_exact = float(np.abs(logits - exact).max() / scale)
+        agree = int((logits.argmax(axis=1) == f16_kv.argmax(axis=1)).sum())
+        print(f"{path.name} kernels {kernels or 'integer'}: max rel logit error over 8 tokens {err_f16_kv:.2e} "
+              f"(f16 K/V reference), {err_exact:.2e} (float32), {agree}/8 argmax equal")
+    err = float(np.abs(got["f32"] - f16_kv).max() / scale)
+    assert err < 6e-3
+    assert (got["f32"].argmax(axis=1) == f16_kv.argmax(axis=1)).all()
+    assert float(np.abs(got["f32"] - exact).max() / scale) < 3e-2
+    # 8-bit activations (llama.cpp quantizes them the same way) add their own rounding
+    assert float(np.abs(got[None] - f16_kv).max() / scale) < INTEGER_TOLERANCE
