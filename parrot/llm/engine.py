@@ -302,14 +302,8 @@ class Model:
         s = sampling or Sampling()
         t = self.template
         if self._system is None or system != self._system_text:
-            bos = [self.info["bos"]] if self.info["add_bos"] and self.info["bos"] >= 0 else []
-            self._system = bos + self._segments(t.system(system))
-            self._system_text = system
-            self._turns = []
-        pre, post = t.user(text, thinking)
-        if t.folds_system and system is not None and not self._turns:
-            pre = []  # the system segments end with the first turn's user markup (Gemma)
-        pre_ids, post_ids = self._segments(pre), self._segments(post)
+            self._begin(system)
+        pre_ids, post_ids = self._user_markup(text, thinking, system)
         content = self._c.tokenize(text, False)
         reserve = max(1, min(s.max_tokens, self.n_ctx // 4))
         budget = self.n_ctx - reserve - len(self._system) - len(pre_ids) - len(post_ids)
@@ -332,18 +326,26 @@ class Model:
     def restore(self, turns, system: str | None = None) -> None:
         """Make ((question, answer), ...) the conversation so far, as if chat() had produced it:
         the next chat() continues it (the KV cache is rebuilt by its prefill)."""
-        t = self.template
-        bos = [self.info["bos"]] if self.info["add_bos"] and self.info["bos"] >= 0 else []
-        self._system = bos + self._segments(t.system(system))
-        self._system_text = system
-        end_ids = self._segments(t.end_of_answer())
-        self._turns = []
+        self._begin(system)
+        end_ids = self._segments(self.template.end_of_answer())
         for question, answer in turns:
-            pre, post = t.user(question, False)
-            if t.folds_system and system is not None and not self._turns:
-                pre = []
-            self._turns.append(self._segments(pre) + self._c.tokenize(question, False) + self._segments(post)
+            pre_ids, post_ids = self._user_markup(question, False, system)
+            self._turns.append(pre_ids + self._c.tokenize(question, False) + post_ids
                                + self._c.tokenize(answer, False) + end_ids)
+
+    def _begin(self, system: str | None) -> None:
+        """A new conversation under `system`: BOS and the system segments, no turns."""
+        bos = [self.info["bos"]] if self.info["add_bos"] and self.info["bos"] >= 0 else []
+        self._system = bos + self._segments(self.template.system(system))
+        self._system_text = system
+        self._turns = []
+
+    def _user_markup(self, text: str, thinking: bool, system: str | None) -> tuple[list[int], list[int]]:
+        """The token ids of a user turn's markup before and after its text."""
+        pre, post = self.template.user(text, thinking)
+        if self.template.folds_system and system is not None and not self._turns:
+            pre = []  # the system segments end with the first turn's user markup (Gemma)
+        return self._segments(pre), self._segments(post)
 
     @property
     def history_tokens(self) -> int:
