@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: venv run test build clean fonts peer test-quants audio-deps test-c fuzz test-arm-kernels browser-deps web web-screenshot
+.PHONY: venv run test build clean fonts peer test-quants audio-deps test-c fuzz test-arm-kernels browser-deps ime-deps web web-screenshot
 
 $(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
@@ -34,7 +34,7 @@ run: build
 	$(BIN)/parrot say "北京是中国的首都吗？" -o demo-question.wav
 	$(BIN)/parrot sim --fresh --script demo/voice.script --wav-in demo-question.wav --wav-out demo-voice.wav --record demo-voice.gif
 
-test: $(TEST_STAMP) build test-c test-arm-kernels browser-deps
+test: $(TEST_STAMP) build test-c test-arm-kernels browser-deps ime-deps
 	$(BIN)/parrot models pull --speech --quiet
 	$(BIN)/parrot tts pull --quiet
 	$(BIN)/python -m pytest -q
@@ -63,6 +63,13 @@ CHROMIUM ?= /usr/bin/chromium
 browser-deps:
 	@test -x $(CHROMIUM) || { apt-get -o DPkg::Lock::Timeout=600 update -q && \
 	  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends chromium; }
+
+# libime's language model (the source of parrot/ime/data/sentence.lm) and KenLM's build_binary
+# (libime_slm_build_binary), the outside reference for tools/kenlm_reader.py in the tests.
+ime-deps:
+	@test -x /usr/bin/libime_slm_build_binary && ls /usr/lib/*/libime/zh_CN.lm >/dev/null 2>&1 || \
+	  { apt-get -o DPkg::Lock::Timeout=600 update -q && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 \
+	    install -y -q --no-install-recommends libime-bin libime-data-language-model; }
 
 # The web simulator on http://127.0.0.1:8128 (loopback only)
 web: build

@@ -105,7 +105,7 @@ for label in "969426478234546458968D64426D":  # a sentence (the language model),
     s.handle(KeyEvent(Key.from_label(label), KeyAction.PRESS), 0.0)
 assert s.editor.text == "我想去北京旅游你好", s.editor.text
 evaluate.evaluate(s.engine.dict, "你好。", baseline=True)
-print(sorted(m for m in sys.modules if m.split(".")[0] in ("jieba", "pypinyin", "wordfreq", "Pinyin2Hanzi", "snownlp")))
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("jieba", "pypinyin", "wordfreq", "Pinyin2Hanzi")))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

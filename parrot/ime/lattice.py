@@ -199,7 +199,7 @@ class SentenceSearch:
         """(unigram log P, text hash, first slot, last slot) of each edge."""
         d = self.dict
         entry = np.maximum(ids, 0)
-        unigram, hashes = d.logp[entry].copy(), d.hashes[entry].astype(np.uint64)
+        unigram, hashes = d.sentence_logp[entry].copy(), d.hashes[entry].astype(np.uint64)
         first, last = d.first_slot[entry].copy(), d.last_slot[entry].copy()
         for k in np.nonzero(ids < 0)[0].tolist():
             w = learned_words[-1 - int(ids[k])]

@@ -1,14 +1,14 @@
-"""The sentence language model: character bigrams, as PMI, looked up in batches.
-
+"""The sentence language model, looked up in batches: word bigrams (WordBigrams, libime's
+model in sentence.lm) and character bigrams as PMI (CharBigrams, in pinyin.dict).
 
 Data (built by tools/build_ime_dict.py from Pinyin2Hanzi's HMM tables, counted from real
 text): for about 5,400 characters ("slots") their stationary log probability, a back-off
 log probability for pairs the table lacks, a sentence-start PMI; and 270k pairs
 (slot_a * slots + slot_b, sorted) with PMI(a, b) = log P(b | a) - log P(b) in int8.
 
-A sentence scores sum(log P(word)) + weight * sum(PMI(last char of a word, first char of
-the next)): the word unigram already holds what happens inside a word, the PMI corrects
-its independence assumption where two words meet, with back-off for unseen pairs.
+A sentence scores sum(log P(word | previous word)) + weight * sum(PMI(last char of a word,
+first char of the next)): the words hold what happens inside them, the PMI adds how well
+two words join where the word model only backs off.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ START = -2  # the slot "before the first word"
 UNKNOWN = -1  # a character the model does not know: PMI 0 (no opinion)
 UNSEEN_FLOOR = -6.0  # a pair the table lacks costs at most this much (its back-off estimate)
 CODE_POINTS = 0x10000
-BACKOFF_SCALE = 0.5  # the pair corpus is small: an unseen pair is weaker evidence than Witten-Bell assumes (dev set)
+OOV_PENALTY = -3.0  # a dictionary word the sentence model lacks is rarer than its frequency says (dev: -1 to -5 alike)
 
 
 class CharBigrams:
@@ -65,26 +65,44 @@ class CharBigrams:
 
 
 class WordBigrams:
-    """Word bigrams with Witten-Bell interpolation (tools/build_ime_dict.py): words by text
-    hash; a context is the previous word (START_HASH at the start of a clause)."""
+    """The word bigram model of sentences (sentence.lm, tools/build_ime_dict.py): libime's
+    language model (a KenLM back-off model, LGPL-2.1+) over the dictionary's words, by text
+    hash. log P(w | v) is the stored pair's where the model has one, else
+    back-off(v) + log P(w); a sentence's first word (context START_HASH) takes the unigram.
+
+    Arrays (memory-mapped, searched in place: only the pages a lookup touches are read in):
+    pair keys (v << 32 | w, sorted) with -log P in 0.1-nat steps (uint8); contexts (sorted)
+    with their -log back-off; unigrams (sorted hashes) with -log P."""
 
     def __init__(self, meta: dict, arrays: dict[str, np.ndarray]):
-        scale = float(meta["wb_scale"])
-        self.contexts = np.array(arrays["wb_ctx"]).astype(np.int64)
-        self.backoff = -np.array(arrays["wb_backoff"], dtype=np.float32) * scale
-        # Pair keys (context index << 32 | word hash), sorted as the file stores the pairs.
-        context_of_pair = np.repeat(np.arange(len(self.contexts), dtype=np.uint64),
-                                    np.asarray(arrays["wb_ctx_pairs"]).astype(np.int64))
-        self.pairs = (context_of_pair << np.uint64(32)) | np.asarray(arrays["wb_word"]).astype(np.uint64)
-        self.logp_pair = -np.array(arrays["wb_logp"], dtype=np.float32) * scale
+        self.scale = float(meta["wb_scale"])
+        self.keys = arrays["wb_key"]
+        self.pair_logp = arrays["wb_logp"]
+        self.contexts = arrays["wb_ctx"]
+        self.context_backoff = arrays["wb_backoff"]
+        self.unigram_hashes = arrays["uni_hash"]
+        self.unigram_logp = arrays["uni_logp"]
 
     def logp(self, prev: np.ndarray, word: np.ndarray, unigram: np.ndarray) -> np.ndarray:
-        """log P(word | prev) for hash arrays; `unigram`: log P(word) for the back-off."""
-        prev = np.asarray(prev, dtype=np.int64)
+        """log P(word | prev) for hash arrays; `unigram`: log P(word) (entry_unigram) for the back-off."""
+        prev = np.asarray(prev, dtype=np.uint64)
+        key = (prev << np.uint64(32)) | np.asarray(word, dtype=np.uint64)
+        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        seen = self.keys[pos] == key
         cpos = np.minimum(np.searchsorted(self.contexts, prev), len(self.contexts) - 1)
-        known = self.contexts[cpos] == prev
-        key = (cpos.astype(np.uint64) << np.uint64(32)) | np.asarray(word, dtype=np.uint64)
-        pos = np.minimum(np.searchsorted(self.pairs, key), len(self.pairs) - 1)
-        seen = known & (self.pairs[pos] == key)
-        backed_off = unigram + np.where(known, BACKOFF_SCALE * self.backoff[cpos], 0.0)
-        return np.where(seen, self.logp_pair[pos], backed_off).astype(np.float32)
+        backoff = np.where(self.contexts[cpos] == prev, -self.scale * self.context_backoff[cpos].astype(np.float32), 0.0)
+        return np.where(seen, -self.scale * self.pair_logp[pos].astype(np.float32), unigram + backoff).astype(np.float32)
+
+    def entry_unigram(self, hashes: np.ndarray, logp: np.ndarray) -> np.ndarray:
+        """The sentence unigram of each dictionary entry: the model's log P(word) plus the
+        entry's reading share (行 as xing or hang: the dictionary's log P minus that of the
+        word's most probable reading); a word the model lacks: the dictionary's log P
+        + OOV_PENALTY."""
+        hashes = np.asarray(hashes)
+        words, index = np.unique(hashes, return_inverse=True)
+        best = np.full(len(words), -np.inf, dtype=np.float32)
+        np.maximum.at(best, index, logp)
+        pos = np.minimum(np.searchsorted(self.unigram_hashes, hashes), len(self.unigram_hashes) - 1)
+        known = self.unigram_hashes[pos] == hashes
+        model = -self.scale * self.unigram_logp[pos].astype(np.float32) + (logp - best[index])
+        return np.where(known, model, logp + OOV_PENALTY).astype(np.float32)
