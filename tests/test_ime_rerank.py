@@ -47,11 +47,14 @@ def cand(text: str, score: float, consumed: int = 10) -> Candidate:
 
 
 class FixedScorer:
+    """Fixed log-probabilities; a text is as many tokens as it has characters."""
+
     def __init__(self, scores):
-        self.scores, self.calls = scores, 0
+        self.scores, self.calls, self.lengths = scores, 0, []
 
     def score(self, texts):
         self.calls += 1
+        self.lengths = [len(t) for t in texts]
         return [self.scores[t] for t in texts]
 
 
@@ -62,6 +65,7 @@ def test_scores_match_a_whole_forward_pass_while_sharing_prefixes(tiny):
     got = scorer.score(TEXTS)
     want = [reference_score(t, m, x) for x in TEXTS]
     assert np.allclose(got, want, rtol=1e-3, atol=1e-2)
+    assert scorer.lengths == [len(m.tokenize(x, False)) for x in TEXTS]  # for the token bonus
     seqs = [m.tokenize(PREFIX, True) + m.tokenize(x, False) + m.tokenize(SUFFIX, True) for x in TEXTS]
     trie = {tuple(ids[:i]) for ids in seqs for i in range(1, len(ids) + 1)}
     assert scorer.evaluated == len(trie) < sum(map(len, seqs))  # each shared beginning once
@@ -91,11 +95,17 @@ def test_between_calls_the_scorer_keeps_one_row_of_scores(tiny):
 def test_order_follows_the_scores_and_partials_keep_their_places():
     cands = [cand("甲", 0.0), cand("半", 5.0, consumed=4), cand("乙", -1.0), cand("丙", -2.0)]
     scorer = FixedScorer({"甲": -9.0, "乙": -3.0, "丙": -1.0})
-    out = rerank(cands, scorer, k=8, weight=1.0)  # combined: 甲 -9, 乙 -4, 丙 -3
+    out = rerank(cands, scorer, k=8, weight=1.0, token_bonus=0.0)  # combined: 甲 -9, 乙 -4, 丙 -3
     assert [c.text for c in out] == ["丙", "半", "乙", "甲"]
     assert out[0].score == -3.0
     # weight 0: the LLM alone; k=2 leaves the third whole candidate alone
-    assert [c.text for c in rerank(cands, scorer, k=2, weight=0.0)] == ["乙", "半", "甲", "丙"]
+    assert [c.text for c in rerank(cands, scorer, k=2, weight=0.0, token_bonus=0.0)] == ["乙", "半", "甲", "丙"]
+    # Each token adds token_bonus: a longer text's lower total log P is made up for.
+    longer = [cand("甲", 0.0), cand("乙乙乙", 0.0)]
+    scorer = FixedScorer({"甲": -5.0, "乙乙乙": -6.5})
+    assert [c.text for c in rerank(longer, scorer, k=8, weight=0.0, token_bonus=0.0)] == ["甲", "乙乙乙"]
+    out = rerank(longer, scorer, k=8, weight=0.0, token_bonus=1.0)  # -4 against -3.5
+    assert [c.text for c in out] == ["乙乙乙", "甲"] and out[0].score == -3.5
 
 
 def test_ties_keep_the_lattice_order():
@@ -121,7 +131,7 @@ def test_the_eval_reports_the_reranked_first_candidate(tiny):
     before is the default search's (what the app shows until the keypad rests)."""
     t, m = tiny
     engine = Engine(load_dictionary())
-    reranker = Reranker(LlmScorer(m), engine, k=6, weight=0.0)
+    reranker = Reranker(LlmScorer(m), engine, k=6, weight=0.0, token_bonus=0.0)
     wide = wide_engine(engine, 6)  # what the re-ranker searches
     sentences = ["今天晚上吃什么", "我们下周再聊", "明天早上几点出发"]
     report = evaluate_sentences(engine, sentences, reranker)
@@ -162,7 +172,7 @@ def test_an_idle_rerank_shows_only_if_no_key_came_since():
     assert len(whole) >= 2
     favourite = whole[-1]  # a scorer that prefers the lattice's last whole candidate
     scorer = FixedScorer({t: (0.0 if t == favourite else -50.0) for t in whole})
-    reordered = rerank(items, scorer, k=8, weight=0.0)
+    reordered = rerank(items, scorer, k=8, weight=0.0, token_bonus=0.0)
     assert session.apply_rerank(keys, reordered)
     assert session.candidates[0] == favourite
     pad.tap("D")  # OK commits what the re-ranker put first

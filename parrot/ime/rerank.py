@@ -1,14 +1,14 @@
 """Re-ranking whole-input sentence candidates with the LLM as the language model.
 
-The lattice (lattice.py) scores sentences with word bigrams counted from newspapers and
-reviews; the right sentence is often in its N-best list but not first. The on-device LLM
+The lattice (lattice.py) scores sentences with a word bigram model; the right sentence is
+often in its N-best list but not first. The on-device LLM
 knows everyday Chinese far better: each candidate is scored by the total log-probability of
 its tokens after a short fixed prefix (a chat: a system prompt in Chinese, then the user's
 turn, so questions and chat read natural), and the candidates are ordered by
 
-    LLM log P(candidate) + LATTICE_WEIGHT * lattice score
+    LLM log P(candidate) + LATTICE_WEIGHT * lattice score + TOKEN_BONUS * its tokens
 
-(the prefix, the weight, the search's width and K chosen on tests/data/ime/sentences_dev.txt
+(a total log P favours texts of fewer tokens: 棕榈科 over 我迷路了, same keys; the prefix, the weights, the search's width and K chosen on tests/data/ime/sentences_dev.txt
 and sentences_dev2.txt only, from one dump of the candidates' scores). Cost: the prefix is
 evaluated once and stays in the KV cache; candidates are evaluated in token order so each
 one only evaluates what it does not share with the one before (the cache is cut back to the
@@ -32,7 +32,8 @@ TOP_K = 32  # candidates re-ranked (dev + dev2: the right one in the top 12 for 
 SEARCH_BEAM = 96  # the lattice's width when it feeds the re-ranker (engine default: 8)
 SEARCH_PER_STATE = 12  # hypotheses per last word (default 1): an N-best list that varies early words too
 SEARCH_ENTRIES = 16  # words per exactly-matching key (default 8): 聊 is the 27th of key 5426
-LATTICE_WEIGHT = 1.0  # dev: 0-1.0 give about the same exact rate, 1.0 the best characters (README)
+LATTICE_WEIGHT = 0.75  # dev + dev2: 0.5-0.75 with a token bonus of 0.5-1 all best (README)
+TOKEN_BONUS = 0.5  # per LLM token of the candidate
 # A chat turn, as the app's model is used to: a Chinese system prompt made the LLM's choice
 # better than the bare user turn (dev 81% vs 79% exact); the end-of-turn token after the
 # candidate made it worse (79% vs 81%), so it is not scored.
@@ -64,9 +65,11 @@ class LlmScorer:
         # log-probabilities of the next token after each cached position (None: not ours)
         self._rows: list[np.ndarray | None] = []
         self.evaluated = 0  # tokens evaluated (for the latency report)
+        self.lengths: list[int] = []  # tokens of each text of the last score() call
 
     def score(self, texts: Sequence[str]) -> list[float]:
         seqs = [self.prefix + self.model.tokenize(t, False) + self.suffix for t in texts]
+        self.lengths = [len(q) - len(self.prefix) - len(self.suffix) for q in seqs]
         out = [0.0] * len(seqs)
         try:
             for i in sorted(range(len(seqs)), key=lambda i: seqs[i]):  # neighbours share prefixes
@@ -116,14 +119,16 @@ def covering(cands: Sequence[Candidate]) -> list[int]:
 
 
 def rerank(cands: Sequence[Candidate], scorer: LlmScorer, k: int = TOP_K,
-           weight: float = LATTICE_WEIGHT) -> list[Candidate]:
-    """The first k whole-input candidates re-ordered by LLM log P + weight * lattice score,
-    in the places they held (partial candidates stay where they are); ties keep the lattice
-    order. Their score becomes the combined one. If the model fails, the list is unchanged."""
-    return _rerank(cands, scorer, k, weight) or list(cands)
+           weight: float = LATTICE_WEIGHT, token_bonus: float = TOKEN_BONUS) -> list[Candidate]:
+    """The first k whole-input candidates re-ordered by LLM log P + weight * lattice score
+    + token_bonus * LLM tokens, in the places they held (partial candidates stay where they
+    are); ties keep the lattice order. Their score becomes the combined one. If the model
+    fails, the list is unchanged."""
+    return _rerank(cands, scorer, k, weight, token_bonus) or list(cands)
 
 
-def _rerank(cands: Sequence[Candidate], scorer: LlmScorer, k: int, weight: float) -> list[Candidate] | None:
+def _rerank(cands: Sequence[Candidate], scorer: LlmScorer, k: int, weight: float,
+            token_bonus: float) -> list[Candidate] | None:
     """rerank(), or None when there is nothing to re-order or the model failed."""
     places = covering(cands)[:k]
     if len(places) < 2:
@@ -133,7 +138,7 @@ def _rerank(cands: Sequence[Candidate], scorer: LlmScorer, k: int, weight: float
         llm = scorer.score([c.text for c in chosen])
     except Exception:  # the model is busy, closed or broken: the lattice order stands
         return None
-    combined = [lp + weight * c.score for lp, c in zip(llm, chosen)]
+    combined = [lp + weight * c.score + token_bonus * n for lp, c, n in zip(llm, chosen, scorer.lengths)]
     if not all(math.isfinite(s) for s in combined):
         return None
     order = sorted(range(len(chosen)), key=lambda j: -combined[j])  # stable: ties keep order
@@ -157,8 +162,9 @@ class Reranker:
     the candidates that were shown, less those repeated. A model that fails (or keys with
     fewer than two whole-input candidates) leaves the list shown as it was."""
 
-    def __init__(self, scorer: LlmScorer, engine: Engine, k: int = TOP_K, weight: float = LATTICE_WEIGHT):
-        self.scorer, self.k, self.weight = scorer, k, weight
+    def __init__(self, scorer: LlmScorer, engine: Engine, k: int = TOP_K, weight: float = LATTICE_WEIGHT,
+                 token_bonus: float = TOKEN_BONUS):
+        self.scorer, self.k, self.weight, self.token_bonus = scorer, k, weight, token_bonus
         self.engine = wide_engine(engine, k)
 
     def __call__(self, keys: str, shown: Sequence[Candidate]) -> list[Candidate]:
@@ -166,7 +172,7 @@ class Reranker:
             wide = self.engine.whole_input(keys, WORDS_PER_SENTENCE * self.k)
         except Exception:  # e.g. the user dictionary changed under the worker: stale anyway
             return list(shown)
-        ranked = _rerank(wide, self.scorer, self.k, self.weight)
+        ranked = _rerank(wide, self.scorer, self.k, self.weight, self.token_bonus)
         if ranked is None:
             return list(shown)
         lead = [ranked[i] for i in covering(ranked)[:LEAD]]
