@@ -110,16 +110,20 @@ class Dictionary:
         self.hashes = np.array(arrays["entry_hash"])
         self.words_lm = WordBigrams(*sentence_lm)
         self.sentence_logp = self.words_lm.entry_unigram(self.hashes, self.logp)  # each entry's, in sentences
+        # Text and reading of an entry (decoded from the arrays; the sentence search decodes the
+        # same few thousand entries at every key press): recently used ones kept.
+        self.word = lru_cache(maxsize=ENTRY_CACHE)(self._word)
+        self.reading = lru_cache(maxsize=ENTRY_CACHE)(self._reading)
 
     def __len__(self) -> int:
         return len(self.keys)
 
     # -- one entry ---------------------------------------------------------------------
-    def word(self, i: int) -> str:
+    def _word(self, i: int) -> str:
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         return self.chars[lo:hi].tobytes().decode("utf-16-le")
 
-    def reading(self, i: int) -> tuple[str, ...]:
+    def _reading(self, i: int) -> tuple[str, ...]:
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         return tuple(self.syllables[s] for s in self.sylls[lo:hi].tolist())
 

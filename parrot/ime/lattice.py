@@ -100,6 +100,8 @@ class SentenceSearch:
         self._beams: OrderedDict[tuple[str, frozenset[int]], Beam] = OrderedDict()
         self._root = Beam.of([Hypothesis(0.0, START, -1, None, 0)], width)
         self._user_uses = user.uses
+        self._firsts: set[str] = set()  # first words of the user's learned pairs (at _firsts_uses)
+        self._firsts_uses = -1
 
     def beam(self, plain: str, bounds: frozenset[int], end: int) -> list[Hypothesis]:
         """Best hypotheses covering exactly plain[:end], best first."""
@@ -215,12 +217,27 @@ class SentenceSearch:
         return self.dict.word(entry), self.dict.reading(entry)
 
     def _follow_bonus(self, part_hyps, ids, learned_words, pp, pe) -> np.ndarray:
-        follows = self.user.follows
-        texts = [self._text(int(e), learned_words)[0] for e in ids.tolist()]
+        """FOLLOW_BONUS for each (hypothesis, entry) pair the user picked in that order. Only
+        the hypotheses whose last word starts a learned pair are looked at, each decoded once
+        (decoding every pair's words was most of a long sentence's key press)."""
+        if self._firsts_uses != self.user.uses:
+            self._firsts = {prev for prev, _ in self.user.follows}
+            self._firsts_uses = self.user.uses
         out = np.zeros(len(pp), dtype=np.float32)
-        for k, (h, e) in enumerate(zip(pp.tolist(), pe.tolist())):
-            part, n = divmod(h, self.width)
-            if (part_hyps[part][n].last(self.dict)[0], texts[e]) in follows:
+        starts = {}
+        for h in np.unique(pp).tolist():
+            hyp = part_hyps[h // self.width][h % self.width]
+            text = learned.word if isinstance(learned := hyp.word, LearnedWord) else self.dict.word(hyp.word)
+            if text in self._firsts:
+                starts[h] = text
+        if not starts:
+            return out
+        follows, texts = self.user.follows, {}
+        for k in np.nonzero(np.isin(pp, list(starts)))[0].tolist():
+            e = int(pe[k])
+            if e not in texts:
+                texts[e] = self._text(int(ids[e]), learned_words)[0]
+            if (starts[int(pp[k])], texts[e]) in follows:
                 out[k] = FOLLOW_BONUS
         return out
 

@@ -87,10 +87,18 @@ class WordBigrams:
         """log P(word | prev) for hash arrays; `unigram`: log P(word) (entry_unigram) for the back-off."""
         prev = np.asarray(prev, dtype=np.uint64)
         key = (prev << np.uint64(32)) | np.asarray(word, dtype=np.uint64)
-        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        # Sorted queries walk the 1.8M keys in order (numpy reuses the last position): 3-4x
+        # faster than random probes, which miss the cache at every step.
+        order = np.argsort(key)
+        pos = np.empty(len(key), dtype=np.int64)
+        pos[order] = np.minimum(np.searchsorted(self.keys, key[order]), len(self.keys) - 1)
         seen = self.keys[pos] == key
-        cpos = np.minimum(np.searchsorted(self.contexts, prev), len(self.contexts) - 1)
-        backoff = np.where(self.contexts[cpos] == prev, -self.scale * self.context_backoff[cpos].astype(np.float32), 0.0)
+        # A beam has few distinct previous words: their back-offs once (as uint32, the table's
+        # type: a uint64 query would convert the whole table every call).
+        contexts, which = np.unique(prev.astype(np.uint32), return_inverse=True)
+        cpos = np.minimum(np.searchsorted(self.contexts, contexts), len(self.contexts) - 1)
+        weight = np.where(self.contexts[cpos] == contexts, -self.scale * self.context_backoff[cpos].astype(np.float32), 0.0)
+        backoff = weight[which.reshape(-1)]
         return np.where(seen, -self.scale * self.pair_logp[pos].astype(np.float32), unigram + backoff).astype(np.float32)
 
     def entry_unigram(self, hashes: np.ndarray, logp: np.ndarray) -> np.ndarray:
