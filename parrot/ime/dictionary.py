@@ -111,21 +111,27 @@ class Dictionary:
         self.words_lm = WordBigrams(*sentence_lm)
         self.sentence_logp = self.words_lm.entry_unigram(self.hashes, self.logp)  # each entry's, in sentences
         # Text and reading of an entry (decoded from the arrays; the sentence search decodes the
-        # same few thousand entries at every key press): recently used ones kept.
-        self.word = lru_cache(maxsize=ENTRY_CACHE)(self._word)
-        self.reading = lru_cache(maxsize=ENTRY_CACHE)(self._reading)
+        # same few thousand entries at every key press): the last ENTRY_CACHE decoded are kept.
+        self._words: dict[int, str] = {}
+        self._readings: dict[int, tuple[str, ...]] = {}
 
     def __len__(self) -> int:
         return len(self.keys)
 
     # -- one entry ---------------------------------------------------------------------
-    def _word(self, i: int) -> str:
-        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-        return self.chars[lo:hi].tobytes().decode("utf-16-le")
+    def word(self, i: int) -> str:
+        found = self._words.get(i)
+        if found is None:
+            lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+            found = _keep(self._words, i, self.chars[lo:hi].tobytes().decode("utf-16-le"))
+        return found
 
-    def _reading(self, i: int) -> tuple[str, ...]:
-        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
-        return tuple(self.syllables[s] for s in self.sylls[lo:hi].tolist())
+    def reading(self, i: int) -> tuple[str, ...]:
+        found = self._readings.get(i)
+        if found is None:
+            lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+            found = _keep(self._readings, i, tuple(self.syllables[s] for s in self.sylls[lo:hi].tolist()))
+        return found
 
     def is_blocked_text(self, text: str) -> bool:
         """A sentence that spells a blocked word, across word boundaries too (傻 + 逼)."""
@@ -208,6 +214,14 @@ class Dictionary:
             if w not in index or best[i] > best[index[w]]:
                 index[w] = i
         return index
+
+
+def _keep(cache: dict, key, value):
+    """Put value in a bounded cache (the oldest goes when full); return value."""
+    if len(cache) >= ENTRY_CACHE:
+        del cache[next(iter(cache))]
+    cache[key] = value
+    return value
 
 
 def default_path() -> Path:
