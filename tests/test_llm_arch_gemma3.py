@@ -191,6 +191,37 @@ def test_chat_prompt_tokens_match_transformers(parrot_file, system):
             assert m.cached[:len(want)] == list(want)
 
 
+@pytest.mark.parametrize("system", [None, "你是鹦鹉，回答要短。"])
+def test_dropping_old_turns_keeps_the_folded_system_once(parrot_file, system):
+    """Gemma folds the system prompt into the first user turn: when a full context drops the
+    oldest turns, the first turn kept must not bring its own user markup after the system
+    segments (which already end with it). The prompt equals transformers' for the turns kept."""
+    import transformers
+
+    from parrot.llm.engine import Sampling
+
+    hf = transformers.AutoTokenizer.from_pretrained(tiny.hf_dir())
+    history = [(f"第{i}个问题，请回答。", f"这是第{i}个回答。") for i in range(12)]
+
+    def prompt(turns):
+        msgs = [] if system is None else [{"role": "system", "content": system}]
+        for q, a in turns:
+            msgs += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        msgs.append({"role": "user", "content": "再说一遍"})
+        return list(hf.apply_chat_template(msgs, add_generation_prompt=True, tokenize=True, return_dict=False))
+
+    with Model(parrot_file, threads=2, context=len(prompt(history)) // 2 + 8) as m:
+        m.restore(history, system=system)
+        before = m.history_tokens
+        list(m.chat("再说一遍", Sampling(temperature=0, max_tokens=4), system=system))
+        kept = len(m._turns) - 1
+        assert 0 < kept < len(history)  # the oldest turns were dropped
+        want = prompt(history[len(history) - kept:])
+        assert m.cached[:len(want)] == want
+        pre, post = m._user_markup("再说一遍", False)
+        assert before == len(prompt(history)) - len(pre) - len(m.tokenize("再说一遍", False)) - len(post)
+
+
 def same_weights_reference(path):
     """transformers' Gemma3ForCausalLM carrying a GGUF file's weights (dequantized by the `gguf`
     package, the +1 taken back out of the norms): the reference for a quantized file."""

@@ -112,6 +112,7 @@ class Model:
         self._system: list[int] | None = None  # chat: system prompt tokens (with BOS)
         self._system_text: str | None = None
         self._turns: list[list[int]] = []  # chat: finished turns (user markup + answer + end)
+        self._markup: list[int] = []  # chat: tokens of user markup each turn starts with
         self._busy = threading.Lock()
         self._abort_requested = False  # an abort() that may arrive before the C thread starts
         self.stats: dict = self._empty_stats()
@@ -152,6 +153,7 @@ class Model:
         self._system = None
         self._system_text = None
         self._turns = []
+        self._markup = []
 
     def abort(self) -> None:
         """Stops a running generation within one token; safe to call from any thread. Also
@@ -303,7 +305,7 @@ class Model:
         t = self.template
         if self._system is None or system != self._system_text:
             self._begin(system)
-        pre_ids, post_ids = self._user_markup(text, thinking, system)
+        pre_ids, post_ids = self._user_markup(text, thinking)
         content = self._c.tokenize(text, False)
         reserve = max(1, min(s.max_tokens, self.n_ctx // 4))
         budget = self.n_ctx - reserve - len(self._system) - len(pre_ids) - len(post_ids)
@@ -315,11 +317,13 @@ class Model:
         # drop the oldest turns until the new one fits
         while self._turns and len(self._system) + sum(map(len, self._turns)) + len(user_ids) + reserve > self.n_ctx:
             self._turns.pop(0)
-        full = self._system + [i for turn in self._turns for i in turn] + user_ids
+            self._markup.pop(0)
+        full = self._system + self._fold(self._turns + [user_ids], self._markup + [len(pre_ids)])
         end_ids = self._segments(t.end_of_answer())
 
         def record(generated: list[int]) -> None:
             self._turns.append(user_ids + generated + end_ids)
+            self._markup.append(len(pre_ids))
 
         return self._stream(full, s, on_progress, record)
 
@@ -329,9 +333,10 @@ class Model:
         self._begin(system)
         end_ids = self._segments(self.template.end_of_answer())
         for question, answer in turns:
-            pre_ids, post_ids = self._user_markup(question, False, system)
+            pre_ids, post_ids = self._user_markup(question, False)
             self._turns.append(pre_ids + self._c.tokenize(question, False) + post_ids
                                + self._c.tokenize(answer, False) + end_ids)
+            self._markup.append(len(pre_ids))
 
     def _begin(self, system: str | None) -> None:
         """A new conversation under `system`: BOS and the system segments, no turns."""
@@ -339,15 +344,24 @@ class Model:
         self._system = bos + self._segments(self.template.system(system))
         self._system_text = system
         self._turns = []
+        self._markup = []
 
-    def _user_markup(self, text: str, thinking: bool, system: str | None) -> tuple[list[int], list[int]]:
+    def _user_markup(self, text: str, thinking: bool) -> tuple[list[int], list[int]]:
         """The token ids of a user turn's markup before and after its text."""
         pre, post = self.template.user(text, thinking)
-        if self.template.folds_system and system is not None and not self._turns:
-            pre = []  # the system segments end with the first turn's user markup (Gemma)
         return self._segments(pre), self._segments(post)
+
+    def _fold(self, turns: list[list[int]], markup: list[int]) -> list[int]:
+        """The turns as the prompt lays them out after the system segments. A template that
+        folds the system prompt into the first user turn (Gemma) ends the system segments with
+        that turn's markup: the first turn kept, whichever it is now that older ones may have
+        been dropped, goes without its own."""
+        if not turns:
+            return []
+        first = turns[0][markup[0]:] if self.template.folds_system and self._system_text is not None else turns[0]
+        return first + [i for turn in turns[1:] for i in turn]
 
     @property
     def history_tokens(self) -> int:
         """Tokens the conversation occupies (system + finished turns)."""
-        return len(self._system or []) + sum(map(len, self._turns))
+        return len(self._system or []) + len(self._fold(self._turns, self._markup))
