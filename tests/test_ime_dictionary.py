@@ -122,3 +122,31 @@ def test_build_tool_records_source_hashes(dictionary):
     jieba_dict = Path(jieba.__file__).parent / "dict.txt"
     name = next(n for n in sources if "dict.txt" in n)
     assert sources[name] == hashlib.sha256(jieba_dict.read_bytes()).hexdigest()
+
+
+def test_a_missing_or_damaged_sentence_model_is_a_clear_error(tmp_path):
+    """The sentence model lives beside the dictionary: without it, truncated, or of another
+    layout, loading says which file and why (the CLI prints it, no traceback)."""
+    import shutil
+
+    import numpy as np
+
+    from parrot.cli import main
+    from parrot.ime import dictfile
+
+    shipped = default_path()
+    dict_path = tmp_path / "pinyin.dict"
+    shutil.copy(shipped, dict_path)
+    lm_path = tmp_path / "sentence.lm"
+    with pytest.raises(dictfile.DictFileError, match="sentence.lm: missing"):
+        load_dictionary(dict_path)
+    data = shipped.with_name("sentence.lm").read_bytes()
+    lm_path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(dictfile.DictFileError, match="truncated"):
+        load_dictionary(dict_path)
+    lm_path.write_bytes(dictfile.encode({"wb_scale": 0.1}, {"wb_key": np.zeros(3, np.uint64)}))
+    with pytest.raises(dictfile.DictFileError, match="no 'wb_logp' section"):
+        load_dictionary(dict_path)
+    assert main(["ime", "keys", "64426", "--dict", str(dict_path)]) != 0
+    shutil.copy(shipped.with_name("sentence.lm"), lm_path)
+    assert Engine(load_dictionary(dict_path)).candidates("64426")[0].text == "你好"

@@ -236,7 +236,11 @@ def load_dictionary(path: str | os.PathLike | None = None) -> Dictionary:
     lm_path = path.with_name(SENTENCE_LM_NAME)
     if not lm_path.exists():
         raise dictfile.DictFileError(f"{lm_path}: missing (the sentence model that goes with {path.name})")
-    return Dictionary(meta, arrays, dictfile.read(lm_path), path)
+    lm = dictfile.read(lm_path)
+    try:
+        return Dictionary(meta, arrays, lm, path)
+    except KeyError as e:  # a file of this container format that lacks a section
+        raise dictfile.DictFileError(f"{path} / {lm_path.name}: no {e.args[0]!r} section (a file of another version?)") from e
 
 
 # ----------------------------------------------------------------------------------------

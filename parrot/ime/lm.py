@@ -68,7 +68,7 @@ class WordBigrams:
     """The word bigram model of sentences (sentence.lm, tools/build_ime_dict.py): libime's
     language model (a KenLM back-off model, LGPL-2.1+) over the dictionary's words, by text
     hash. log P(w | v) is the stored pair's where the model has one, else
-    back-off(v) + log P(w); a sentence's first word (context START_HASH) takes the unigram.
+    back-off(v) + log P(w); a sentence's first word (context hash 0) takes the unigram.
 
     Arrays (memory-mapped, searched in place: only the pages a lookup touches are read in):
     pair keys (v << 32 | w, sorted) with -log P in 0.1-nat steps (uint8); contexts (sorted)
