@@ -6,6 +6,7 @@ shipped sentence model against its source, libime's zh_CN.lm (libime-data-langua
 from __future__ import annotations
 
 import glob
+import hashlib
 import math
 import subprocess
 import sys
@@ -18,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
 from kenlm_reader import KenlmFormatError, read_kenlm  # noqa: E402
+
+from parrot.ime import dictfile  # noqa: E402
+from parrot.ime.dictionary import load_dictionary, text_hash  # noqa: E402
 
 BUILD_BINARY = "/usr/bin/libime_slm_build_binary"
 
@@ -34,15 +38,15 @@ def random_arpa(rng: np.random.Generator, words: int = 300, bigrams: int = 4000,
         if len(bi) < bigrams:
             bi[(vocab[a], vocab[b])] = (float(rng.uniform(-5, -0.1)), float(rng.uniform(-1.5, 0)))
     pairs = list(bi)
+    after: dict[str, list[str]] = {}  # the words each word has a bigram to
+    for v, w in pairs:
+        after.setdefault(v, []).append(w)
     tri = {}
-    for _ in range(trigrams * 4):
+    while len(tri) < trigrams:  # (a, b) and (b, c) both bigrams
         a, b = pairs[int(rng.integers(len(pairs)))]
-        cands = [p for p in (pairs[int(rng.integers(len(pairs)))],) if p[0] == b]
-        c = vocab[int(rng.integers(3, len(vocab)))]
-        if (b, c) in bi and len(tri) < trigrams:
+        if b in after:
+            c = after[b][int(rng.integers(len(after[b])))]
             tri[(a, b, c)] = (float(rng.uniform(-4, -0.05)), None)
-        elif cands and len(tri) < trigrams:
-            tri[(a, b, cands[0][1])] = (float(rng.uniform(-4, -0.05)), None)
     return vocab, [uni, bi, tri]
 
 
@@ -112,20 +116,14 @@ def test_reader_refuses_what_it_cannot_read(arpa, tmp_path):
         read_kenlm(str(tmp_path / "cut2.lm"))
 
 
-def test_shipped_sentence_model_is_libimes(tmp_path):
+def test_shipped_sentence_model_is_libimes():
     """sentence.lm holds libime's probabilities for our words (sampled), from the file its
     header names by sha256."""
-    from parrot.ime.dictionary import load_dictionary, text_hash
-
     found = sorted(glob.glob("/usr/lib/*/libime/zh_CN.lm"))
     if not found:
         pytest.fail("libime's zh_CN.lm missing: run `make ime-deps` (Debian libime-data-language-model)")
-    import hashlib
-
     d = load_dictionary()
     digest = hashlib.sha256(Path(found[0]).read_bytes()).hexdigest()
-    from parrot.ime import dictfile
-
     lm_meta, _ = dictfile.read(d.path.with_name("sentence.lm"))
     assert list(lm_meta["sources_sha256"].values()) == [digest]
     model = read_kenlm(found[0])

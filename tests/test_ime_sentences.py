@@ -78,7 +78,7 @@ def test_word_bigrams_prefer_what_real_text_says(dictionary):
 def test_sentence_unigram_keeps_the_reading_share(dictionary):
     """行 read hang (银行) or xing (不行): the model knows the character once; each entry keeps
     its reading's share; a word the model lacks takes the dictionary's probability, lowered."""
-    from parrot.ime.lm import OOV_PENALTY
+    from parrot.ime.lm import OOV_PENALTY, find_sorted
 
     d = dictionary
     ids = [d.text_index["行"]]
@@ -89,8 +89,7 @@ def test_sentence_unigram_keeps_the_reading_share(dictionary):
     assert hang_ids and xing_ids and ids[0] in hang_ids + xing_ids
     h, x = hang_ids[0], xing_ids[0]
     assert d.sentence_logp[x] - d.sentence_logp[h] == pytest.approx(float(d.logp[x] - d.logp[h]), abs=1e-4)
-    known = np.searchsorted(d.words_lm.unigram_hashes, d.hashes)
-    known = d.words_lm.unigram_hashes[np.minimum(known, len(d.words_lm.unigram_hashes) - 1)] == d.hashes
+    _, known = find_sorted(d.words_lm.unigram_hashes, d.hashes)
     unknown = np.nonzero(~known)[0][:50]
     assert len(unknown) and np.allclose(d.sentence_logp[unknown], d.logp[unknown] + OOV_PENALTY)
 

@@ -437,7 +437,7 @@ def build_sentence_lm(kenlm_path: Path, entries: list[Entry]) -> tuple[dict, dic
         "bigrams": int(len(pair_keys)),
         "contexts": int(len(ctx_keys)),
         "source": "libime-data-language-model 1.0.16-1 (Debian) zh_CN.lm, LGPL-2.1-or-later",
-        "sources_sha256": {"libime 1.0.16 zh_CN.lm": sha256(kenlm_path)},
+        "sources_sha256": {"libime 1.0.16 zh_CN.lm": KENLM_SHA256},  # find_kenlm checked it
     }
     return meta, arrays
 

@@ -99,9 +99,9 @@ def read_kenlm(path: str) -> KenlmModel:
     """The model's n-grams; KenlmFormatError for a file this cannot read (or a damaged one)."""
     try:
         return _read(path)
-    except (IndexError, ValueError, struct.error, UnicodeDecodeError) as e:
-        if isinstance(e, KenlmFormatError):
-            raise
+    except KenlmFormatError:
+        raise
+    except (IndexError, ValueError, struct.error) as e:  # (UnicodeDecodeError is a ValueError)
         raise KenlmFormatError(f"{path}: damaged or truncated ({e})") from e
 
 
@@ -181,7 +181,6 @@ def _read(path: str) -> KenlmModel:
         if longest:
             prob = longest_table[_read_bits(bytes_data, at[:entries] + np.uint64(word_bits), prob_bits).astype(np.int64)]
             backoff = None
-            pos = base + ((1 + entries) * total + 7) // 8 + 8
         else:
             p_tab, b_tab = middle_tables[n - 2]
             q = at[:entries] + np.uint64(word_bits)
@@ -193,7 +192,7 @@ def _read(path: str) -> KenlmModel:
                 child_next = (high << inline) | low
             else:
                 child_next = low
-            pos = base + ((1 + entries) * total + 7) // 8 + 8
+        pos = base + ((1 + entries) * total + 7) // 8 + 8  # (one extra entry, and 8 bytes of slack)
         # Each entry's context: the parent whose child range holds it.
         parent = np.searchsorted(parent_next, np.arange(entries), side="right") - 1
         if len(parent_next) and (parent_next[-1] != entries or np.any(np.diff(parent_next) < 0)):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from parrot.ime import dictfile
-from parrot.ime.lm import CharBigrams, WordBigrams
+from parrot.ime.lm import CharBigrams, WordBigrams, find_sorted
 from parrot.ime.t9 import letters_to_digits
 from parrot.storage import atomic_write, claim_data_dir
 
@@ -177,9 +177,7 @@ class Dictionary:
         if not texts:
             return []
         hashes = np.array([text_hash(t) for t in texts], dtype=np.uint32)
-        pos = self.word_hashes.searchsorted(hashes)
-        found = self.word_hashes[np.minimum(pos, len(self.word_hashes) - 1)] == hashes
-        return found.tolist()
+        return find_sorted(self.word_hashes, hashes)[1].tolist()
 
     def continuations(self, prefix: str) -> list[str]:
         """Association: the rest of frequent words that start with prefix (best first)."""

@@ -100,8 +100,7 @@ class SentenceSearch:
         self._beams: OrderedDict[tuple[str, frozenset[int]], Beam] = OrderedDict()
         self._root = Beam.of([Hypothesis(0.0, START, -1, None, 0)], width)
         self._user_uses = user.uses
-        self._firsts: set[str] = set()  # first words of the user's learned pairs (at _firsts_uses)
-        self._firsts_uses = -1
+        self._firsts = {prev for prev, _ in user.follows}  # first words of the user's learned pairs
 
     def beam(self, plain: str, bounds: frozenset[int], end: int) -> list[Hypothesis]:
         """Best hypotheses covering exactly plain[:end], best first."""
@@ -118,6 +117,7 @@ class SentenceSearch:
         if self.user.uses != self._user_uses:  # learned words and pairs score anew
             self._beams.clear()
             self._user_uses = self.user.uses
+            self._firsts = {prev for prev, _ in self.user.follows}
         if end == 0:
             return self._root
         found = self._beams.get(_key(plain, bounds, end))
@@ -220,14 +220,10 @@ class SentenceSearch:
         """FOLLOW_BONUS for each (hypothesis, entry) pair the user picked in that order. Only
         the hypotheses whose last word starts a learned pair are looked at, each decoded once
         (decoding every pair's words was most of a long sentence's key press)."""
-        if self._firsts_uses != self.user.uses:
-            self._firsts = {prev for prev, _ in self.user.follows}
-            self._firsts_uses = self.user.uses
         out = np.zeros(len(pp), dtype=np.float32)
         starts = {}
         for h in np.unique(pp).tolist():
-            hyp = part_hyps[h // self.width][h % self.width]
-            text = learned.word if isinstance(learned := hyp.word, LearnedWord) else self.dict.word(hyp.word)
+            text = part_hyps[h // self.width][h % self.width].last(self.dict)[0]
             if text in self._firsts:
                 starts[h] = text
         if not starts:

@@ -22,6 +22,13 @@ CODE_POINTS = 0x10000
 OOV_PENALTY = -3.0  # a dictionary word the sentence model lacks is rarer than its frequency says (dev: -1 to -5 alike)
 
 
+def find_sorted(table: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position, found) of each query in a sorted table; a query not found gets some valid
+    position (read its row only where found)."""
+    pos = np.minimum(np.searchsorted(table, queries), len(table) - 1)
+    return pos, table[pos] == queries
+
+
 class CharBigrams:
     def __init__(self, meta: dict, arrays: dict[str, np.ndarray]):
         scale = float(meta["pmi_scale"])
@@ -45,8 +52,8 @@ class CharBigrams:
         b = np.asarray(b, dtype=np.int64)
         known = (a >= 0) & (b >= 0)
         key = np.where(known, a * self.slots + b, 0)
-        pos = np.minimum(np.searchsorted(self.pairs, key), len(self.pairs) - 1)
-        found = known & (self.pairs[pos] == key)
+        pos, found = find_sorted(self.pairs, key)
+        found &= known
         a0, b0 = np.maximum(a, 0), np.maximum(b, 0)
         unseen = np.clip(self.backoff[a0] - self.logp[b0], UNSEEN_FLOOR, 0.0)
         out = np.where(found, self.values[pos], np.where(known, unseen, 0.0))
@@ -90,14 +97,13 @@ class WordBigrams:
         # Sorted queries walk the 1.8M keys in order (numpy reuses the last position): 3-4x
         # faster than random probes, which miss the cache at every step.
         order = np.argsort(key)
-        pos = np.empty(len(key), dtype=np.int64)
-        pos[order] = np.minimum(np.searchsorted(self.keys, key[order]), len(self.keys) - 1)
-        seen = self.keys[pos] == key
+        pos, seen = np.empty(len(key), dtype=np.int64), np.empty(len(key), dtype=bool)
+        pos[order], seen[order] = find_sorted(self.keys, key[order])
         # A beam has few distinct previous words: their back-offs once (as uint32, the table's
         # type: a uint64 query would convert the whole table every call).
         contexts, which = np.unique(prev.astype(np.uint32), return_inverse=True)
-        cpos = np.minimum(np.searchsorted(self.contexts, contexts), len(self.contexts) - 1)
-        weight = np.where(self.contexts[cpos] == contexts, -self.scale * self.context_backoff[cpos].astype(np.float32), 0.0)
+        cpos, known = find_sorted(self.contexts, contexts)
+        weight = np.where(known, -self.scale * self.context_backoff[cpos].astype(np.float32), 0.0)
         backoff = weight[which.reshape(-1)]
         return np.where(seen, -self.scale * self.pair_logp[pos].astype(np.float32), unigram + backoff).astype(np.float32)
 
@@ -110,7 +116,6 @@ class WordBigrams:
         words, index = np.unique(hashes, return_inverse=True)
         best = np.full(len(words), -np.inf, dtype=np.float32)
         np.maximum.at(best, index, logp)
-        pos = np.minimum(np.searchsorted(self.unigram_hashes, hashes), len(self.unigram_hashes) - 1)
-        known = self.unigram_hashes[pos] == hashes
+        pos, known = find_sorted(self.unigram_hashes, hashes)
         model = -self.scale * self.unigram_logp[pos].astype(np.float32) + (logp - best[index])
         return np.where(known, model, logp + OOV_PENALTY).astype(np.float32)
