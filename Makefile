@@ -11,7 +11,9 @@ TEST_STAMP := $(VENV)/.installed-test
 
 $(RUN_STAMP): pyproject.toml setup.py
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	# `make build` runs setup.py with the virtualenv's own setuptools: the version the build
+	# needs (pyproject's build-system), not the old one `venv` seeds (it rejects license = "MIT")
+	$(BIN)/pip install -q --upgrade pip 'setuptools>=77'
 	$(BIN)/pip install -q -e '.[speech,web]'
 	touch $(RUN_STAMP)
 
